@@ -1,0 +1,145 @@
+//! Building the application: state, routes, layers, the mail worker, and
+//! a bound listener whose port tests can read.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{MatchedPath, Request},
+    http::{header, HeaderName, HeaderValue, StatusCode},
+    middleware, Router,
+};
+use sqlx::PgPool;
+use tokio::{net::TcpListener, sync::{watch, Notify}};
+use tower_http::{
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    services::ServeDir,
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::{accounts, auth, config::Config, dev_mailbox, error, health, mail, state::AppState};
+
+/// The largest form we accept; every form in the panel is far smaller.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+pub fn router(state: AppState) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let pages = Router::new()
+        .merge(accounts::router())
+        .merge(auth::router())
+        .merge(dev_mailbox::router())
+        .layer(middleware::from_fn_with_state(state.clone(), auth::csrf::ensure_anon_cookie));
+    Router::new()
+        .merge(pages)
+        .merge(health::router())
+        .nest_service(
+            "/static",
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")))
+                .service(ServeDir::new(static_dir()).precompressed_gzip()),
+        )
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .with_state(state)
+        .layer(middleware::from_fn(error::render_errors))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                // The matched route, never the raw path: paths can hold tokens.
+                let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), route = route.as_deref().unwrap_or("(unmatched)"), request_id = %id)
+            })
+            .on_request(())
+            .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
+/// Static files sit beside the templates in the source tree; PANEL_STATIC_DIR
+/// overrides that for an installed binary.
+fn static_dir() -> std::path::PathBuf {
+    std::env::var_os("PANEL_STATIC_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static"))
+}
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    stop_tx: watch::Sender<bool>,
+}
+
+impl App {
+    /// Binds the listener (port 0 picks a free port) over a ready pool.
+    pub async fn build(config: Config, db: PgPool) -> anyhow::Result<App> {
+        let listener = TcpListener::bind(config.listen_addr).await?;
+        let state = AppState {
+            db,
+            hasher: auth::password::Hasher::new(config.hash_concurrency),
+            config: Arc::new(config),
+            mail_wakeup: Arc::new(Notify::new()),
+        };
+        let (stop_tx, _) = watch::channel(false);
+        Ok(App { listener, state, stop_tx })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes; then lets in-flight requests
+    /// finish and the mail worker finish its current mail.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let worker = tokio::spawn(mail::worker::run(
+            self.state.db.clone(),
+            self.state.config.clone(),
+            self.state.mail_wakeup.clone(),
+            self.stop_tx.subscribe(),
+        ));
+        let janitor = tokio::spawn(janitor(self.state.db.clone(), self.stop_tx.subscribe()));
+        let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
+        let _ = self.stop_tx.send(true);
+        let _ = worker.await;
+        let _ = janitor.await;
+        Ok(())
+    }
+}
+
+/// Deletes what has expired: sessions past their timeouts and old sign-in
+/// attempts. Harmless to run on several server copies at once.
+async fn janitor(db: PgPool, mut stop: watch::Receiver<bool>) {
+    loop {
+        let result = sqlx::query(&format!(
+            "WITH s AS (DELETE FROM sessions WHERE last_seen_at < now() - interval '{} minutes' OR created_at < now() - interval '{} hours')
+             DELETE FROM sign_in_attempts WHERE at < now() - interval '1 day'",
+            auth::session::IDLE_TIMEOUT_MINUTES,
+            auth::session::ABSOLUTE_TIMEOUT_HOURS
+        ))
+        .execute(&db)
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "janitor could not clean up");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! CSRF protection for every POST: the browser must say the request comes
+//! from this site (Sec-Fetch-Site / Origin), and the form must carry the
+//! token of this session (signed in) or of this browser (signed out).
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{header, request::Parts, HeaderMap},
+    middleware::Next,
+    response::Response,
+};
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use crate::{auth::session::CurrentUser, domain::token, error::AppError, state::AppState, web};
+
+const ANON_COOKIE: &str = "panel_csrf";
+
+/// The signed-out visitor's CSRF token (from its cookie, or new).
+#[derive(Clone)]
+pub struct AnonCsrf(pub String);
+
+/// Gives every visitor a CSRF cookie, so signed-out forms (sign in,
+/// register, reset) are protected without a database row per visitor.
+pub async fn ensure_anon_cookie(state: axum::extract::State<AppState>, mut req: Request, next: Next) -> Response {
+    let existing = web::cookie(req.headers(), ANON_COOKIE).filter(|t| token::well_formed(t)).map(str::to_string);
+    let token = existing.clone().unwrap_or_else(token::generate);
+    req.extensions_mut().insert(AnonCsrf(token.clone()));
+    let mut res = next.run(req).await;
+    if existing.is_none() {
+        res.headers_mut()
+            .append(header::SET_COOKIE, web::set_cookie(ANON_COOKIE, &token, None, state.config.secure_cookies()));
+    }
+    res
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AnonCsrf {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        parts
+            .extensions
+            .get::<AnonCsrf>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("ensure_anon_cookie layer missing")))
+    }
+}
+
+fn refused() -> AppError {
+    AppError::Forbidden(
+        "This form could not be accepted because it did not come from this site's current page. Nothing was changed. Reload the page and try again.".into(),
+    )
+}
+
+/// Browsers say where a request came from; refuse anything cross-site.
+fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return matches!(site, "same-origin" | "none");
+    }
+    match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
+        (Some(origin), Some(host)) => {
+            let origin = origin.to_str().unwrap_or("");
+            let host = host.to_str().unwrap_or("-");
+            origin.split_once("://").map(|(_, h)| h == host).unwrap_or(false)
+        }
+        // No Origin: not a browser, or an old one; the token still decides.
+        _ => true,
+    }
+}
+
+/// A form body that passed the CSRF checks, parsed into `T` (repeated keys,
+/// such as ticked checkboxes, collect into a `Vec`).
+pub struct CsrfForm<T>(pub T);
+
+#[derive(serde::Deserialize)]
+struct TokenField {
+    csrf_token: Option<String>,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+        if !same_origin(req.headers()) {
+            return Err(refused());
+        }
+        let expected = match req.extensions().get::<CurrentUser>() {
+            Some(user) => user.csrf_token.clone(),
+            None => req.extensions().get::<AnonCsrf>().map(|c| c.0.clone()).ok_or_else(refused)?,
+        };
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(AppError::BadRequest("Please send this form from its page.".into()));
+        }
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
+        let TokenField { csrf_token } = serde_html_form::from_bytes(&body).map_err(|_| malformed())?;
+        let given = csrf_token.unwrap_or_default();
+        if given.len() != expected.len() || !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            return Err(refused());
+        }
+        serde_html_form::from_bytes(&body).map(CsrfForm).map_err(|_| malformed())
+    }
+}
+
+fn malformed() -> AppError {
+    AppError::BadRequest("The form was not filled in as expected. Nothing was changed. Reload the page and try again.".into())
+}

@@ -1,0 +1,64 @@
+//! Sign-in rate limits, kept in Postgres so every server copy shares them.
+//!
+//! Failures count within a sliding window, so a limit always lifts on its
+//! own. The tight per-account limit is counted per address: an attacker
+//! elsewhere cannot lock the real user out, only their own address.
+
+use sqlx::PgPool;
+
+use crate::error::AppError;
+
+pub const WINDOW_MINUTES: i32 = 15;
+/// Failed sign-ins from one address, across all accounts (password spraying).
+pub const PER_IP: i64 = 30;
+/// Failed sign-ins on one account from one address (guessing).
+pub const PER_ACCOUNT_AND_IP: i64 = 5;
+/// Failed sign-ins on one account from anywhere (a distributed guess).
+pub const PER_ACCOUNT: i64 = 100;
+
+pub async fn check(db: &PgPool, ip: &str, email: &str) -> Result<(), AppError> {
+    // For each limit: the failures in the window, and when the oldest of them
+    // leaves it (which is when the limit lifts).
+    let (ip_n, ip_until, pair_n, pair_until, acct_n, acct_until): (i64, Option<f64>, i64, Option<f64>, i64, Option<f64>) =
+        sqlx::query_as(
+            "WITH w AS (
+                 SELECT ip, email, at FROM sign_in_attempts
+                 WHERE NOT success AND at > now() - make_interval(mins => $3) AND (ip = $1 OR email = $2)
+             )
+             SELECT count(*) FILTER (WHERE ip = $1),
+                    extract(epoch FROM min(at) FILTER (WHERE ip = $1) + make_interval(mins => $3) - now())::float8,
+                    count(*) FILTER (WHERE ip = $1 AND email = $2),
+                    extract(epoch FROM min(at) FILTER (WHERE ip = $1 AND email = $2) + make_interval(mins => $3) - now())::float8,
+                    count(*) FILTER (WHERE email = $2),
+                    extract(epoch FROM min(at) FILTER (WHERE email = $2) + make_interval(mins => $3) - now())::float8
+             FROM w",
+        )
+        .bind(ip)
+        .bind(email)
+        .bind(WINDOW_MINUTES)
+        .fetch_one(db)
+        .await?;
+    let blocked_for = [(ip_n, PER_IP, ip_until), (pair_n, PER_ACCOUNT_AND_IP, pair_until), (acct_n, PER_ACCOUNT, acct_until)]
+        .into_iter()
+        .filter(|(n, limit, _)| n >= limit)
+        .filter_map(|(_, _, until)| until)
+        .fold(None::<f64>, |acc, s| Some(acc.map_or(s, |a| a.max(s))));
+    if let Some(seconds) = blocked_for {
+        let minutes = (seconds / 60.0).ceil().max(1.0) as i64;
+        let unit = if minutes == 1 { "minute" } else { "minutes" };
+        return Err(AppError::TooManyRequests(format!(
+            "Too many failed sign-in attempts. For your security, please try again in {minutes} {unit}, or use \"Forgot password?\" to choose a new password."
+        )));
+    }
+    Ok(())
+}
+
+pub async fn record(db: &PgPool, ip: &str, email: &str, success: bool) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO sign_in_attempts (ip, email, success) VALUES ($1, $2, $3)")
+        .bind(ip)
+        .bind(email)
+        .bind(success)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! Server-side sessions in Postgres and the `CurrentUser` extractor.
+//!
+//! The cookie holds a random token; the table holds only its hash. One query
+//! resolves session, user and the membership of the active account, so
+//! removing access or a permission takes effect on the very next request.
+
+use axum::{
+    extract::{FromRequestParts, OptionalFromRequestParts},
+    http::{header, request::Parts, HeaderMap, HeaderValue, Method},
+};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::{
+    domain::{permissions::Grant, token},
+    error::AppError,
+    state::AppState,
+    web,
+};
+
+pub const IDLE_TIMEOUT_MINUTES: i64 = 120;
+pub const ABSOLUTE_TIMEOUT_HOURS: i64 = 24;
+
+pub fn cookie_name(secure: bool) -> &'static str {
+    // The __Host- prefix stops a sibling subdomain from planting the cookie.
+    if secure {
+        "__Host-panel_session"
+    } else {
+        "panel_session"
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ActiveAccount {
+    pub id: Uuid,
+    pub name: String,
+    pub is_owner: bool,
+    pub grant: Grant,
+}
+
+impl ActiveAccount {
+    /// The owner may do everything; a member what was granted.
+    pub fn allows(&self, permission: &str) -> bool {
+        self.is_owner || self.grant.allows(permission)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub session_id: Uuid,
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub is_staff: bool,
+    pub csrf_token: String,
+    /// A one-time message to show on this page (then cleared).
+    pub flash: Option<String>,
+    pub account: Option<ActiveAccount>,
+}
+
+/// Creates a session for `user_id` working in `account_id`; returns the
+/// token for the cookie. Any session the browser had before is ended, so the
+/// id always changes at sign-in.
+pub async fn start(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    account_id: Option<Uuid>,
+    previous_cookie: Option<&str>,
+    ip: &str,
+    flash: Option<&str>,
+) -> Result<String, sqlx::Error> {
+    let token = token::generate();
+    let previous = previous_cookie.map(token::hash).unwrap_or_default();
+    sqlx::query(
+        "WITH gone AS (DELETE FROM sessions WHERE token_hash = $6)
+         INSERT INTO sessions (id, token_hash, user_id, active_account_id, csrf_token, ip, flash)
+         VALUES ($1, $2, $3, $4, $5, $7, $8)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(token::hash(&token))
+    .bind(user_id)
+    .bind(account_id)
+    .bind(token::generate())
+    .bind(previous)
+    .bind(ip)
+    .bind(flash)
+    .execute(db)
+    .await?;
+    Ok(token)
+}
+
+pub fn session_cookie(state: &AppState, token: &str) -> HeaderValue {
+    let secure = state.config.secure_cookies();
+    web::set_cookie(cookie_name(secure), token, Some(ABSOLUTE_TIMEOUT_HOURS * 3600), secure)
+}
+
+pub fn clear_session_cookie(state: &AppState) -> HeaderValue {
+    let secure = state.config.secure_cookies();
+    web::set_cookie(cookie_name(secure), "", Some(0), secure)
+}
+
+pub fn session_token<'a>(state: &AppState, headers: &'a HeaderMap) -> Option<&'a str> {
+    web::cookie(headers, cookie_name(state.config.secure_cookies())).filter(|t| token::well_formed(t))
+}
+
+pub async fn set_flash(db: impl PgExecutor<'_>, session_id: Uuid, message: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET flash = $2 WHERE id = $1").bind(session_id).bind(message).execute(db).await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct IdentityRow {
+    session_id: Uuid,
+    csrf_token: String,
+    flash: Option<String>,
+    active_account_id: Option<Uuid>,
+    user_id: Uuid,
+    email: String,
+    name: String,
+    is_staff: bool,
+    account_name: Option<String>,
+    is_owner: Option<bool>,
+    all_permissions: Option<bool>,
+    permissions: Option<Vec<String>>,
+}
+
+/// Session + user + active membership in one round trip. Also refreshes the
+/// idle clock (at most once a minute) and consumes the flash message.
+const IDENTITY_SQL: &str = "
+WITH s AS (
+    SELECT id, user_id, active_account_id, csrf_token, flash, last_seen_at
+    FROM sessions
+    WHERE token_hash = $1
+      AND last_seen_at > now() - make_interval(mins => $2)
+      AND created_at > now() - make_interval(hours => $3)
+), touched AS (
+    UPDATE sessions SET last_seen_at = now(), flash = NULL
+    FROM s
+    WHERE sessions.id = s.id AND (s.last_seen_at < now() - interval '1 minute' OR s.flash IS NOT NULL)
+)
+SELECT s.id AS session_id, s.csrf_token, s.flash, s.active_account_id,
+       u.id AS user_id, u.email, u.name, u.is_staff,
+       a.name AS account_name, m.is_owner, m.all_permissions, m.permissions
+FROM s
+JOIN users u ON u.id = s.user_id AND u.disabled_at IS NULL
+LEFT JOIN memberships m ON m.account_id = s.active_account_id AND m.user_id = s.user_id
+LEFT JOIN accounts a ON a.id = m.account_id";
+
+async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppError> {
+    let row: Option<IdentityRow> = sqlx::query_as(IDENTITY_SQL)
+        .bind(token::hash(token))
+        .bind(IDLE_TIMEOUT_MINUTES as i32)
+        .bind(ABSOLUTE_TIMEOUT_HOURS as i32)
+        .fetch_optional(&state.db)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let account = match (row.account_name, row.is_owner) {
+        (Some(name), Some(is_owner)) => Some(ActiveAccount {
+            id: row.active_account_id.expect("joined on it"),
+            name,
+            is_owner,
+            grant: Grant::from_row(row.all_permissions.unwrap_or(false), &row.permissions.unwrap_or_default()),
+        }),
+        _ => None,
+    };
+    let mut user = CurrentUser {
+        session_id: row.session_id,
+        id: row.user_id,
+        email: row.email,
+        name: row.name,
+        is_staff: row.is_staff,
+        csrf_token: row.csrf_token,
+        flash: row.flash,
+        account,
+    };
+    if user.account.is_none() && row.active_account_id.is_some() {
+        fall_back_to_own_account(state, &mut user, row.active_account_id.unwrap()).await?;
+    }
+    Ok(Some(user))
+}
+
+/// Access to the active account has ended (removed, or the account moved):
+/// go back to the user's own account and say why.
+async fn fall_back_to_own_account(state: &AppState, user: &mut CurrentUser, lost: Uuid) -> Result<(), AppError> {
+    let own: Option<(Uuid, String)> = sqlx::query_as(
+        "WITH own AS (
+             SELECT a.id, a.name FROM memberships m JOIN accounts a ON a.id = m.account_id
+             WHERE m.user_id = $1 AND m.is_owner ORDER BY m.created_at, a.id LIMIT 1
+         ), upd AS (
+             UPDATE sessions SET active_account_id = (SELECT id FROM own) WHERE id = $2
+         )
+         SELECT id, name FROM own",
+    )
+    .bind(user.id)
+    .bind(user.session_id)
+    .fetch_optional(&state.db)
+    .await?;
+    let lost_name: Option<String> =
+        sqlx::query_scalar("SELECT name FROM accounts WHERE id = $1").bind(lost).fetch_optional(&state.db).await?;
+    user.flash = Some(format!(
+        "Your access to {} has ended. You are back in your own account.",
+        lost_name.as_deref().unwrap_or("that account")
+    ));
+    user.account = own.map(|(id, name)| ActiveAccount { id, name, is_owner: true, grant: Grant::All });
+    Ok(())
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(user) = parts.extensions.get::<CurrentUser>() {
+            return Ok(user.clone());
+        }
+        let sign_in = || AppError::SignInRequired {
+            next: if parts.method == Method::GET {
+                parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into())
+            } else {
+                "/".into()
+            },
+        };
+        let Some(token) = session_token(state, &parts.headers) else { return Err(sign_in()) };
+        match load(state, token).await? {
+            Some(user) => {
+                // Later extractors (the CSRF form check) read it from here.
+                parts.extensions.insert(user.clone());
+                Ok(user)
+            }
+            None => Err(sign_in()),
+        }
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, AppError> {
+        match <CurrentUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(user) => Ok(Some(user)),
+            Err(AppError::SignInRequired { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A signed-in client working in an account: the base of every
+/// account-scoped route.
+pub struct Member {
+    pub user: CurrentUser,
+    pub account: ActiveAccount,
+}
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let user = <CurrentUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        match user.account.clone() {
+            Some(account) => Ok(Member { user, account }),
+            None => Err(AppError::Forbidden(
+                "You have no access to any account right now. Open Switch Account to choose one.".into(),
+            )),
+        }
+    }
+}
+
+/// The owner of the active account. Only the owner manages users: a member
+/// never does, even with All Permissions.
+pub struct Owner(pub Member);
+
+impl FromRequestParts<AppState> for Owner {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let member = Member::from_request_parts(parts, state).await?;
+        if !member.account.is_owner {
+            return Err(AppError::Forbidden(format!(
+                "Only the owner of {} can manage its users. Ask the owner if you need a change to your access.",
+                member.account.name
+            )));
+        }
+        Ok(Owner(member))
+    }
+}
+
+pub fn clear_cookie_header(state: &AppState) -> (header::HeaderName, HeaderValue) {
+    (header::SET_COOKIE, clear_session_cookie(state))
+}

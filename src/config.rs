@@ -1,0 +1,115 @@
+//! Configuration from the environment (DESIGN.md section 6). Every value is
+//! checked at start-up so a typo stops the server with one clear line.
+
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
+
+use lettre::message::Mailbox;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `None`: start the embedded local Postgres cluster under `data_dir`.
+    pub database_url: Option<String>,
+    /// `None`: keep mail in the outbox for the local mailbox page.
+    pub smtp_url: Option<String>,
+    pub mail_from: Mailbox,
+    /// Public URL without a trailing slash, used in mailed links.
+    pub base_url: String,
+    pub listen_addr: SocketAddr,
+    pub db_max_connections: u32,
+    /// How many argon2id hashes may run at once (each takes 19 MiB).
+    pub hash_concurrency: usize,
+    pub data_dir: PathBuf,
+    /// First retry delay of the mail worker; doubles on each failure.
+    pub mail_retry_base: Duration,
+    pub mail_max_attempts: i32,
+    /// How often the mail worker looks for due mail when nobody woke it.
+    pub mail_poll_interval: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_vars(&std::env::vars().collect())
+    }
+
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let get = |k: &str| vars.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+
+        let database_url = get("DATABASE_URL");
+        if let Some(url) = &database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(bad("DATABASE_URL", "must start with postgres:// or postgresql://"));
+            }
+        }
+        let smtp_url = get("SMTP_URL");
+        if let Some(url) = &smtp_url {
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+                .map_err(|e| bad("SMTP_URL", &format!("is not a valid smtp:// or smtps:// URL ({e})")))?;
+        }
+        let mail_from = get("MAIL_FROM")
+            .unwrap_or_else(|| "Billing Panel <billing@localhost>".into())
+            .parse::<Mailbox>()
+            .map_err(|_| bad("MAIL_FROM", "must be an address such as Billing <billing@example.com>"))?;
+        let base_url = get("BASE_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://"))
+            || base_url.contains(char::is_whitespace)
+        {
+            return Err(bad("BASE_URL", "must be an http:// or https:// URL"));
+        }
+        let base_url = base_url.trim_end_matches('/').to_string();
+        let listen_addr = get("LISTEN_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse::<SocketAddr>()
+            .map_err(|_| bad("LISTEN_ADDR", "must be an address and port such as 127.0.0.1:8080"))?;
+        let db_max_connections = number(&get, "DB_MAX_CONNECTIONS", 10, 1, 1000)?;
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let hash_concurrency = number(&get, "HASH_CONCURRENCY", cores as u32, 1, 64)? as usize;
+        let data_dir = PathBuf::from(get("PANEL_DATA_DIR").unwrap_or_else(|| ".data".into()));
+        if let Some(level) = get("RUST_LOG") {
+            tracing_subscriber::EnvFilter::try_new(&level)
+                .map_err(|_| bad("RUST_LOG", "is not a valid tracing filter (try info or debug)"))?;
+        }
+        Ok(Config {
+            database_url,
+            smtp_url,
+            mail_from,
+            base_url,
+            listen_addr,
+            db_max_connections,
+            hash_concurrency,
+            data_dir,
+            mail_retry_base: Duration::from_secs(5),
+            mail_max_attempts: 8,
+            mail_poll_interval: Duration::from_secs(2),
+        })
+    }
+
+    /// Cookies get `Secure` when the panel is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
+fn bad(var: &str, why: &str) -> ConfigError {
+    ConfigError(format!("configuration error: {var} {why}"))
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &str,
+    default: u32,
+    min: u32,
+    max: u32,
+) -> Result<u32, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| bad(var, &format!("must be a whole number from {min} to {max}"))),
+    }
+}

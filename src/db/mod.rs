@@ -1,0 +1,46 @@
+//! Database access: the pool, migrations and the embedded default cluster.
+
+pub mod embedded;
+
+use std::time::Duration;
+
+use sqlx::{postgres::PgPoolOptions, Connection, PgPool};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+}
+
+/// Creates `database` on the server behind `admin_url` unless it exists.
+pub async fn ensure_database(admin_url: &str, database: &str) -> anyhow::Result<()> {
+    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(database)
+        .fetch_one(&mut conn)
+        .await?;
+    if !exists {
+        // Identifiers cannot be bound; the name is ours, never a user's.
+        sqlx::query(&format!("CREATE DATABASE \"{database}\"")).execute(&mut conn).await?;
+    }
+    Ok(())
+}
+
+/// The pool the product runs on: `DATABASE_URL`, or the embedded cluster
+/// (started here, and returned so the caller stops it on shutdown).
+pub async fn open(config: &crate::config::Config) -> anyhow::Result<(PgPool, Option<embedded::EmbeddedPostgres>)> {
+    match &config.database_url {
+        Some(url) => Ok((connect(url, config.db_max_connections).await?, None)),
+        None => {
+            let dir = config.data_dir.clone();
+            let pg = tokio::task::spawn_blocking(move || embedded::EmbeddedPostgres::start(&dir)).await??;
+            ensure_database(&pg.url("postgres"), "panel").await?;
+            let pool = connect(&pg.url("panel"), config.db_max_connections).await?;
+            Ok((pool, Some(pg)))
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! One error type for every handler. Whatever a user can cause becomes a
+//! plain page with the right status; internal failures become a 500 page that
+//! names the request id, and are logged once, inside the request's span.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::{
+    extract::Request,
+    http::{header, HeaderValue, StatusCode},
+    middleware::Next,
+    response::{Html, IntoResponse, Redirect, Response},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("The database is not answering. Please try again in a moment.")]
+    Unavailable,
+    /// Not signed in: send the visitor to sign in, then back here.
+    #[error("sign in required")]
+    SignInRequired { next: String },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => AppError::Unavailable,
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+/// Marks a response as an internal failure for `render_errors`.
+#[derive(Clone)]
+struct InternalFailure(Arc<anyhow::Error>);
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, title) = match &self {
+            AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "That did not work"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "Not allowed"),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
+            AppError::Gone(_) => (StatusCode::GONE, "This link no longer works"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "That did not work"),
+            AppError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "Too many attempts"),
+            AppError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
+            AppError::SignInRequired { next } => {
+                return Redirect::to(&format!("/login?next={}", crate::web::url_encode(next))).into_response()
+            }
+            AppError::Internal(e) => {
+                let mut res = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                res.extensions_mut().insert(InternalFailure(Arc::new(anyhow::anyhow!("{e:#}"))));
+                return res;
+            }
+        };
+        error_page(status, title, &self.to_string(), None)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+    request_id: Option<&'a str>,
+}
+
+pub fn error_page(status: StatusCode, title: &str, message: &str, request_id: Option<&str>) -> Response {
+    let page = ErrorPage { title, message, request_id };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (status, message.to_string()).into_response(),
+    }
+}
+
+/// Turns bare error responses (ours, axum's 404/405, body-limit 413, timeout
+/// 408) into pages, and logs internal failures with the request id.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string();
+    let res = next.run(req).await;
+    let status = res.status();
+    if let Some(InternalFailure(err)) = res.extensions().get::<InternalFailure>().cloned() {
+        tracing::error!(error = %err, "request failed");
+        return error_page(
+            status,
+            "Something went wrong",
+            "An unexpected error happened on our side. Nothing you did caused it. If it keeps happening, tell support this request id:",
+            Some(&request_id),
+        );
+    }
+    let is_bare = !res.headers().contains_key(header::CONTENT_TYPE)
+        || res.headers().get(header::CONTENT_TYPE) == Some(&HeaderValue::from_static("text/plain; charset=utf-8"));
+    if (status.is_client_error() || status.is_server_error()) && is_bare {
+        let message = match status {
+            StatusCode::NOT_FOUND => "There is no page at this address.",
+            StatusCode::METHOD_NOT_ALLOWED => "This address does not accept that kind of request.",
+            StatusCode::PAYLOAD_TOO_LARGE => "What you sent is too large.",
+            StatusCode::REQUEST_TIMEOUT => "That took too long. Please try again.",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
+                "The form was not sent in a way we understand. Please reload the page and try again."
+            }
+            s if s.is_server_error() => "The service is temporarily unavailable. Please try again in a moment.",
+            _ => "That request could not be handled.",
+        };
+        let title = status.canonical_reason().unwrap_or("Error");
+        let mut page = error_page(status, title, message, None);
+        // Keep headers such as Allow on 405.
+        for (name, value) in res.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                page.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        return page;
+    }
+    res
+}

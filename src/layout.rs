@@ -1,0 +1,41 @@
+//! What the shared page frame (templates/base.html) needs to know.
+
+use crate::auth::session::CurrentUser;
+
+pub struct Layout {
+    pub signed_in: bool,
+    pub user_name: String,
+    pub account_name: Option<String>,
+    pub is_owner: bool,
+    pub csrf_token: String,
+    pub flash: Option<String>,
+}
+
+impl Layout {
+    pub fn signed_out() -> Layout {
+        Layout {
+            signed_in: false,
+            user_name: String::new(),
+            account_name: None,
+            is_owner: false,
+            csrf_token: String::new(),
+            flash: None,
+        }
+    }
+
+    pub fn of(user: &CurrentUser) -> Layout {
+        Layout {
+            signed_in: true,
+            user_name: user.name.clone(),
+            account_name: user.account.as_ref().map(|a| a.name.clone()),
+            is_owner: user.account.as_ref().is_some_and(|a| a.is_owner),
+            csrf_token: user.csrf_token.clone(),
+            flash: user.flash.clone(),
+        }
+    }
+
+    pub fn with_flash(mut self, message: impl Into<String>) -> Layout {
+        self.flash = Some(message.into());
+        self
+    }
+}

@@ -1,0 +1,17 @@
+//! A self-hosted client billing panel: multi-user client accounts.
+
+pub mod accounts;
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod dev_mailbox;
+pub mod domain;
+pub mod error;
+pub mod health;
+pub mod layout;
+pub mod mail;
+pub mod seed;
+pub mod state;
+pub mod web;

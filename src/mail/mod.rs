@@ -1,0 +1,47 @@
+//! Mail: written to the outbox in the caller's transaction, sent later by
+//! the worker. A mail server that is down therefore loses nothing.
+
+pub mod messages;
+pub mod worker;
+
+use askama::Template;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A rendered mail waiting in the outbox.
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The account the mail is about; it then shows in that account's
+    /// email history.
+    pub account_id: Option<Uuid>,
+}
+
+impl Mail {
+    /// Renders both parts of a message (see `messages`).
+    pub fn new(
+        to: &str,
+        account_id: Option<Uuid>,
+        subject: String,
+        text: &impl Template,
+        html: &impl Template,
+    ) -> Result<Mail, askama::Error> {
+        Ok(Mail { to: to.to_string(), subject, text: text.render()?, html: html.render()?, account_id })
+    }
+
+    pub async fn queue(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO mail_outbox (to_email, subject, text_body, html_body, account_id) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&self.to)
+        .bind(&self.subject)
+        .bind(&self.text)
+        .bind(&self.html)
+        .bind(self.account_id)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}

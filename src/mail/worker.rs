@@ -1,0 +1,113 @@
+//! The outbox worker: claims due mail with `FOR UPDATE SKIP LOCKED` (so
+//! several server copies never send one mail twice), sends it over SMTP,
+//! and retries with exponential backoff up to a bound, then marks it failed.
+
+use std::{sync::Arc, time::Duration};
+
+use lettre::{
+    message::{Mailbox, MultiPart},
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
+use sqlx::PgPool;
+use tokio::sync::{watch, Notify};
+
+use crate::config::Config;
+
+#[derive(sqlx::FromRow)]
+struct Due {
+    id: i64,
+    to_email: String,
+    subject: String,
+    text_body: String,
+    html_body: String,
+    attempts: i32,
+}
+
+pub async fn run(db: PgPool, config: Arc<Config>, wakeup: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    let Some(url) = config.smtp_url.clone() else { return };
+    let transport = match AsyncSmtpTransport::<Tokio1Executor>::from_url(&url) {
+        Ok(b) => b.timeout(Some(Duration::from_secs(20))).build(),
+        Err(e) => {
+            tracing::error!(error = %e, "SMTP_URL unusable; mail stays in the outbox");
+            return;
+        }
+    };
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        match send_one(&db, &config, &transport).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "mail worker could not reach the database"),
+        }
+        tokio::select! {
+            _ = wakeup.notified() => {}
+            _ = tokio::time::sleep(config.mail_poll_interval) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Sends the next due mail, if any; true when one was handled.
+async fn send_one(
+    db: &PgPool,
+    config: &Config,
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let due: Option<Due> = sqlx::query_as(
+        "SELECT id, to_email, subject, text_body, html_body, attempts FROM mail_outbox
+         WHERE status = 'pending' AND next_attempt_at <= now()
+         ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(mail) = due else { return Ok(false) };
+    let domain = mail.to_email.rsplit('@').next().unwrap_or("").to_string();
+    match deliver(config, transport, &mail).await {
+        Ok(()) => {
+            sqlx::query("UPDATE mail_outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1")
+                .bind(mail.id)
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(mail_id = mail.id, to_domain = %domain, "mail sent");
+        }
+        Err(e) => {
+            let attempts = mail.attempts + 1;
+            let give_up = attempts >= config.mail_max_attempts;
+            let delay = config.mail_retry_base.saturating_mul(1u32 << (attempts - 1).clamp(0, 16) as u32).min(Duration::from_secs(3600));
+            sqlx::query(
+                "UPDATE mail_outbox SET attempts = $2, last_error = $3,
+                        status = CASE WHEN $4 THEN 'failed' ELSE 'pending' END,
+                        next_attempt_at = now() + make_interval(secs => $5)
+                 WHERE id = $1",
+            )
+            .bind(mail.id)
+            .bind(attempts)
+            .bind(e.to_string())
+            .bind(give_up)
+            .bind(delay.as_secs_f64())
+            .execute(&mut *tx)
+            .await?;
+            tracing::warn!(mail_id = mail.id, to_domain = %domain, attempts, give_up, error = %e, "mail not sent");
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn deliver(
+    config: &Config,
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    mail: &Due,
+) -> anyhow::Result<()> {
+    let to: Mailbox = mail.to_email.parse()?;
+    let message = Message::builder()
+        .from(config.mail_from.clone())
+        .to(to)
+        .subject(&mail.subject)
+        .multipart(MultiPart::alternative_plain_html(mail.text_body.clone(), mail.html_body.clone()))?;
+    transport.send(message).await?;
+    Ok(())
+}

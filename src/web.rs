@@ -1,0 +1,96 @@
+//! Small HTTP helpers shared by every area: rendering, cookies, safe
+//! redirects, the client's address and date formatting.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{header, request::Parts, HeaderMap, HeaderValue},
+    response::{Html, IntoResponse, Response},
+};
+use time::{macros::format_description, OffsetDateTime};
+
+use crate::error::AppError;
+
+pub fn render<T: Template>(page: &T) -> Result<Response, AppError> {
+    Ok(Html(page.render()?).into_response())
+}
+
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A `next=` target is followed only when it is a path on this site:
+/// `/x` yes; `//evil`, `/\evil`, `https://evil` and anything odd, no.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && n.len() <= 2000
+                && n.chars().all(|c| !c.is_control() && !c.is_whitespace()) =>
+        {
+            n.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value: HttpOnly and SameSite=Lax always (Strict would drop
+/// the session when a user arrives from a mailed link), Secure over https.
+pub fn set_cookie(name: &str, value: &str, max_age_secs: Option<i64>, secure: bool) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age_secs {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).expect("cookie values are URL-safe tokens")
+}
+
+/// The peer's address. Behind a load balancer this is the balancer's: put a
+/// trusted-proxy setting here before deploying that way.
+#[derive(Clone, Debug)]
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ClientIp(ip))
+    }
+}
+
+pub fn date(t: &OffsetDateTime) -> String {
+    t.format(format_description!("[day] [month repr:short] [year]")).unwrap_or_default()
+}
+
+pub fn datetime(t: &OffsetDateTime) -> String {
+    t.format(format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC"))
+        .unwrap_or_default()
+}
