@@ -45,6 +45,9 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        // Outside the limits, so their bare 408/413 answers become pages too.
         .layer(middleware::from_fn(error::render_errors))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -56,8 +59,6 @@ pub fn router(state: AppState) -> Router {
             .on_request(())
             .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
@@ -85,6 +86,11 @@ impl App {
     /// Binds the listener (port 0 picks a free port) over a ready pool.
     pub async fn build(config: Config, db: PgPool) -> anyhow::Result<App> {
         let listener = TcpListener::bind(config.listen_addr).await?;
+        Ok(App::with_listener(config, db, listener))
+    }
+
+    /// For callers that bound the port themselves (tests put it in BASE_URL).
+    pub fn with_listener(config: Config, db: PgPool, listener: TcpListener) -> App {
         let state = AppState {
             db,
             hasher: auth::password::Hasher::new(config.hash_concurrency),
@@ -92,7 +98,7 @@ impl App {
             mail_wakeup: Arc::new(Notify::new()),
         };
         let (stop_tx, _) = watch::channel(false);
-        Ok(App { listener, state, stop_tx })
+        App { listener, state, stop_tx }
     }
 
     pub fn port(&self) -> u16 {

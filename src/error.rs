@@ -26,6 +26,8 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     TooManyRequests(String),
+    #[error("What you sent is too large.")]
+    TooLarge,
     #[error("The database is not answering. Please try again in a moment.")]
     Unavailable,
     /// Not signed in: send the visitor to sign in, then back here.
@@ -63,6 +65,7 @@ impl IntoResponse for AppError {
             AppError::Gone(_) => (StatusCode::GONE, "This link no longer works"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "That did not work"),
             AppError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "Too many attempts"),
+            AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Too large"),
             AppError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
             AppError::SignInRequired { next } => {
                 return Redirect::to(&format!("/login?next={}", crate::web::url_encode(next))).into_response()

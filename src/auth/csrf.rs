@@ -95,9 +95,16 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
         if !is_form {
             return Err(AppError::BadRequest("Please send this form from its page.".into()));
         }
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::TooLarge
+            } else {
+                AppError::BadRequest("The form could not be read.".into())
+            }
+        })?;
+        if !decodes_to_utf8(&body) {
+            return Err(malformed());
+        }
         let TokenField { csrf_token } = serde_html_form::from_bytes(&body).map_err(|_| malformed())?;
         let given = csrf_token.unwrap_or_default();
         if given.len() != expected.len() || !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
@@ -109,4 +116,37 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
 
 fn malformed() -> AppError {
     AppError::BadRequest("The form was not filled in as expected. Nothing was changed. Reload the page and try again.".into())
+}
+
+/// Form decoding replaces invalid UTF-8 with U+FFFD without a word; we
+/// refuse such a form instead of storing mangled text.
+fn decodes_to_utf8(body: &[u8]) -> bool {
+    let mut decoded = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            b'%' if i + 2 < body.len() => {
+                let hex = std::str::from_utf8(&body[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        decoded.push(b);
+                        i += 3;
+                    }
+                    None => return false,
+                }
+            }
+            b'&' | b'=' => {
+                if std::str::from_utf8(&decoded).is_err() {
+                    return false;
+                }
+                decoded.clear();
+                i += 1;
+            }
+            b => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }

@@ -32,7 +32,8 @@ impl Email {
         // Mail is delivered over the internet: insist on a dotted domain and
         // no display-name or quoted forms the parser would also accept.
         let domain = parsed.domain();
-        if parsed.as_str() != s || !domain.contains('.') || domain.starts_with('[') || domain.ends_with('.') {
+        let plain_local = parsed.local_part().bytes().all(|b| b.is_ascii_alphanumeric() || b"._%+-'!#$&*/=?^`{|}~".contains(&b));
+        if parsed.as_str() != s || !plain_local || !domain.contains('.') || domain.starts_with('[') || domain.ends_with('.') {
             return Err(EmailError::Invalid);
         }
         Ok(Email(s))

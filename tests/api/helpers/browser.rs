@@ -1,0 +1,135 @@
+//! A browser stand-in: keeps cookies, does not follow redirects (tests
+//! assert them), and fills in the page's CSRF token like a real form does.
+
+use std::sync::Arc;
+
+use reqwest::{cookie::CookieStore, header::HeaderMap, Url};
+
+pub struct Browser {
+    pub base: String,
+    client: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub body: String,
+    pub headers: HeaderMap,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get("location").and_then(|v| v.to_str().ok())
+    }
+
+    pub fn html(&self) -> scraper::Html {
+        scraper::Html::parse_document(&self.body)
+    }
+
+    /// The text of every element matching `selector`.
+    pub fn texts(&self, selector: &str) -> Vec<String> {
+        let sel = scraper::Selector::parse(selector).unwrap();
+        self.html().select(&sel).map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+    }
+
+    pub fn attr(&self, selector: &str, attr: &str) -> Option<String> {
+        let sel = scraper::Selector::parse(selector).unwrap();
+        self.html().select(&sel).next().and_then(|e| e.value().attr(attr)).map(str::to_string)
+    }
+
+    pub fn assert_redirect_to(&self, path: &str) {
+        assert!(
+            (300..400).contains(&self.status) && self.location() == Some(path),
+            "expected a redirect to {path}, got {} to {:?}",
+            self.status,
+            self.location()
+        );
+    }
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser { base: base.to_string(), client, jar }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn page(res: reqwest::Response) -> Page {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.text().await.unwrap_or_default();
+        Page { status, body, headers }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        Self::page(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// The CSRF token a form on this site would carry for this browser now.
+    pub async fn csrf(&self) -> String {
+        let profile = self.get("/profile").await;
+        let page = if profile.status == 200 { profile } else { self.get("/login").await };
+        page.attr("input[name=csrf_token]", "value").expect("page has a CSRF token")
+    }
+
+    /// Posts a form the way the page would: with the CSRF token.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.csrf().await;
+        self.post_with_token(&token, path, fields).await
+    }
+
+    /// Posts a form with the token of the page at `form_page`, as a browser
+    /// that filled in that page's form would.
+    pub async fn post_form_from(&self, form_page: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+        let page = self.get(form_page).await;
+        let token = page.attr("input[name=csrf_token]", "value").expect("page has a form");
+        self.post_with_token(&token, path, fields).await
+    }
+
+    async fn post_with_token(&self, token: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token)];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &serde_html_form::to_string(&all).unwrap(), &[]).await
+    }
+
+    /// Posts exactly `body` (form-encoded) with extra headers: for tampering.
+    pub async fn post_raw(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> Page {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::page(req.send().await.unwrap()).await
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let url: Url = self.base.parse().unwrap();
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+
+    /// A browser that presents `cookie` (name=value), as a replayed cookie.
+    pub fn with_cookie(base: &str, cookie: &str) -> Browser {
+        let b = Browser::new(base);
+        b.jar.add_cookie_str(&format!("{cookie}; Path=/"), &base.parse().unwrap());
+        b
+    }
+}

@@ -1,0 +1,110 @@
+//! The test harness: the real app on port 0, its own database, a loopback
+//! SMTP server, and browsers that keep cookies.
+
+pub mod browser;
+pub mod postgres;
+pub mod smtp;
+
+use std::{collections::HashMap, time::Duration};
+
+use panel::{app::App, config::Config};
+use sqlx::PgPool;
+
+pub use browser::Browser;
+pub use smtp::{MailSink, ReceivedMail};
+
+pub struct TestApp {
+    pub address: String,
+    pub db: PgPool,
+    pub db_url: String,
+    pub mail: MailSink,
+}
+
+pub struct Options {
+    /// false: no SMTP_URL (the local mailbox mode).
+    pub smtp: bool,
+    /// Start the SMTP server later (the "mail server is down" drills).
+    pub smtp_down: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { smtp: true, smtp_down: false }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(opts: Options) -> TestApp {
+    let db_url = postgres::fresh_database().await;
+    let mail = if opts.smtp_down { MailSink::reserve().await } else { MailSink::start().await };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut vars: HashMap<String, String> = HashMap::new();
+    vars.insert("DATABASE_URL".into(), db_url.clone());
+    vars.insert("BASE_URL".into(), format!("http://127.0.0.1:{port}"));
+    vars.insert("LISTEN_ADDR".into(), format!("127.0.0.1:{port}"));
+    vars.insert("DB_MAX_CONNECTIONS".into(), "5".into());
+    if opts.smtp {
+        vars.insert("SMTP_URL".into(), format!("smtp://127.0.0.1:{}", mail.port()));
+    }
+    let mut config = Config::from_vars(&vars).expect("test config is valid");
+    config.mail_retry_base = Duration::from_millis(300);
+    config.mail_poll_interval = Duration::from_millis(100);
+    let db = panel::db::connect(&db_url, 5).await.expect("test database reachable");
+    let app = App::with_listener(config, db.clone(), listener);
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp { address: format!("http://127.0.0.1:{port}"), db, db_url, mail }
+}
+
+impl TestApp {
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.address)
+    }
+
+    /// Registers a login (and its own account, "<name>'s account") and
+    /// returns a browser signed in as it.
+    pub async fn register(&self, name: &str, email: &str) -> Browser {
+        let b = self.browser();
+        let account = format!("{name}'s account");
+        let res = b
+            .post_form("/register", &[("name", name), ("email", email), ("password", PASSWORD), ("account_name", &account)])
+            .await;
+        assert_eq!(res.status, 303, "registration of {email} failed: {}", res.body);
+        b
+    }
+
+    pub async fn user_id(&self, email: &str) -> uuid::Uuid {
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email).fetch_one(&self.db).await.unwrap()
+    }
+
+    pub async fn own_account_id(&self, email: &str) -> uuid::Uuid {
+        sqlx::query_scalar(
+            "SELECT m.account_id FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = $1 AND m.is_owner",
+        )
+        .bind(email)
+        .fetch_one(&self.db)
+        .await
+        .unwrap()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The path of the first link in a mail's text that starts with
+/// `path_prefix` on this app.
+pub fn link_in(mail: &ReceivedMail, app: &TestApp, path_prefix: &str) -> String {
+    let start = format!("{}{}", app.address, path_prefix);
+    mail.text
+        .split_whitespace()
+        .find(|w| w.starts_with(&start))
+        .unwrap_or_else(|| panic!("no link {start} in mail: {}", mail.text))
+        .trim_start_matches(&app.address)
+        .to_string()
+}

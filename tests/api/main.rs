@@ -1,0 +1,7 @@
+//! Every HTTP test runs in this one binary: one Postgres cluster for the
+//! run, a fresh database per test, a real SMTP listener per test.
+
+mod helpers;
+
+mod auth;
+mod foundation;
