@@ -19,7 +19,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{accounts, auth, config::Config, dev_mailbox, error, health, mail, state::AppState};
+use crate::{accounts, auth, config::Config, dev_mailbox, error, health, invitations, mail, state::AppState, users};
 
 /// The largest form we accept; every form in the panel is far smaller.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -33,6 +33,8 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(auth::router())
         .merge(dev_mailbox::router())
+        .merge(invitations::router())
+        .merge(users::router())
         .layer(middleware::from_fn_with_state(state.clone(), auth::csrf::ensure_anon_cookie));
     Router::new()
         .merge(pages)

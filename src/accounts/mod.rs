@@ -1,10 +1,18 @@
 //! The client-area home of the active account, and Switch Account.
 
 use askama::Template;
-use axum::{response::Response, routing::get, Router};
+use axum::{
+    extract::{Query, State},
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+    Router,
+};
+use serde::Deserialize;
+use uuid::Uuid;
 
 use crate::{
-    auth::session::CurrentUser,
+    auth::{csrf::CsrfForm, session::CurrentUser},
+    domain::permissions::Grant,
     error::AppError,
     layout::Layout,
     state::AppState,
@@ -12,7 +20,7 @@ use crate::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(home))
+    Router::new().route("/", get(home)).route("/accounts/switch", get(switch_page).post(switch))
 }
 
 #[derive(Template)]
@@ -30,4 +38,121 @@ async fn home(user: CurrentUser) -> Result<Response, AppError> {
         None => (None, false, Vec::new()),
     };
     web::render(&HomePage { layout: Layout::of(&user), account_name, is_owner, permissions })
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+#[derive(sqlx::FromRow)]
+pub struct AccountRow {
+    pub id: Uuid,
+    pub name: String,
+    pub is_owner: bool,
+    pub all_permissions: bool,
+    pub permissions: Vec<String>,
+    pub owner_name: String,
+}
+
+impl AccountRow {
+    pub fn access(&self) -> String {
+        if self.is_owner {
+            "Owner".into()
+        } else {
+            Grant::from_row(self.all_permissions, &self.permissions).describe()
+        }
+    }
+}
+
+/// The user's accounts: those they own first, then the rest by name; a
+/// page at a time after the account `after`, optionally filtered by a
+/// search in account and owner names.
+async fn accessible(db: &sqlx::PgPool, user_id: Uuid, search: &str, after: Option<Uuid>) -> Result<Vec<AccountRow>, sqlx::Error> {
+    let pattern = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    sqlx::query_as(
+        "SELECT a.id, a.name, m.is_owner, m.all_permissions, m.permissions, o.name AS owner_name
+         FROM memberships m
+         JOIN accounts a ON a.id = m.account_id
+         JOIN memberships om ON om.account_id = a.id AND om.is_owner
+         JOIN users o ON o.id = om.user_id
+         WHERE m.user_id = $1
+           AND ($2 = '%%' OR a.name ILIKE $2 OR o.name ILIKE $2)
+           AND ($3::uuid IS NULL OR (NOT m.is_owner, a.name, a.id) > (
+                SELECT NOT cm.is_owner, ca.name, ca.id FROM memberships cm JOIN accounts ca ON ca.id = cm.account_id
+                WHERE cm.user_id = $1 AND cm.account_id = $3))
+         ORDER BY NOT m.is_owner, a.name, a.id
+         LIMIT $4",
+    )
+    .bind(user_id)
+    .bind(pattern)
+    .bind(after)
+    .bind(PAGE_SIZE + 1)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "accounts/switch.html")]
+struct SwitchPage {
+    layout: Layout,
+    accounts: Vec<AccountRow>,
+    active: Option<Uuid>,
+    q: String,
+    next: Option<Uuid>,
+    paged: bool,
+}
+
+#[derive(Deserialize)]
+struct SwitchQuery {
+    #[serde(default)]
+    q: String,
+    after: Option<String>,
+}
+
+async fn switch_page(State(state): State<AppState>, user: CurrentUser, Query(query): Query<SwitchQuery>) -> Result<Response, AppError> {
+    let after = match query.after.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(Uuid::parse_str(s).map_err(|_| AppError::BadRequest("That page link is not valid. Go back to the first page.".into()))?),
+    };
+    let q: String = query.q.trim().chars().take(100).collect();
+    let mut accounts = accessible(&state.db, user.id, &q, after).await?;
+    let next = if accounts.len() as i64 > PAGE_SIZE {
+        accounts.truncate(PAGE_SIZE as usize);
+        accounts.last().map(|a| a.id)
+    } else {
+        None
+    };
+    web::render(&SwitchPage {
+        layout: Layout::of(&user),
+        active: user.account.as_ref().map(|a| a.id),
+        accounts,
+        q,
+        next,
+        paged: after.is_some(),
+    })
+}
+
+#[derive(Deserialize)]
+struct SwitchForm {
+    account_id: Uuid,
+}
+
+async fn switch(State(state): State<AppState>, user: CurrentUser, CsrfForm(form): CsrfForm<SwitchForm>) -> Result<Response, AppError> {
+    let name: Option<String> = sqlx::query_scalar(
+        "WITH target AS (
+             SELECT a.id, a.name FROM memberships m JOIN accounts a ON a.id = m.account_id
+             WHERE m.user_id = $1 AND m.account_id = $2
+         ), upd AS (
+             UPDATE sessions SET active_account_id = target.id, flash = 'You are now working in ' || target.name || '.'
+             FROM target WHERE sessions.id = $3
+         )
+         SELECT name FROM target",
+    )
+    .bind(user.id)
+    .bind(form.account_id)
+    .bind(user.session_id)
+    .fetch_optional(&state.db)
+    .await?;
+    match name {
+        Some(_) => Ok(Redirect::to("/").into_response()),
+        None => Err(AppError::Forbidden("You do not have access to that account. Ask its owner to invite you.".into())),
+    }
 }

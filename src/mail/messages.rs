@@ -33,3 +33,68 @@ impl PasswordReset<'_> {
         )
     }
 }
+
+pub struct InvitationMail<'a> {
+    pub inviter_name: &'a str,
+    pub inviter_email: &'a str,
+    pub account_name: &'a str,
+    pub permissions: Vec<&'static str>,
+    pub link: &'a str,
+    pub expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invitation.txt")]
+struct InvitationText<'a> {
+    m: &'a InvitationMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invitation.html")]
+struct InvitationHtml<'a> {
+    m: &'a InvitationMail<'a>,
+}
+
+impl InvitationMail<'_> {
+    pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
+        Mail::new(
+            email,
+            Some(account_id),
+            format!("{} has invited you to their account", self.account_name),
+            &InvitationText { m: self },
+            &InvitationHtml { m: self },
+        )
+    }
+}
+
+pub struct InvitationAccepted<'a> {
+    pub owner_name: &'a str,
+    pub member_name: &'a str,
+    pub member_email: &'a str,
+    pub account_name: &'a str,
+    pub permissions: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invitation_accepted.txt")]
+struct InvitationAcceptedText<'a> {
+    m: &'a InvitationAccepted<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invitation_accepted.html")]
+struct InvitationAcceptedHtml<'a> {
+    m: &'a InvitationAccepted<'a>,
+}
+
+impl InvitationAccepted<'_> {
+    pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
+        Mail::new(
+            email,
+            Some(account_id),
+            format!("{} accepted your invitation to {}", self.member_name, self.account_name),
+            &InvitationAcceptedText { m: self },
+            &InvitationAcceptedHtml { m: self },
+        )
+    }
+}

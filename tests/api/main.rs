@@ -5,3 +5,6 @@ mod helpers;
 
 mod auth;
 mod foundation;
+mod invitations;
+mod switch_account;
+mod user_management;

@@ -33,6 +33,11 @@ impl Page {
         self.html().select(&sel).map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")).collect()
     }
 
+    /// The page's visible text (entities decoded, white space folded).
+    pub fn text(&self) -> String {
+        self.texts("body").join(" ")
+    }
+
     pub fn attr(&self, selector: &str, attr: &str) -> Option<String> {
         let sel = scraper::Selector::parse(selector).unwrap();
         self.html().select(&sel).next().and_then(|e| e.value().attr(attr)).map(str::to_string)

@@ -108,3 +108,29 @@ pub fn link_in(mail: &ReceivedMail, app: &TestApp, path_prefix: &str) -> String 
         .trim_start_matches(&app.address)
         .to_string()
 }
+
+/// The owner's browser invites `email`: `perms` empty means All Permissions.
+pub async fn invite(owner: &Browser, email: &str, perms: &[&str]) -> browser::Page {
+    let mut fields = vec![("email", email), ("mode", if perms.is_empty() { "all" } else { "choose" })];
+    fields.extend(perms.iter().map(|p| ("permissions", *p)));
+    owner.post_form("/users/invite", &fields).await
+}
+
+impl TestApp {
+    /// Invites `email` from `owner` and returns the link path from the mail.
+    pub async fn invite_and_get_link(&self, owner: &Browser, account_name: &str, email: &str, perms: &[&str]) -> String {
+        let res = invite(owner, email, perms).await;
+        res.assert_redirect_to("/users");
+        let subject = format!("{account_name} has invited you to their account");
+        let mail = self.mail.wait_for(email, &subject).await;
+        link_in(&mail, self, "/invitations/")
+    }
+
+    /// A member of `owner`'s account, signed in and working in it.
+    pub async fn member_of(&self, owner: &Browser, account_name: &str, name: &str, email: &str, perms: &[&str]) -> Browser {
+        let link = self.invite_and_get_link(owner, account_name, email, perms).await;
+        let b = self.browser();
+        b.post_form(&format!("{link}/register"), &[("name", name), ("password", PASSWORD)]).await.assert_redirect_to("/");
+        b
+    }
+}

@@ -1,0 +1,238 @@
+//! The invitation link: what the invited person sees and does.
+
+pub mod service;
+
+use askama::Template;
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Router,
+};
+use serde::Deserialize;
+
+use crate::{
+    auth::{
+        self,
+        csrf::{AnonCsrf, CsrfForm},
+        password, rate_limit,
+        registration::{self, NewUser, Registered},
+        session::{self, CurrentUser},
+    },
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web::{self, ClientIp},
+};
+use service::{AcceptError, Acceptor, Offer, Status};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/invitations/{token}", get(show))
+        .route("/invitations/{token}/accept", post(accept))
+        .route("/invitations/{token}/switch-login", post(switch_login))
+        .route("/invitations/{token}/sign-in", post(sign_in_and_accept))
+        .route("/invitations/{token}/register", post(register_and_accept))
+}
+
+impl From<AcceptError> for AppError {
+    fn from(e: AcceptError) -> Self {
+        let message = e.to_string();
+        match e {
+            AcceptError::Unknown => AppError::NotFound(message),
+            AcceptError::Expired | AcceptError::Cancelled | AcceptError::Used => AppError::Gone(message),
+            AcceptError::WrongLogin(_) | AcceptError::Staff => AppError::Forbidden(message),
+            AcceptError::AlreadyMember(_) => AppError::Conflict(message),
+            AcceptError::Db(e) => e.into(),
+            AcceptError::Render(e) => e.into(),
+        }
+    }
+}
+
+/// Loads a usable invitation, or the page that says why it is not.
+async fn open_offer(state: &AppState, token: &str) -> Result<Offer, AppError> {
+    let offer = service::find(&state.db, token).await?.ok_or(AcceptError::Unknown)?;
+    match offer.status() {
+        Status::Pending => Ok(offer),
+        Status::Expired => Err(AcceptError::Expired.into()),
+        Status::Cancelled => Err(AcceptError::Cancelled.into()),
+        Status::Accepted => Err(AcceptError::Used.into()),
+    }
+}
+
+/// Who is looking at the invitation.
+enum Viewer {
+    Invited,
+    SomeoneElse(String),
+    SignedOut,
+}
+
+#[derive(Template)]
+#[template(path = "invitations/show.html")]
+struct ShowPage {
+    layout: Layout,
+    csrf_token: String,
+    token: String,
+    offer: Offer,
+    permissions: Vec<&'static str>,
+    expires: String,
+    viewer: Viewer,
+    error: Option<String>,
+}
+
+fn show_page(
+    user: Option<&CurrentUser>,
+    anon_csrf: String,
+    token: String,
+    offer: Offer,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let (layout, csrf_token, viewer) = match user {
+        Some(u) if u.email == offer.email => (Layout::of(u), u.csrf_token.clone(), Viewer::Invited),
+        Some(u) => (Layout::of(u), u.csrf_token.clone(), Viewer::SomeoneElse(u.email.clone())),
+        None => (Layout::signed_out(), anon_csrf, Viewer::SignedOut),
+    };
+    let page = ShowPage {
+        layout,
+        csrf_token,
+        token,
+        permissions: offer.grant().labels(),
+        expires: web::datetime(&offer.expires_at),
+        offer,
+        viewer,
+        error: error.clone(),
+    };
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, web::render(&page)?).into_response())
+}
+
+/// Opening the link (GET) never consumes it.
+async fn show(
+    State(state): State<AppState>,
+    user: Option<CurrentUser>,
+    AnonCsrf(anon): AnonCsrf,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let offer = open_offer(&state, &token).await?;
+    show_page(user.as_ref(), anon, token, offer, None)
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+/// Accepts, then makes the shared account the active one.
+async fn accept(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: CurrentUser,
+    Path(token): Path<String>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, AppError> {
+    let mut tx = state.db.begin().await?;
+    let who = Acceptor { user_id: user.id, email: &user.email, name: &user.name, is_staff: user.is_staff, ip: &ip };
+    let accepted = service::accept(&mut tx, &token, &who).await?;
+    sqlx::query("UPDATE sessions SET active_account_id = $2, flash = $3 WHERE id = $1")
+        .bind(user.session_id)
+        .bind(accepted.account_id)
+        .bind(format!("You now have access to {}. You are working in it now.", accepted.account_name))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(Redirect::to("/").into_response())
+}
+
+/// "Continue as the invited address": ends this session and comes back to
+/// the invitation signed out, ready to sign in or register as that address.
+async fn switch_login(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(token): Path<String>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, AppError> {
+    open_offer(&state, &token).await?;
+    sqlx::query("DELETE FROM sessions WHERE id = $1").bind(user.session_id).execute(&state.db).await?;
+    Ok((
+        [(header::SET_COOKIE, session::clear_session_cookie(&state))],
+        Redirect::to(&format!("/invitations/{token}")),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    password: String,
+}
+
+async fn sign_in_and_accept(
+    State(state): State<AppState>,
+    AnonCsrf(anon): AnonCsrf,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    CsrfForm(form): CsrfForm<SignInForm>,
+) -> Result<Response, AppError> {
+    let offer = open_offer(&state, &token).await?;
+    rate_limit::check(&state.db, &ip, &offer.email).await?;
+    let row: Option<(uuid::Uuid, String, String, bool, bool)> =
+        sqlx::query_as("SELECT id, name, password_hash, is_staff, disabled_at IS NOT NULL FROM users WHERE email = $1")
+            .bind(&offer.email)
+            .fetch_optional(&state.db)
+            .await?;
+    let ok = form.password.len() <= 4 * password::MAX_PASSWORD_LEN
+        && state.hasher.verify(&form.password, row.as_ref().map(|r| r.2.as_str())).await?;
+    rate_limit::record(&state.db, &ip, &offer.email, ok).await?;
+    let Some((user_id, name, _, is_staff, disabled)) = row.filter(|_| ok) else {
+        return show_page(None, anon, token, offer, Some("Incorrect password.".into()));
+    };
+    if disabled {
+        return Err(AppError::Forbidden("This login has been disabled. Please contact support.".into()));
+    }
+    let mut tx = state.db.begin().await?;
+    let who = Acceptor { user_id, email: &offer.email, name: &name, is_staff, ip: &ip };
+    let accepted = service::accept(&mut tx, &token, &who).await?;
+    sqlx::query("UPDATE users SET last_sign_in_at = now() WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    let flash = format!("You now have access to {}. You are working in it now.", accepted.account_name);
+    auth::sign_in_response(&state, &headers, user_id, Some(accepted.account_id), &ip, "/", Some(&flash)).await
+}
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    name: String,
+    password: String,
+}
+
+async fn register_and_accept(
+    State(state): State<AppState>,
+    AnonCsrf(anon): AnonCsrf,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    CsrfForm(form): CsrfForm<RegisterForm>,
+) -> Result<Response, AppError> {
+    let offer = open_offer(&state, &token).await?;
+    let (name, email) = match auth::check_new_login(&form.name, &offer.email, &form.password) {
+        Ok(v) => v,
+        Err(m) => return show_page(None, anon, token, offer, Some(m)),
+    };
+    let hash = state.hasher.hash(&form.password).await?;
+    let mut tx = state.db.begin().await?;
+    let own_account = format!("{name}'s account");
+    let new = NewUser { name: &name, email: &email, password_hash: &hash, account_name: &own_account };
+    let user_id = match registration::create(&mut tx, new).await? {
+        Registered::Created { user_id, .. } => user_id,
+        Registered::EmailTaken => {
+            drop(tx);
+            return show_page(None, anon, token, offer, Some("A login with this address exists already: sign in with it instead.".into()));
+        }
+    };
+    let who = Acceptor { user_id, email: email.as_str(), name: &name, is_staff: false, ip: &ip };
+    let accepted = service::accept(&mut tx, &token, &who).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    let flash = format!("Welcome! You now have access to {}. Your own account is in Switch Account.", accepted.account_name);
+    auth::sign_in_response(&state, &headers, user_id, Some(accepted.account_id), &ip, "/", Some(&flash)).await
+}

@@ -1,0 +1,233 @@
+//! User Management queries. Lists are keyset-paginated over indexes, so a
+//! page costs the same with 50 rows in the table or 10,000.
+
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{audit, domain::permissions::Grant};
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// A position in a list: the sort time and id of the last row shown.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cursor {
+    pub at: OffsetDateTime,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.at.unix_timestamp_nanos() / 1000, self.id.simple())
+    }
+
+    pub fn parse(s: &str) -> Option<Cursor> {
+        let (micros, id) = s.split_once('_')?;
+        let at = OffsetDateTime::from_unix_timestamp_nanos(micros.parse::<i128>().ok()? * 1000).ok()?;
+        Some(Cursor { at, id: Uuid::parse_str(id).ok()? })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct MemberRow {
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub all_permissions: bool,
+    pub permissions: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub last_sign_in_at: Option<OffsetDateTime>,
+}
+
+impl MemberRow {
+    pub fn grant(&self) -> Grant {
+        Grant::from_row(self.all_permissions, &self.permissions)
+    }
+}
+
+/// One page of members (not the owner) in the order they joined, and the
+/// cursor of the next page if there is one.
+pub async fn members(db: &PgPool, account_id: Uuid, after: Option<Cursor>) -> Result<(Vec<MemberRow>, Option<Cursor>), sqlx::Error> {
+    let mut rows: Vec<MemberRow> = sqlx::query_as(
+        "SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at
+         FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.account_id = $1 AND NOT m.is_owner
+           AND ($2::timestamptz IS NULL OR (m.created_at, m.user_id) > ($2, $3))
+         ORDER BY m.created_at, m.user_id
+         LIMIT $4",
+    )
+    .bind(account_id)
+    .bind(after.map(|c| c.at))
+    .bind(after.map(|c| c.id))
+    .bind(PAGE_SIZE + 1)
+    .fetch_all(db)
+    .await?;
+    let next = next_cursor(&mut rows, |r| Cursor { at: r.created_at, id: r.user_id });
+    Ok((rows, next))
+}
+
+/// Trims the extra row fetched to learn whether another page exists.
+fn next_cursor<T>(rows: &mut Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Option<Cursor> {
+    if rows.len() as i64 > PAGE_SIZE {
+        rows.truncate(PAGE_SIZE as usize);
+        rows.last().map(cursor)
+    } else {
+        None
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct InvitationRow {
+    pub id: Uuid,
+    pub email: String,
+    pub all_permissions: bool,
+    pub permissions: Vec<String>,
+    pub sent_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub accepted_at: Option<OffsetDateTime>,
+    pub cancelled_at: Option<OffsetDateTime>,
+}
+
+impl InvitationRow {
+    pub fn grant(&self) -> Grant {
+        Grant::from_row(self.all_permissions, &self.permissions)
+    }
+
+    pub fn status(&self) -> crate::invitations::service::Status {
+        crate::invitations::service::Status::of(self.accepted_at, self.cancelled_at, self.expires_at)
+    }
+}
+
+/// One page of invitations, newest sent first.
+pub async fn invitations(db: &PgPool, account_id: Uuid, after: Option<Cursor>) -> Result<(Vec<InvitationRow>, Option<Cursor>), sqlx::Error> {
+    let mut rows: Vec<InvitationRow> = sqlx::query_as(
+        "SELECT id, email, all_permissions, permissions, sent_at, expires_at, accepted_at, cancelled_at
+         FROM invitations
+         WHERE account_id = $1 AND ($2::timestamptz IS NULL OR (sent_at, id) < ($2, $3))
+         ORDER BY sent_at DESC, id DESC
+         LIMIT $4",
+    )
+    .bind(account_id)
+    .bind(after.map(|c| c.at))
+    .bind(after.map(|c| c.id))
+    .bind(PAGE_SIZE + 1)
+    .fetch_all(db)
+    .await?;
+    let next = next_cursor(&mut rows, |r| Cursor { at: r.sent_at, id: r.id });
+    Ok((rows, next))
+}
+
+/// A member of this account (never the owner), or None: ids from the URL
+/// are only ever looked up within the active account.
+pub async fn member(db: &PgPool, account_id: Uuid, user_id: Uuid) -> Result<Option<MemberRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at
+         FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.account_id = $1 AND m.user_id = $2 AND NOT m.is_owner",
+    )
+    .bind(account_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+pub struct Change<'a> {
+    pub actor_id: Uuid,
+    pub account_id: Uuid,
+    pub user_id: Uuid,
+    pub ip: &'a str,
+}
+
+/// Sets a member's permissions; false when they are not a member (any more).
+pub async fn set_permissions(conn: &mut PgConnection, c: &Change<'_>, grant: &Grant) -> Result<bool, sqlx::Error> {
+    let before: Option<(bool, Vec<String>, String)> = sqlx::query_as(
+        "SELECT m.all_permissions, m.permissions, u.email FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.account_id = $1 AND m.user_id = $2 AND NOT m.is_owner FOR UPDATE OF m",
+    )
+    .bind(c.account_id)
+    .bind(c.user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((all, keys, email)) = before else { return Ok(false) };
+    sqlx::query("UPDATE memberships SET all_permissions = $3, permissions = $4 WHERE account_id = $1 AND user_id = $2")
+        .bind(c.account_id)
+        .bind(c.user_id)
+        .bind(grant.is_all())
+        .bind(grant.keys())
+        .execute(&mut *conn)
+        .await?;
+    audit::record(
+        conn,
+        audit::Event {
+            actor_id: Some(c.actor_id),
+            account_id: Some(c.account_id),
+            target_user_id: Some(c.user_id),
+            target_email: Some(&email),
+            action: "member.permissions_changed",
+            details: serde_json::json!({ "before": Grant::from_row(all, &keys).describe(), "after": grant.describe() }),
+            ip: c.ip,
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Ends a member's access; false when they were not a member.
+pub async fn remove(conn: &mut PgConnection, c: &Change<'_>) -> Result<bool, sqlx::Error> {
+    let removed: Option<(bool, Vec<String>)> = sqlx::query_as(
+        "DELETE FROM memberships WHERE account_id = $1 AND user_id = $2 AND NOT is_owner RETURNING all_permissions, permissions",
+    )
+    .bind(c.account_id)
+    .bind(c.user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((all, keys)) = removed else { return Ok(false) };
+    let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = $1").bind(c.user_id).fetch_optional(&mut *conn).await?;
+    audit::record(
+        conn,
+        audit::Event {
+            actor_id: Some(c.actor_id),
+            account_id: Some(c.account_id),
+            target_user_id: Some(c.user_id),
+            target_email: email.as_deref(),
+            action: "member.removed",
+            details: serde_json::json!({ "had": Grant::from_row(all, &keys).describe() }),
+            ip: c.ip,
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: OffsetDateTime,
+    pub actor: Option<String>,
+    pub action: String,
+    pub target_email: Option<String>,
+    pub details: serde_json::Value,
+    pub ip: Option<String>,
+}
+
+/// One page of the account's audit log, newest first (`before`: an event id).
+pub async fn audit_log(db: &PgPool, account_id: Uuid, before: Option<i64>) -> Result<(Vec<AuditRow>, Option<i64>), sqlx::Error> {
+    let mut rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT e.id, e.at, coalesce(u.name || ' (' || u.email || ')', 'deleted user') AS actor, e.action, e.target_email, e.details, e.ip
+         FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id
+         WHERE e.account_id = $1 AND ($2::int8 IS NULL OR e.id < $2)
+         ORDER BY e.id DESC LIMIT $3",
+    )
+    .bind(account_id)
+    .bind(before)
+    .bind(PAGE_SIZE + 1)
+    .fetch_all(db)
+    .await?;
+    let next = if rows.len() as i64 > PAGE_SIZE {
+        rows.truncate(PAGE_SIZE as usize);
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok((rows, next))
+}

@@ -1,0 +1,83 @@
+//! Switch Account: own account first, then the shared ones; only real
+//! memberships can be chosen.
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn switch_account_lists_the_own_account_first_and_switches_the_active_account() {
+    let app = spawn_app().await;
+    let ann = app.register("Ann", "ann@example.com").await;
+    let zed = app.register("Zed", "zed@example.com").await;
+    let bob = app.member_of(&ann, "Ann's account", "Bob", "bob@example.com", &["invoices", "tickets"]).await;
+    let link = app.invite_and_get_link(&zed, "Zed's account", "bob@example.com", &[]).await;
+    bob.post_form(&format!("{link}/accept"), &[]).await.assert_redirect_to("/");
+
+    let page = bob.get("/accounts/switch").await;
+    let names = page.texts("#accounts td[data-label=Account]");
+    assert_eq!(names, vec!["Bob's account", "Ann's account", "Zed's account"]);
+    let owners = page.texts("#accounts td[data-label=Owner]");
+    assert_eq!(owners, vec!["You", "Ann", "Zed"]);
+    let access = page.texts("#accounts td[data-label='Your access']");
+    assert_eq!(access[1], "View & Pay Invoices, View & Open Support Tickets");
+
+    let ann_account = app.own_account_id("ann@example.com").await.to_string();
+    bob.post_form("/accounts/switch", &[("account_id", &ann_account)]).await.assert_redirect_to("/");
+    let home = bob.get("/").await;
+    assert_eq!(home.texts(".active-account"), vec!["Ann's account"]);
+    assert!(home.texts(".flash").contains(&"You are now working in Ann's account.".to_string()));
+}
+
+#[tokio::test]
+async fn a_user_with_no_other_accounts_sees_only_their_own() {
+    let app = spawn_app().await;
+    let ann = app.register("Ann", "ann@example.com").await;
+    assert_eq!(ann.get("/accounts/switch").await.texts("#accounts td[data-label=Account]"), vec!["Ann's account"]);
+}
+
+#[tokio::test]
+async fn switching_to_an_account_one_is_not_a_member_of_is_refused() {
+    let app = spawn_app().await;
+    let ann = app.register("Ann", "ann@example.com").await;
+    app.register("Zed", "zed@example.com").await;
+    let zed_account = app.own_account_id("zed@example.com").await.to_string();
+    let res = ann.post_form("/accounts/switch", &[("account_id", &zed_account)]).await;
+    assert_eq!(res.status, 403);
+    assert!(res.body.contains("You do not have access to that account"));
+    assert_eq!(ann.post_form("/accounts/switch", &[("account_id", "not-a-uuid")]).await.status, 400);
+    assert_eq!(ann.get("/").await.texts(".active-account"), vec!["Ann's account"]);
+}
+
+#[tokio::test]
+async fn switch_account_is_searchable_and_paged_for_resellers() {
+    let app = spawn_app().await;
+    let reseller = app.register("Rita Reseller", "rita@example.com").await;
+    let rita = app.user_id("rita@example.com").await;
+    sqlx::query(
+        "WITH o AS (INSERT INTO users (id, email, name, password_hash)
+                    SELECT gen_random_uuid(), 'c' || g || '@example.com', 'Client ' || g, 'x' FROM generate_series(1, 70) g RETURNING id, name),
+              a AS (INSERT INTO accounts (id, name) SELECT gen_random_uuid(), o.name || ' Hosting_100%' FROM o RETURNING id, name),
+              pairs AS (SELECT a.id AS account_id, o.id AS owner_id FROM a JOIN o ON a.name = o.name || ' Hosting_100%'),
+              owners AS (INSERT INTO memberships (account_id, user_id, is_owner, all_permissions) SELECT account_id, owner_id, true, true FROM pairs)
+         INSERT INTO memberships (account_id, user_id, permissions) SELECT account_id, $1, '{tickets}' FROM pairs",
+    )
+    .bind(rita)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let first = reseller.get("/accounts/switch").await;
+    let names = first.texts("#accounts td[data-label=Account]");
+    assert_eq!(names.len(), 50);
+    assert_eq!(names[0], "Rita Reseller's account", "own account first");
+    let more = first.attr("nav.pager a", "href").expect("a next page");
+    let second = reseller.get(&more).await;
+    let rest = second.texts("#accounts td[data-label=Account]");
+    assert_eq!(rest.len(), 21);
+    assert!(rest.iter().all(|n| !names.contains(n)));
+
+    let found = reseller.get("/accounts/switch?q=client+7").await.texts("#accounts td[data-label=Account]");
+    assert_eq!(found, vec!["Client 7 Hosting_100%", "Client 70 Hosting_100%"]);
+    // Wildcards in the search are taken literally.
+    assert!(reseller.get("/accounts/switch?q=%25").await.texts("#accounts td[data-label=Account]").len() == 50);
+    assert_eq!(reseller.get("/accounts/switch?q=xyz_").await.texts("#accounts td"), vec!["No account matches \"xyz_\"."]);
+    assert_eq!(reseller.get("/accounts/switch?after=bogus").await.status, 400);
+}
