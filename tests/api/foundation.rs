@@ -217,3 +217,16 @@ async fn create_staff_and_seed_demo_work_against_the_configured_database() {
         .await
         .assert_redirect_to("/");
 }
+
+#[tokio::test]
+async fn an_internal_failure_shows_a_plain_500_page_with_the_request_id() {
+    let app = spawn_app().await;
+    // Break the database under the app: registering needs this table.
+    sqlx::query("DROP TABLE audit_events").execute(&app.db).await.unwrap();
+    let res = app.browser().post_form("/register", &[("name", "Ann"), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", "A")]).await;
+    assert_eq!(res.status, 500);
+    let id = res.headers.get("x-request-id").unwrap().to_str().unwrap().to_string();
+    assert!(res.text().contains(&id), "the page names the request id");
+    assert!(!res.text().contains("audit_events"), "no internals shown");
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 0, "the transaction rolled back");
+}

@@ -1,0 +1,276 @@
+//! The seeds' flows, step by step, with the articles' labels.
+
+use fantoccini::key::Key;
+
+use crate::{
+    driver::{check, finish, Person, Res, ONE_AT_A_TIME},
+    helpers::{invite, link_in, spawn_app, TestApp, PASSWORD},
+};
+
+async fn sign_in(p: &Person, email: &str) -> Res {
+    p.goto("/login").await?;
+    p.fill("#email", email).await?;
+    p.fill("#password", PASSWORD).await?;
+    p.click_text("Sign in").await?;
+    check(p.path().await? == "/", format!("signed in as {email}"))
+}
+
+/// Hello, <name> > User Management > Invite New User, as the article says.
+async fn invite_via_ui(p: &Person, owner_name: &str, email: &str, perms: &[&str]) -> Res {
+    p.click_text(&format!("Hello, {owner_name}")).await?;
+    p.click_text("User Management").await?;
+    p.click_text("Invite New User").await?;
+    p.fill("input[placeholder='name@example.com']", email).await?;
+    p.find("input[name=mode][value=choose]").await?.click().await?;
+    for key in perms {
+        p.find(&format!("input[name=permissions][value={key}]")).await?.click().await?;
+    }
+    p.click_text("Send Invite").await?;
+    check(p.path().await? == "/users", "back on User Management after Send Invite")
+}
+
+async fn pending_row_for(p: &Person, email: &str) -> Res<bool> {
+    let rows = p.texts("#invitations tbody tr").await?;
+    Ok(rows.iter().any(|r| r.contains(email) && r.contains("Pending")))
+}
+
+#[tokio::test]
+async fn scenario_1_owner_invites_a_user_with_two_chosen_permissions() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    app.register("Ann Owner", "ann@example.com").await;
+    let owner = Person::open(&app.address).await;
+    let outcome = async {
+        sign_in(&owner, "ann@example.com").await?;
+        invite_via_ui(&owner, "Ann Owner", "accountant@example.com", &["invoices", "quotes"]).await?;
+        check(pending_row_for(&owner, "accountant@example.com").await?, "the invitation shows as Pending")?;
+        let row = owner.texts("#invitations tbody tr").await?.join("\n");
+        check(row.contains("View & Pay Invoices, View & Accept Quotes"), format!("permissions listed: {row}"))
+    }
+    .await;
+    finish("1-owner-invites", vec![("owner", owner)], outcome).await;
+}
+
+#[tokio::test]
+async fn scenario_2_a_new_person_accepts_from_the_mail_and_switches_accounts() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    app.register("Ann Owner", "ann@example.com").await;
+    let owner = Person::open(&app.address).await;
+    let newcomer = Person::open(&app.address).await;
+    let outcome = async {
+        sign_in(&owner, "ann@example.com").await?;
+        invite_via_ui(&owner, "Ann Owner", "dev@example.com", &["products", "domains"]).await?;
+        let mail = app.mail.wait_for("dev@example.com", "Ann Owner's account has invited you to their account").await;
+        let link = link_in(&mail, &app, "/invitations/");
+        newcomer.goto(&link).await?;
+        newcomer.fill("#name", "Dana Dev").await?;
+        newcomer.fill("#password", PASSWORD).await?;
+        newcomer.click_text("Create login and accept").await?;
+        check(newcomer.text(".active-account").await? == "Ann Owner's account", "lands in the shared account")?;
+        let body = newcomer.body().await?;
+        check(body.contains("View Products & Services, View Domains."), format!("only the two granted permissions: {body}"))?;
+        newcomer.click_text("Hello, Dana Dev").await?;
+        newcomer.click_text("Switch Account").await?;
+        let accounts = newcomer.texts("#accounts td[data-label=Account]").await?;
+        check(accounts == vec!["Dana Dev's account".to_string(), "Ann Owner's account".to_string()], format!("own account first: {accounts:?}"))?;
+        newcomer.click_text("Switch to Dana Dev's account").await?;
+        check(newcomer.text(".active-account").await? == "Dana Dev's account", "switched to own account")?;
+        newcomer.click_text("Hello, Dana Dev").await?;
+        newcomer.click_text("Switch Account").await?;
+        newcomer.click_text("Switch to Ann Owner's account").await?;
+        check(newcomer.text(".active-account").await? == "Ann Owner's account", "switched back")?;
+        let menu = newcomer.texts("details.menu li").await?;
+        check(!menu.iter().any(|m| m == "User Management"), "a member sees no User Management")
+    }
+    .await;
+    finish("2-new-person-accepts", vec![("owner", owner), ("newcomer", newcomer)], outcome).await;
+}
+
+#[tokio::test]
+async fn scenario_3_existing_user_accepts_and_owner_continues_as_second_address() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    let owner_http = app.register("Ann Owner", "ann@example.com").await;
+    app.register("Bob", "bob@example.com").await;
+    invite(&owner_http, "bob@example.com", &["tickets"]).await;
+    invite(&owner_http, "ann.work@example.com", &["invoices"]).await;
+    let subject = "Ann Owner's account has invited you to their account";
+    let bob_link = link_in(&app.mail.wait_for("bob@example.com", subject).await, &app, "/invitations/");
+    let self_link = link_in(&app.mail.wait_for("ann.work@example.com", subject).await, &app, "/invitations/");
+    let bob = Person::open(&app.address).await;
+    let owner = Person::open(&app.address).await;
+    let outcome = async {
+        sign_in(&bob, "bob@example.com").await?;
+        bob.goto(&bob_link).await?;
+        bob.click_text("Accept").await?;
+        check(bob.text(".active-account").await? == "Ann Owner's account", "Bob is in Ann's account")?;
+
+        sign_in(&owner, "ann@example.com").await?;
+        owner.goto(&self_link).await?;
+        let body = owner.body().await?;
+        check(body.contains("You are signed in as ann@example.com, but this invitation is for ann.work@example.com"), body)?;
+        owner.click_text("Continue as ann.work@example.com").await?;
+        owner.fill("#name", "Ann at work").await?;
+        owner.fill("#password", PASSWORD).await?;
+        owner.click_text("Create login and accept").await?;
+        check(owner.text("details.menu summary").await? == "Hello, Ann at work", "now the second address")?;
+        check(owner.text(".active-account").await? == "Ann Owner's account", "in the owner's account as a member")
+    }
+    .await;
+    finish("3-existing-and-self-invite", vec![("bob", bob), ("owner", owner)], outcome).await;
+}
+
+async fn member_setup(app: &TestApp) -> (String, String) {
+    let owner = app.register("Ann Owner", "ann@example.com").await;
+    app.member_of(&owner, "Ann Owner's account", "Bob", "bob@example.com", &["invoices"]).await;
+    let bob = app.user_id("bob@example.com").await;
+    (bob.to_string(), "ann@example.com".into())
+}
+
+#[tokio::test]
+async fn scenario_4_manage_permissions_then_remove_access() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    let (bob_id, owner_email) = member_setup(&app).await;
+    let owner = Person::open(&app.address).await;
+    let member = Person::open(&app.address).await;
+    let outcome = async {
+        sign_in(&member, "bob@example.com").await?;
+        member.click_text("Hello, Bob").await?;
+        member.click_text("Switch Account").await?;
+        member.click_text("Switch to Ann Owner's account").await?;
+        check(member.body().await?.contains("View & Pay Invoices."), "starts with invoices only")?;
+
+        sign_in(&owner, &owner_email).await?;
+        owner.click_text("Hello, Ann Owner").await?;
+        owner.click_text("User Management").await?;
+        owner.click_text("Manage Permissions").await?;
+        owner.find("input[name=permissions][value=tickets]").await?.click().await?;
+        owner.click_text("Save Permissions").await?;
+
+        member.navigating(member.client.refresh()).await?;
+        let body = member.body().await?;
+        check(body.contains("View & Pay Invoices, View & Open Support Tickets."), format!("gains the permission on reload: {body}"))?;
+
+        owner.navigating(owner.find(&format!("a.remove[href='/users/{bob_id}/remove']")).await?.click()).await?;
+        owner.click_text("Confirm").await?;
+        check(!owner.text("#members").await?.contains("bob@example.com"), "gone from the table")?;
+
+        member.click_text("Billing Panel").await?;
+        check(member.text(".active-account").await? == "Bob's account", "back in his own account")?;
+        let flash = member.text(".flash").await?;
+        check(flash.contains("Your access to Ann Owner's account has ended"), flash)
+    }
+    .await;
+    finish("4-manage-and-remove", vec![("owner", owner), ("member", member)], outcome).await;
+}
+
+#[tokio::test]
+async fn scenario_5_expired_link_then_resend() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    let owner_http = app.register("Ann Owner", "ann@example.com").await;
+    let old = app.invite_and_get_link(&owner_http, "Ann Owner's account", "late@example.com", &[]).await;
+    sqlx::query("UPDATE invitations SET expires_at = now() - interval '1 hour'").execute(&app.db).await.unwrap();
+    let invitee = Person::open(&app.address).await;
+    let owner = Person::open(&app.address).await;
+    let outcome = async {
+        invitee.goto(&old).await?;
+        let body = invitee.body().await?;
+        check(body.contains("This invitation has expired") && body.contains("Ask the account owner to resend it"), body)?;
+
+        sign_in(&owner, "ann@example.com").await?;
+        owner.goto("/users").await?;
+        check(owner.texts("#invitations tbody tr").await?.iter().any(|r| r.contains("Expired")), "shown as Expired")?;
+        owner.click_text("Resend").await?;
+        check(pending_row_for(&owner, "late@example.com").await?, "Pending again")?;
+
+        let fresh = loop {
+            let mails: Vec<_> = app.mail.all().into_iter().filter(|m| m.to == "late@example.com").collect();
+            if mails.len() == 2 {
+                break link_in(&mails[1], &app, "/invitations/");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        invitee.goto(&old).await?;
+        check(invitee.body().await?.contains("This invitation link is not valid"), "the old link is dead")?;
+        invitee.goto(&fresh).await?;
+        invitee.fill("#name", "Late Larry").await?;
+        invitee.fill("#password", PASSWORD).await?;
+        invitee.click_text("Create login and accept").await?;
+        check(invitee.text(".active-account").await? == "Ann Owner's account", "the new link works")
+    }
+    .await;
+    finish("5-expired-and-resend", vec![("owner", owner), ("invitee", invitee)], outcome).await;
+}
+
+async fn press(p: &Person, key: Key) -> Res {
+    p.client.active_element().await?.send_keys(&String::from(char::from(key))).await?;
+    Ok(())
+}
+
+async fn active_is(p: &Person, js_test: &str) -> Res<bool> {
+    let v = p.client.execute(&format!("const e = document.activeElement; return !!({js_test});"), vec![]).await?;
+    Ok(v.as_bool().unwrap_or(false))
+}
+
+#[tokio::test]
+async fn scenario_7_keyboard_only_and_a_375_pixel_window() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    let owner_http = app.register("Ann Owner", "ann@example.com").await;
+    for i in 0..3 {
+        app.member_of(&owner_http, "Ann Owner's account", &format!("Member number {i} with a rather long name"), &format!("member.with.a.long.address.{i}@subdomain.example.com"), &["invoices", "quotes", "emails"]).await;
+    }
+    invite(&owner_http, "someone.with.a.very.long.address@another-subdomain.example.com", &[]).await;
+    let owner = Person::open(&app.address).await;
+    let outcome = async {
+        sign_in(&owner, "ann@example.com").await?;
+        owner.goto("/users/invite").await?;
+        // Every visible field has a label.
+        let unlabelled = owner
+            .client
+            .execute("return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')].filter(i => i.labels.length === 0).length;", vec![])
+            .await?;
+        check(unlabelled.as_i64() == Some(0), format!("unlabelled fields: {unlabelled}"))?;
+
+        // Tab to the email field, type, then choose two permissions with
+        // the arrow keys, Tab and Space, and send with Enter.
+        for _ in 0..30 {
+            if active_is(&owner, "e.name === 'email'").await? {
+                break;
+            }
+            press(&owner, Key::Tab).await?;
+        }
+        check(active_is(&owner, "e.name === 'email'").await?, "Tab reaches the email field")?;
+        owner.client.active_element().await?.send_keys("keys@example.com").await?;
+        press(&owner, Key::Tab).await?;
+        check(active_is(&owner, "e.name === 'mode' && e.value === 'all'").await?, "Tab reaches All Permissions")?;
+        press(&owner, Key::Down).await?;
+        check(active_is(&owner, "e.name === 'mode' && e.value === 'choose' && e.checked").await?, "arrow chooses Choose Permissions")?;
+        for key in ["profile", "contacts"] {
+            press(&owner, Key::Tab).await?;
+            check(active_is(&owner, &format!("e.value === '{key}'")).await?, format!("Tab reaches {key}"))?;
+            press(&owner, Key::Space).await?;
+        }
+        for _ in 0..20 {
+            if active_is(&owner, "e.textContent === 'Send Invite'").await? {
+                break;
+            }
+            press(&owner, Key::Tab).await?;
+        }
+        owner.navigating(async { press(&owner, Key::Enter).await.map_err(|e| fantoccini::error::CmdError::NotJson(e.to_string())) }).await?;
+        check(owner.path().await? == "/users", "sent with Enter")?;
+        let row = owner.texts("#invitations tbody tr").await?.join("\n");
+        check(row.contains("keys@example.com") && row.contains("Modify Master Account Profile, View & Manage Contacts"), row)?;
+
+        // A phone-sized window: no sideways scrolling on User Management.
+        owner.client.set_window_size(375, 800).await?;
+        owner.goto("/users").await?;
+        let fits = owner.client.execute("return document.documentElement.scrollWidth <= document.documentElement.clientWidth;", vec![]).await?;
+        check(fits.as_bool() == Some(true), "User Management fits 375 pixels")
+    }
+    .await;
+    finish("7-keyboard-and-phone", vec![("owner", owner)], outcome).await;
+}
