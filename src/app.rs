@@ -19,7 +19,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{accounts, auth, config::Config, dev_mailbox, error, health, invitations, mail, state::AppState, users};
+use crate::{accounts, admin, auth, config::Config, dev_mailbox, error, health, invitations, mail, state::AppState, users};
 
 /// The largest form we accept; every form in the panel is far smaller.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let pages = Router::new()
         .merge(accounts::router())
+        .merge(admin::router())
         .merge(auth::router())
         .merge(dev_mailbox::router())
         .merge(invitations::router())

@@ -9,6 +9,10 @@ pub struct Layout {
     pub is_owner: bool,
     pub csrf_token: String,
     pub flash: Option<String>,
+    pub is_staff: bool,
+    /// The staff member viewing the client area as this user.
+    pub impersonator: Option<String>,
+    pub user_email: String,
 }
 
 impl Layout {
@@ -20,6 +24,9 @@ impl Layout {
             is_owner: false,
             csrf_token: String::new(),
             flash: None,
+            is_staff: false,
+            impersonator: None,
+            user_email: String::new(),
         }
     }
 
@@ -31,6 +38,9 @@ impl Layout {
             is_owner: user.account.as_ref().is_some_and(|a| a.is_owner),
             csrf_token: user.csrf_token.clone(),
             flash: user.flash.clone(),
+            is_staff: user.is_staff,
+            impersonator: user.impersonator.as_ref().map(|(_, name)| name.clone()),
+            user_email: user.email.clone(),
         }
     }
 

@@ -33,6 +33,9 @@ struct HomePage {
 }
 
 async fn home(user: CurrentUser) -> Result<Response, AppError> {
+    if user.is_staff {
+        return Ok(Redirect::to("/admin").into_response());
+    }
     let (account_name, is_owner, permissions) = match &user.account {
         Some(a) => (Some(a.name.clone()), a.is_owner, if a.is_owner { vec!["All Permissions"] } else { a.grant.labels() }),
         None => (None, false, Vec::new()),

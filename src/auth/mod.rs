@@ -54,7 +54,7 @@ pub async fn sign_in_response(
     flash: Option<&str>,
 ) -> Result<Response, AppError> {
     let previous = session::session_token(state, headers);
-    let token = session::start(&state.db, user_id, account_id, previous, ip, flash).await?;
+    let token = session::start(&state.db, user_id, account_id, previous, ip, flash, None).await?;
     Ok(([(header::SET_COOKIE, session::session_cookie(state, &token))], Redirect::to(next)).into_response())
 }
 

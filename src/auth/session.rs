@@ -6,7 +6,7 @@
 
 use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
-    http::{header, request::Parts, HeaderMap, HeaderValue, Method},
+    http::{request::Parts, HeaderMap, HeaderValue, Method},
 };
 use sqlx::PgExecutor;
 use uuid::Uuid;
@@ -56,6 +56,8 @@ pub struct CurrentUser {
     /// A one-time message to show on this page (then cleared).
     pub flash: Option<String>,
     pub account: Option<ActiveAccount>,
+    /// Support staff viewing the client area as this user: (id, name).
+    pub impersonator: Option<(Uuid, String)>,
 }
 
 /// Creates a session for `user_id` working in `account_id`; returns the
@@ -68,13 +70,14 @@ pub async fn start(
     previous_cookie: Option<&str>,
     ip: &str,
     flash: Option<&str>,
+    impersonator: Option<Uuid>,
 ) -> Result<String, sqlx::Error> {
     let token = token::generate();
     let previous = previous_cookie.map(token::hash).unwrap_or_default();
     sqlx::query(
         "WITH gone AS (DELETE FROM sessions WHERE token_hash = $6)
-         INSERT INTO sessions (id, token_hash, user_id, active_account_id, csrf_token, ip, flash)
-         VALUES ($1, $2, $3, $4, $5, $7, $8)",
+         INSERT INTO sessions (id, token_hash, user_id, active_account_id, csrf_token, ip, flash, impersonator_id)
+         VALUES ($1, $2, $3, $4, $5, $7, $8, $9)",
     )
     .bind(Uuid::new_v4())
     .bind(token::hash(&token))
@@ -84,6 +87,7 @@ pub async fn start(
     .bind(previous)
     .bind(ip)
     .bind(flash)
+    .bind(impersonator)
     .execute(db)
     .await?;
     Ok(token)
@@ -122,13 +126,15 @@ struct IdentityRow {
     is_owner: Option<bool>,
     all_permissions: Option<bool>,
     permissions: Option<Vec<String>>,
+    impersonator_id: Option<Uuid>,
+    impersonator_name: Option<String>,
 }
 
 /// Session + user + active membership in one round trip. Also refreshes the
 /// idle clock (at most once a minute) and consumes the flash message.
 const IDENTITY_SQL: &str = "
 WITH s AS (
-    SELECT id, user_id, active_account_id, csrf_token, flash, last_seen_at
+    SELECT id, user_id, active_account_id, csrf_token, flash, last_seen_at, impersonator_id
     FROM sessions
     WHERE token_hash = $1
       AND last_seen_at > now() - make_interval(mins => $2)
@@ -140,9 +146,11 @@ WITH s AS (
 )
 SELECT s.id AS session_id, s.csrf_token, s.flash, s.active_account_id,
        u.id AS user_id, u.email, u.name, u.is_staff,
-       a.name AS account_name, m.is_owner, m.all_permissions, m.permissions
+       a.name AS account_name, m.is_owner, m.all_permissions, m.permissions,
+       s.impersonator_id, imp.name AS impersonator_name
 FROM s
 JOIN users u ON u.id = s.user_id AND u.disabled_at IS NULL
+LEFT JOIN users imp ON imp.id = s.impersonator_id
 LEFT JOIN memberships m ON m.account_id = s.active_account_id AND m.user_id = s.user_id
 LEFT JOIN accounts a ON a.id = m.account_id";
 
@@ -172,6 +180,7 @@ async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppE
         csrf_token: row.csrf_token,
         flash: row.flash,
         account,
+        impersonator: row.impersonator_id.zip(row.impersonator_name),
     };
     if user.account.is_none() && row.active_account_id.is_some() {
         fall_back_to_own_account(state, &mut user, row.active_account_id.unwrap()).await?;
@@ -257,6 +266,9 @@ impl FromRequestParts<AppState> for Member {
         let user = <CurrentUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
         match user.account.clone() {
             Some(account) => Ok(Member { user, account }),
+            None if user.is_staff => Err(AppError::Forbidden(
+                "Support staff logins have no client account. Use the staff area, or \"Sign in as\" a client from there.".into(),
+            )),
             None => Err(AppError::Forbidden(
                 "You have no access to any account right now. Open Switch Account to choose one.".into(),
             )),
@@ -283,6 +295,19 @@ impl FromRequestParts<AppState> for Owner {
     }
 }
 
-pub fn clear_cookie_header(state: &AppState) -> (header::HeaderName, HeaderValue) {
-    (header::SET_COOKIE, clear_session_cookie(state))
+
+/// A support staff member in their own staff session (not while viewing
+/// the client area as a client). Clients get 403 whatever their permissions.
+pub struct Staff(pub CurrentUser);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let user = <CurrentUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        if !user.is_staff {
+            return Err(AppError::Forbidden("This area is for support staff only.".into()));
+        }
+        Ok(Staff(user))
+    }
 }

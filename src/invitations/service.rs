@@ -70,11 +70,32 @@ pub enum InviteError {
     Render(#[from] askama::Error),
 }
 
-/// Who the invitation is from, for the mail.
+/// Who acts on an account's invitations (its owner, or support staff on
+/// the owner's behalf), and whose name the invitation mail carries.
 pub struct Inviter<'a> {
-    pub member: &'a Member,
+    pub actor_id: Uuid,
+    pub account_id: Uuid,
+    pub account_name: &'a str,
+    /// The mail always invites on the owner's behalf.
+    pub owner_name: &'a str,
+    pub owner_email: &'a str,
     pub ip: &'a str,
     pub base_url: &'a str,
+}
+
+impl<'a> Inviter<'a> {
+    /// The owner, working in their active account.
+    pub fn owner(member: &'a Member, ip: &'a str, base_url: &'a str) -> Inviter<'a> {
+        Inviter {
+            actor_id: member.user.id,
+            account_id: member.account.id,
+            account_name: &member.account.name,
+            owner_name: &member.user.name,
+            owner_email: &member.user.email,
+            ip,
+            base_url,
+        }
+    }
 }
 
 async fn check_rate(conn: &mut PgConnection, account_id: Uuid) -> Result<(), InviteError> {
@@ -100,25 +121,24 @@ async fn queue_invitation_mail(
 ) -> Result<(), InviteError> {
     let link = format!("{}/invitations/{token}", from.base_url);
     let m = InvitationMail {
-        inviter_name: &from.member.user.name,
-        inviter_email: &from.member.user.email,
-        account_name: &from.member.account.name,
+        inviter_name: from.owner_name,
+        inviter_email: from.owner_email,
+        account_name: from.account_name,
         permissions: grant.labels(),
         link: &link,
         expires: crate::web::datetime(&expires_at),
     };
-    m.to(email, from.member.account.id)?.queue(conn).await?;
+    m.to(email, from.account_id)?.queue(conn).await?;
     Ok(())
 }
 
 pub async fn invite(db: &PgPool, from: &Inviter<'_>, email: &Email, grant: &Grant) -> Result<(), InviteError> {
-    let account = &from.member.account;
-    if email.as_str() == from.member.user.email {
+    if email.as_str() == from.owner_email {
         return Err(InviteError::OwnAddress(email.to_string()));
     }
     let mut tx = db.begin().await?;
     // Serialises invitations of one account, for the rate limit and checks.
-    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE").bind(account.id).execute(&mut *tx).await?;
+    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE").bind(from.account_id).execute(&mut *tx).await?;
     let (is_member, is_staff, open): (bool, bool, Option<(Uuid, OffsetDateTime)>) = {
         let row: (bool, bool, Option<Uuid>, Option<OffsetDateTime>) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND u.email = $2),
@@ -127,7 +147,7 @@ pub async fn invite(db: &PgPool, from: &Inviter<'_>, email: &Email, grant: &Gran
              FROM (SELECT 1) one
              LEFT JOIN invitations i ON i.account_id = $1 AND i.email = $2 AND i.accepted_at IS NULL AND i.cancelled_at IS NULL",
         )
-        .bind(account.id)
+        .bind(from.account_id)
         .bind(email.as_str())
         .fetch_one(&mut *tx)
         .await?;
@@ -147,7 +167,7 @@ pub async fn invite(db: &PgPool, from: &Inviter<'_>, email: &Email, grant: &Gran
         }
         None => {}
     }
-    check_rate(&mut tx, account.id).await?;
+    check_rate(&mut tx, from.account_id).await?;
     let token = token::generate();
     let id = Uuid::new_v4();
     let expires_at: OffsetDateTime = sqlx::query_scalar(
@@ -155,12 +175,12 @@ pub async fn invite(db: &PgPool, from: &Inviter<'_>, email: &Email, grant: &Gran
          VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(days => $8)) RETURNING expires_at",
     )
     .bind(id)
-    .bind(account.id)
+    .bind(from.account_id)
     .bind(email.as_str())
     .bind(token::hash(&token))
     .bind(grant.is_all())
     .bind(grant.keys())
-    .bind(from.member.user.id)
+    .bind(from.actor_id)
     .bind(VALID_DAYS as i32)
     .fetch_one(&mut *tx)
     .await?;
@@ -168,8 +188,8 @@ pub async fn invite(db: &PgPool, from: &Inviter<'_>, email: &Email, grant: &Gran
     audit::record(
         &mut tx,
         audit::Event {
-            actor_id: Some(from.member.user.id),
-            account_id: Some(account.id),
+            actor_id: Some(from.actor_id),
+            account_id: Some(from.account_id),
             target_user_id: None,
             target_email: Some(email.as_str()),
             action: "invitation.sent",
@@ -220,7 +240,7 @@ async fn lock_open(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> Resul
 
 /// A new token and seven more days; the old link dies.
 pub async fn resend(db: &PgPool, from: &Inviter<'_>, id: Uuid) -> Result<String, ChangeError> {
-    let account_id = from.member.account.id;
+    let account_id = from.account_id;
     let mut tx = db.begin().await?;
     let (email, grant) = lock_open(&mut tx, account_id, id).await?;
     check_rate(&mut tx, account_id).await?;
@@ -235,16 +255,16 @@ pub async fn resend(db: &PgPool, from: &Inviter<'_>, id: Uuid) -> Result<String,
     .fetch_one(&mut *tx)
     .await?;
     queue_invitation_mail(&mut tx, from, &email, &grant, &token, expires_at).await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(from.member.user.id), account_id: Some(account_id), target_user_id: None, target_email: Some(&email), action: "invitation.resent", details: serde_json::json!({ "invitation_id": id }), ip: from.ip }).await?;
+    audit::record(&mut tx, audit::Event { actor_id: Some(from.actor_id), account_id: Some(account_id), target_user_id: None, target_email: Some(&email), action: "invitation.resent", details: serde_json::json!({ "invitation_id": id }), ip: from.ip }).await?;
     tx.commit().await?;
     Ok(email)
 }
 
-pub async fn cancel(db: &PgPool, member: &Member, ip: &str, id: Uuid) -> Result<String, ChangeError> {
+pub async fn cancel(db: &PgPool, by: &Inviter<'_>, id: Uuid) -> Result<String, ChangeError> {
     let mut tx = db.begin().await?;
-    let (email, _) = lock_open(&mut tx, member.account.id, id).await?;
+    let (email, _) = lock_open(&mut tx, by.account_id, id).await?;
     sqlx::query("UPDATE invitations SET cancelled_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(member.user.id), account_id: Some(member.account.id), target_user_id: None, target_email: Some(&email), action: "invitation.cancelled", details: serde_json::json!({ "invitation_id": id }), ip }).await?;
+    audit::record(&mut tx, audit::Event { actor_id: Some(by.actor_id), account_id: Some(by.account_id), target_user_id: None, target_email: Some(&email), action: "invitation.cancelled", details: serde_json::json!({ "invitation_id": id }), ip: by.ip }).await?;
     tx.commit().await?;
     Ok(email)
 }

@@ -98,3 +98,33 @@ impl InvitationAccepted<'_> {
         )
     }
 }
+
+pub struct OwnershipChanged<'a> {
+    pub name: &'a str,
+    pub account_name: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/ownership_changed.txt")]
+struct OwnershipChangedText<'a> {
+    m: &'a OwnershipChanged<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/ownership_changed.html")]
+struct OwnershipChangedHtml<'a> {
+    m: &'a OwnershipChanged<'a>,
+}
+
+impl OwnershipChanged<'_> {
+    pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
+        Mail::new(
+            email,
+            Some(account_id),
+            format!("The owner of {} has changed", self.account_name),
+            &OwnershipChangedText { m: self },
+            &OwnershipChangedHtml { m: self },
+        )
+    }
+}

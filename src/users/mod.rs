@@ -192,7 +192,7 @@ async fn invite(
         Ok(g) => g,
         Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
     };
-    let from = Inviter { member: &me, ip: &ip, base_url: &state.config.base_url };
+    let from = Inviter::owner(&me, &ip, &state.config.base_url);
     match service::invite(&state.db, &from, &email, &grant).await {
         Ok(()) => {}
         Err(InviteError::Db(e)) => return Err(e.into()),
@@ -228,7 +228,7 @@ async fn resend(
     Path(id): Path<Uuid>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
-    let from = Inviter { member: &me, ip: &ip, base_url: &state.config.base_url };
+    let from = Inviter::owner(&me, &ip, &state.config.base_url);
     let email = service::resend(&state.db, &from, id).await?;
     state.mail_wakeup.notify_one();
     session::set_flash(&state.db, me.user.session_id, &format!("A new invitation was sent to {email}; the earlier link no longer works.")).await?;
@@ -242,7 +242,7 @@ async fn cancel(
     Path(id): Path<Uuid>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
-    let email = service::cancel(&state.db, &me, &ip, id).await?;
+    let email = service::cancel(&state.db, &Inviter::owner(&me, &ip, &state.config.base_url), id).await?;
     session::set_flash(&state.db, me.user.session_id, &format!("The invitation to {email} was cancelled.")).await?;
     Ok(Redirect::to("/users").into_response())
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod foundation;
+mod staff;
 mod invitations;
 mod switch_account;
 mod user_management;

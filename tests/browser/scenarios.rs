@@ -4,7 +4,7 @@ use fantoccini::key::Key;
 
 use crate::{
     driver::{check, finish, Person, Res, ONE_AT_A_TIME},
-    helpers::{invite, link_in, spawn_app, TestApp, PASSWORD},
+    helpers::{invite, link_in, spawn_app, TestApp, PASSWORD, STAFF_PASSWORD},
 };
 
 async fn sign_in(p: &Person, email: &str) -> Res {
@@ -203,6 +203,45 @@ async fn scenario_5_expired_link_then_resend() {
     }
     .await;
     finish("5-expired-and-resend", vec![("owner", owner), ("invitee", invitee)], outcome).await;
+}
+
+#[tokio::test]
+async fn scenario_6_staff_transfer_ownership_and_the_new_owner_sees_user_management() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    let owner_http = app.register("Ann Owner", "ann@example.com").await;
+    app.member_of(&owner_http, "Ann Owner's account", "Bob", "bob@example.com", &["invoices"]).await;
+    panel::seed::create_staff(&app.db, "help@example.com", STAFF_PASSWORD).await.unwrap();
+    let staff = Person::open(&app.address).await;
+    let bob = Person::open(&app.address).await;
+    let outcome = async {
+        staff.goto("/login").await?;
+        staff.fill("#email", "help@example.com").await?;
+        staff.fill("#password", STAFF_PASSWORD).await?;
+        staff.click_text("Sign in").await?;
+        check(staff.path().await? == "/admin", "staff land in the staff area")?;
+        staff.fill("#q", "ann@example.com").await?;
+        staff.click_text("Search").await?;
+        staff.click_text("Ann Owner's account").await?;
+        staff.fill("#new_owner_email", "bob@example.com").await?;
+        staff.fill("#reason", "Bob bought the company").await?;
+        staff.fill("#password", STAFF_PASSWORD).await?;
+        staff.click_text("Transfer ownership").await?;
+        let body = staff.body().await?;
+        check(body.contains("Ownership moved to bob@example.com") && body.contains("Owner: Bob (bob@example.com)"), body)?;
+
+        sign_in(&bob, "bob@example.com").await?;
+        bob.click_text("Hello, Bob").await?;
+        bob.click_text("Switch Account").await?;
+        bob.click_text("Switch to Ann Owner's account").await?;
+        bob.click_text("Hello, Bob").await?;
+        bob.click_text("User Management").await?;
+        check(bob.path().await? == "/users", "the new owner opens User Management")?;
+        let members = bob.text("#members").await?;
+        check(members.contains("ann@example.com") && members.contains("All Permissions"), members)
+    }
+    .await;
+    finish("6-staff-transfer", vec![("staff", staff), ("new-owner", bob)], outcome).await;
 }
 
 async fn press(p: &Person, key: Key) -> Res {

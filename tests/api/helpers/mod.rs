@@ -134,3 +134,15 @@ impl TestApp {
         b
     }
 }
+
+pub const STAFF_PASSWORD: &str = "staff password 123";
+
+impl TestApp {
+    /// A support staff login (made as `create-staff` makes it), signed in.
+    pub async fn staff(&self, email: &str) -> Browser {
+        panel::seed::create_staff(&self.db, email, STAFF_PASSWORD).await.unwrap();
+        let b = self.browser();
+        b.post_form("/login", &[("email", email), ("password", STAFF_PASSWORD)]).await.assert_redirect_to("/");
+        b
+    }
+}

@@ -1,0 +1,120 @@
+//! Moving an account to a new owner: staff only, in one transaction, with
+//! exactly one owner before and after.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{audit, domain::email::Email, mail::messages::OwnershipChanged};
+
+pub struct Transfer<'a> {
+    pub account_id: Uuid,
+    /// The owner the staff member saw: if it changed meanwhile (another
+    /// transfer won), this one is refused instead of silently stacking.
+    pub expected_owner: Uuid,
+    pub new_owner: &'a Email,
+    pub keep_old_owner: bool,
+    pub reason: &'a str,
+    pub staff_id: Uuid,
+    pub ip: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error("There is no such account.")]
+    NoAccount,
+    #[error("No login uses {0}. The new owner must already have a login.")]
+    UnknownUser(String),
+    #[error("{0} is a support staff login and cannot own an account.")]
+    Staff(String),
+    #[error("{0} is disabled. Enable the login first.")]
+    Disabled(String),
+    #[error("{0} already owns this account.")]
+    SameOwner(String),
+    #[error("The owner of this account changed while you were working. Reload the page and check before trying again.")]
+    OwnerChanged,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Render(#[from] askama::Error),
+}
+
+pub async fn transfer(db: &PgPool, t: &Transfer<'_>) -> Result<(), TransferError> {
+    let mut tx = db.begin().await?;
+    // The account row lock serialises transfers of one account.
+    let account: Option<String> = sqlx::query_scalar("SELECT name FROM accounts WHERE id = $1 FOR UPDATE")
+        .bind(t.account_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let account_name = account.ok_or(TransferError::NoAccount)?;
+    let (old_id, old_name, old_email): (Uuid, String, String) = sqlx::query_as(
+        "SELECT u.id, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND m.is_owner",
+    )
+    .bind(t.account_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if old_id != t.expected_owner {
+        return Err(TransferError::OwnerChanged);
+    }
+    let new: Option<(Uuid, String, bool, bool)> =
+        sqlx::query_as("SELECT id, name, is_staff, disabled_at IS NOT NULL FROM users WHERE email = $1")
+            .bind(t.new_owner.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (new_id, new_name, is_staff, disabled) = new.ok_or_else(|| TransferError::UnknownUser(t.new_owner.to_string()))?;
+    if is_staff {
+        return Err(TransferError::Staff(t.new_owner.to_string()));
+    }
+    if disabled {
+        return Err(TransferError::Disabled(t.new_owner.to_string()));
+    }
+    if new_id == old_id {
+        return Err(TransferError::SameOwner(t.new_owner.to_string()));
+    }
+    if t.keep_old_owner {
+        sqlx::query("UPDATE memberships SET is_owner = false, all_permissions = true, permissions = '{}' WHERE account_id = $1 AND user_id = $2")
+            .bind(t.account_id)
+            .bind(old_id)
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        sqlx::query("DELETE FROM memberships WHERE account_id = $1 AND user_id = $2").bind(t.account_id).bind(old_id).execute(&mut *tx).await?;
+    }
+    sqlx::query(
+        "INSERT INTO memberships (account_id, user_id, is_owner, all_permissions) VALUES ($1, $2, true, true)
+         ON CONFLICT (account_id, user_id) DO UPDATE SET is_owner = true, all_permissions = true, permissions = '{}'",
+    )
+    .bind(t.account_id)
+    .bind(new_id)
+    .execute(&mut *tx)
+    .await?;
+    // An open invitation to the new owner is moot now.
+    sqlx::query("UPDATE invitations SET cancelled_at = now() WHERE account_id = $1 AND email = $2 AND accepted_at IS NULL AND cancelled_at IS NULL")
+        .bind(t.account_id)
+        .bind(t.new_owner.as_str())
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(t.staff_id),
+            account_id: Some(t.account_id),
+            target_user_id: Some(new_id),
+            target_email: Some(t.new_owner.as_str()),
+            action: "ownership.transferred",
+            details: serde_json::json!({ "from": old_email, "to": t.new_owner.as_str(), "old_owner_kept_access": t.keep_old_owner, "reason": t.reason }),
+            ip: t.ip,
+        },
+    )
+    .await?;
+    let old_access = if t.keep_old_owner { "You keep access as a member with All Permissions." } else { "You no longer have access to it." };
+    OwnershipChanged { name: &old_name, account_name: &account_name, message: &format!("Support has moved the ownership of {account_name} to {new_name}. {old_access}") }
+        .to(&old_email, t.account_id)?
+        .queue(&mut tx)
+        .await?;
+    OwnershipChanged { name: &new_name, account_name: &account_name, message: &format!("Support has made you the owner of {account_name}. You can now manage its users under User Management.") }
+        .to(t.new_owner.as_str(), t.account_id)?
+        .queue(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! What the staff area reads: client search, an account's full picture,
+//! a login's details, the cross-account audit log and failed mail.
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{domain::permissions::Grant, invitations::service::Status};
+
+/// How many rows a staff list shows at most.
+pub const LIMIT: i64 = 100;
+
+#[derive(sqlx::FromRow)]
+pub struct SearchHit {
+    pub account_id: Uuid,
+    pub account_name: String,
+    pub owner_id: Uuid,
+    pub owner_name: String,
+    pub owner_email: String,
+}
+
+/// Accounts whose name, or whose owner's or a member's name or email,
+/// contains `q` (case-insensitive).
+pub async fn search(db: &PgPool, q: &str) -> Result<Vec<SearchHit>, sqlx::Error> {
+    let pattern = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    sqlx::query_as(
+        "SELECT DISTINCT a.id AS account_id, a.name AS account_name, o.id AS owner_id, o.name AS owner_name, o.email AS owner_email
+         FROM accounts a
+         JOIN memberships om ON om.account_id = a.id AND om.is_owner
+         JOIN users o ON o.id = om.user_id
+         WHERE lower(a.name) LIKE $1
+            OR a.id IN (SELECT m.account_id FROM memberships m JOIN users u ON u.id = m.user_id
+                        WHERE u.email LIKE $1 OR lower(u.name) LIKE $1)
+         ORDER BY a.name, a.id LIMIT $2",
+    )
+    .bind(pattern)
+    .bind(LIMIT)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+pub struct StaffLogin {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+}
+
+pub async fn staff_matching(db: &PgPool, q: &str) -> Result<Vec<StaffLogin>, sqlx::Error> {
+    let pattern = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    sqlx::query_as("SELECT id, name, email FROM users WHERE NOT is_staff AND (email LIKE $1 OR lower(name) LIKE $1) ORDER BY email LIMIT $2")
+        .bind(pattern)
+        .bind(LIMIT)
+        .fetch_all(db)
+        .await
+}
+
+#[derive(sqlx::FromRow)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub is_owner: bool,
+    pub all_permissions: bool,
+    pub permissions: Vec<String>,
+}
+
+impl Member {
+    pub fn access(&self) -> String {
+        if self.is_owner {
+            "Owner".into()
+        } else {
+            Grant::from_row(self.all_permissions, &self.permissions).describe()
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub email: String,
+    pub all_permissions: bool,
+    pub permissions: Vec<String>,
+    pub sent_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub accepted_at: Option<OffsetDateTime>,
+    pub cancelled_at: Option<OffsetDateTime>,
+}
+
+impl Invitation {
+    pub fn status(&self) -> Status {
+        Status::of(self.accepted_at, self.cancelled_at, self.expires_at)
+    }
+
+    pub fn access(&self) -> String {
+        Grant::from_row(self.all_permissions, &self.permissions).describe()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct MailRow {
+    pub id: i64,
+    pub to_email: String,
+    pub subject: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AuditRow {
+    pub at: OffsetDateTime,
+    pub actor: Option<String>,
+    pub account_id: Option<Uuid>,
+    pub account_name: Option<String>,
+    pub action: String,
+    pub target_email: Option<String>,
+    pub details: serde_json::Value,
+    pub ip: Option<String>,
+}
+
+pub struct AccountView {
+    pub id: Uuid,
+    pub name: String,
+    pub owner: Member,
+    pub members: Vec<Member>,
+    pub invitations: Vec<Invitation>,
+    pub mails: Vec<MailRow>,
+    pub audit: Vec<AuditRow>,
+}
+
+pub async fn account(db: &PgPool, id: Uuid) -> Result<Option<AccountView>, sqlx::Error> {
+    let Some(name) = sqlx::query_scalar::<_, String>("SELECT name FROM accounts WHERE id = $1").bind(id).fetch_optional(db).await? else {
+        return Ok(None);
+    };
+    let by_account = AuditFilter { account: Some(id), ..AuditFilter::default() };
+    let (mut members, invitations, mails, audit) = tokio::try_join!(
+        sqlx::query_as::<_, Member>(
+            "SELECT m.user_id, u.name, u.email, m.is_owner, m.all_permissions, m.permissions
+             FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = $1
+             ORDER BY m.is_owner DESC, m.created_at, m.user_id LIMIT $2",
+        )
+        .bind(id)
+        .bind(LIMIT + 1)
+        .fetch_all(db),
+        sqlx::query_as::<_, Invitation>(
+            "SELECT id, email, all_permissions, permissions, sent_at, expires_at, accepted_at, cancelled_at
+             FROM invitations WHERE account_id = $1 ORDER BY sent_at DESC, id DESC LIMIT $2",
+        )
+        .bind(id)
+        .bind(LIMIT)
+        .fetch_all(db),
+        sqlx::query_as::<_, MailRow>(
+            "SELECT id, to_email, subject, status, attempts, last_error, created_at FROM mail_outbox
+             WHERE account_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(id)
+        .bind(LIMIT)
+        .fetch_all(db),
+        audit_log(db, &by_account),
+    )?;
+    let owner = members.remove(0);
+    Ok(Some(AccountView { id, name, owner, members, invitations, mails, audit }))
+}
+
+#[derive(Default)]
+pub struct AuditFilter {
+    pub account: Option<Uuid>,
+    pub actor_email: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<time::Date>,
+    pub to: Option<time::Date>,
+}
+
+pub async fn audit_log(db: &PgPool, f: &AuditFilter) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.at, u.name || ' (' || u.email || ')' AS actor, e.account_id, a.name AS account_name,
+                e.action, e.target_email, e.details, e.ip
+         FROM audit_events e
+         LEFT JOIN users u ON u.id = e.actor_id
+         LEFT JOIN accounts a ON a.id = e.account_id
+         WHERE ($1::uuid IS NULL OR e.account_id = $1)
+           AND ($2::text IS NULL OR u.email = $2)
+           AND ($3::text IS NULL OR e.action = $3)
+           AND ($4::date IS NULL OR e.at >= $4)
+           AND ($5::date IS NULL OR e.at < $5 + 1)
+         ORDER BY e.id DESC LIMIT $6",
+    )
+    .bind(f.account)
+    .bind(&f.actor_email)
+    .bind(&f.action)
+    .bind(f.from)
+    .bind(f.to)
+    .bind(LIMIT)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn failed_mail(db: &PgPool) -> Result<Vec<MailRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, to_email, subject, status, attempts, last_error, created_at FROM mail_outbox
+         WHERE status = 'failed' ORDER BY id DESC LIMIT $1",
+    )
+    .bind(LIMIT)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+pub struct UserView {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub is_staff: bool,
+    pub disabled_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub last_sign_in_at: Option<OffsetDateTime>,
+    pub sessions: i64,
+}
+
+pub async fn user(db: &PgPool, id: Uuid) -> Result<Option<UserView>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id, u.name, u.email, u.is_staff, u.disabled_at, u.created_at, u.last_sign_in_at,
+                (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.impersonator_id IS NULL) AS sessions
+         FROM users u WHERE u.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+pub struct UserAccount {
+    pub account_id: Uuid,
+    pub name: String,
+    pub is_owner: bool,
+}
+
+pub async fn accounts_of(db: &PgPool, user_id: Uuid) -> Result<Vec<UserAccount>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.id AS account_id, a.name, m.is_owner FROM memberships m JOIN accounts a ON a.id = m.account_id
+         WHERE m.user_id = $1 ORDER BY m.is_owner DESC, a.name LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(LIMIT)
+    .fetch_all(db)
+    .await
+}
