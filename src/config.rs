@@ -24,6 +24,9 @@ pub struct Config {
     pub mail_max_attempts: i32,
     /// How often the mail worker looks for due mail when nobody woke it.
     pub mail_poll_interval: Duration,
+    /// Behind a reverse proxy: take the client's address from the last
+    /// X-Forwarded-For entry instead of the connection's.
+    pub trust_x_forwarded_for: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +70,11 @@ impl Config {
         let db_max_connections = number(&get, "DB_MAX_CONNECTIONS", 10, 1, 1000)?;
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let hash_concurrency = number(&get, "HASH_CONCURRENCY", cores as u32, 1, 64)? as usize;
+        let trust_x_forwarded_for = match get("TRUST_X_FORWARDED_FOR").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(bad("TRUST_X_FORWARDED_FOR", "must be true or false")),
+        };
         let data_dir = PathBuf::from(get("PANEL_DATA_DIR").unwrap_or_else(|| ".data".into()));
         if let Some(level) = get("RUST_LOG") {
             tracing_subscriber::EnvFilter::try_new(&level)
@@ -84,7 +92,15 @@ impl Config {
             mail_retry_base: Duration::from_secs(5),
             mail_max_attempts: 8,
             mail_poll_interval: Duration::from_secs(2),
+            trust_x_forwarded_for,
         })
+    }
+
+    /// Whether mailed links point at this machine: the local mailbox is
+    /// served only then, so a deployment without SMTP never exposes it.
+    pub fn base_url_is_local(&self) -> bool {
+        let host = self.base_url.split("://").nth(1).unwrap_or("").split(['/', ':']).next().unwrap_or("");
+        matches!(host, "127.0.0.1" | "localhost")
     }
 
     /// Cookies get `Secure` when the panel is served over https.

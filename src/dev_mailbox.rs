@@ -1,6 +1,7 @@
 //! The local mailbox: with no SMTP server configured, mail stays in the
 //! outbox and this page shows it, so a newcomer can click the links. It is
-//! off when SMTP_URL is set, and answers only requests from this machine.
+//! off when SMTP_URL is set or BASE_URL is not on this machine, and answers
+//! only requests from this machine.
 
 use askama::Template;
 use axum::{
@@ -19,7 +20,7 @@ pub fn router() -> Router<AppState> {
 
 fn guard(state: &AppState, ip: &str) -> Result<(), AppError> {
     let local = ip.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
-    if state.config.smtp_url.is_some() || !local {
+    if state.config.smtp_url.is_some() || !state.config.base_url_is_local() || !local {
         return Err(AppError::NotFound("There is no page at this address.".into()));
     }
     Ok(())

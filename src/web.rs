@@ -11,7 +11,7 @@ use axum::{
 };
 use time::{macros::format_description, OffsetDateTime};
 
-use crate::error::AppError;
+use crate::{error::AppError, state::AppState};
 
 pub fn render<T: Template>(page: &T) -> Result<Response, AppError> {
     Ok(Html(page.render()?).into_response())
@@ -69,19 +69,30 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: Option<i64>, secure: bo
     HeaderValue::from_str(&c).expect("cookie values are URL-safe tokens")
 }
 
-/// The peer's address. Behind a load balancer this is the balancer's: put a
-/// trusted-proxy setting here before deploying that way.
+/// The client's address: the peer's, or, with TRUST_X_FORWARDED_FOR set
+/// (the panel behind a reverse proxy), the one the proxy appended last.
+/// Rate limits and the audit log use it.
 #[derive(Clone, Debug)]
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(a)| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let forwarded = state
+            .config
+            .trust_x_forwarded_for
+            .then(|| parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
+            .flatten()
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok());
+        let ip = match forwarded {
+            Some(ip) => ip.to_string(),
+            None => parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(a)| a.ip().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        };
         Ok(ClientIp(ip))
     }
 }

@@ -142,10 +142,12 @@ async fn transfer(
         Ok(e) => e,
         Err(e) => return account_page(&state, &me, id, Some(e.to_string())).await,
     };
+    let attempt = auth::rate_limit::begin(&state.db, &ip, &me.email).await?;
     let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(me.id).fetch_one(&state.db).await?;
     if form.password.len() > 1024 || !state.hasher.verify(&form.password, Some(&stored)).await? {
         return account_page(&state, &me, id, Some("Your password is not correct. Nothing was changed.".into())).await;
     }
+    auth::rate_limit::succeeded(&state.db, attempt).await?;
     let t = Transfer {
         account_id: id,
         expected_owner: form.expected_owner,
@@ -317,6 +319,13 @@ async fn sign_in_as(
     let (email, account_id) = client.ok_or_else(|| AppError::NotFound("There is no such enabled client login.".into()))?;
     audit::record(&mut tx, audit::Event { actor_id: Some(me.id), account_id, target_user_id: Some(id), target_email: Some(&email), action: "staff.sign_in_as.start", details: serde_json::json!({}), ip: &ip }).await?;
     let token = session::start(&mut *tx, id, account_id, session::session_token(&state, &headers), &ip, None, Some(me.id)).await?;
+    // The support view ends when the staff session would have: switching
+    // back and forth cannot stretch a staff session past its timeout.
+    sqlx::query("UPDATE sessions SET created_at = $2 WHERE token_hash = $1")
+        .bind(crate::domain::token::hash(&token))
+        .bind(me.session_started)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(([(header::SET_COOKIE, session::session_cookie(&state, &token))], Redirect::to("/")).into_response())
 }
@@ -334,8 +343,22 @@ async fn return_to_staff(
     let mut tx = state.db.begin().await?;
     sqlx::query("DELETE FROM sessions WHERE id = $1").bind(user.session_id).execute(&mut *tx).await?;
     audit::record(&mut tx, audit::Event { actor_id: Some(staff_id), account_id: user.account.as_ref().map(|a| a.id), target_user_id: Some(user.id), target_email: Some(&user.email), action: "staff.sign_in_as.end", details: serde_json::json!({}), ip: &ip }).await?;
+    let still_staff: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND is_staff AND disabled_at IS NULL)")
+        .bind(staff_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !still_staff {
+        tx.commit().await?;
+        return Ok(([(header::SET_COOKIE, session::clear_session_cookie(&state))], Redirect::to("/login")).into_response());
+    }
+    let token = session::start(&mut *tx, staff_id, None, session::session_token(&state, &headers), &ip, Some("You are back in the staff area."), None).await?;
+    sqlx::query("UPDATE sessions SET created_at = $2 WHERE token_hash = $1")
+        .bind(crate::domain::token::hash(&token))
+        .bind(user.session_started)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
-    auth::sign_in_response(&state, &headers, staff_id, None, &ip, &format!("/admin/users/{}", user.id), Some("You are back in the staff area.")).await
+    Ok(([(header::SET_COOKIE, session::session_cookie(&state, &token))], Redirect::to(&format!("/admin/users/{}", user.id))).into_response())
 }
 
 // ---- audit and mail -----------------------------------------------------

@@ -16,6 +16,10 @@ use crate::{auth::session::CurrentUser, domain::token, error::AppError, state::A
 
 const ANON_COOKIE: &str = "panel_csrf";
 
+/// The only forms staff may send while viewing the client area as a
+/// client: anything else would be recorded as the client's own doing.
+const SUPPORT_VIEW_POSTS: [&str; 3] = ["/admin/return", "/accounts/switch", "/logout"];
+
 /// The signed-out visitor's CSRF token (from its cookie, or new).
 #[derive(Clone)]
 pub struct AnonCsrf(pub String);
@@ -84,6 +88,11 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
             return Err(refused());
         }
         let expected = match req.extensions().get::<CurrentUser>() {
+            Some(user) if user.impersonator.is_some() && !SUPPORT_VIEW_POSTS.contains(&req.uri().path()) => {
+                return Err(AppError::Forbidden(
+                    "The support view is read-only. Make changes for the client from the staff area, where they are recorded as yours.".into(),
+                ))
+            }
             Some(user) => user.csrf_token.clone(),
             None => req.extensions().get::<AnonCsrf>().map(|c| c.0.clone()).ok_or_else(refused)?,
         };

@@ -118,7 +118,7 @@ async fn login(
     if form.password.len() > 4 * password::MAX_PASSWORD_LEN {
         return failed(email.to_string(), axum::http::StatusCode::UNAUTHORIZED, "Incorrect email or password.");
     }
-    rate_limit::check(&state.db, &ip, email.as_str()).await?;
+    let attempt = rate_limit::begin(&state.db, &ip, email.as_str()).await?;
     let row: Option<LoginRow> = sqlx::query_as(
         "SELECT u.id, u.password_hash, u.disabled_at IS NOT NULL AS disabled,
                 (SELECT m.account_id FROM memberships m WHERE m.user_id = u.id
@@ -129,7 +129,9 @@ async fn login(
     .fetch_optional(&state.db)
     .await?;
     let ok = state.hasher.verify(&form.password, row.as_ref().map(|r| r.password_hash.as_str())).await?;
-    rate_limit::record(&state.db, &ip, email.as_str(), ok).await?;
+    if ok {
+        rate_limit::succeeded(&state.db, attempt).await?;
+    }
     let row = match (ok, row) {
         (true, Some(row)) => row,
         _ => return failed(email.to_string(), axum::http::StatusCode::UNAUTHORIZED, "Incorrect email or password."),
@@ -293,7 +295,7 @@ async fn forgot(
             .execute(&mut *tx)
             .await?;
         let link = format!("{}/password/reset/{token}", state.config.base_url);
-        PasswordReset { name: &name, link: &link }.to(email.as_str())?.queue(&mut tx).await?;
+        PasswordReset { name: &name, link: &link }.to(email.as_str())?.with_secret(&token).queue(&mut tx).await?;
         audit::record(&mut tx, audit::Event { actor_id: None, account_id: None, target_user_id: Some(user_id), target_email: None, action: "password.reset_requested", details: serde_json::json!({ "recent": recent }), ip: &ip }).await?;
     }
     tx.commit().await?;
@@ -429,10 +431,12 @@ async fn change_password(
     user: CurrentUser,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<Response, AppError> {
+    let attempt = rate_limit::begin(&state.db, &ip, &user.email).await?;
     let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(user.id).fetch_one(&state.db).await?;
     if form.current.len() > 4 * password::MAX_PASSWORD_LEN || !state.hasher.verify(&form.current, Some(&stored)).await? {
         return profile_error(&user, "Your current password is not correct.".into());
     }
+    rate_limit::succeeded(&state.db, attempt).await?;
     if let Err(m) = password::check_strength(&form.password) {
         return profile_error(&user, m);
     }
@@ -443,6 +447,7 @@ async fn change_password(
     let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1").bind(user.id).bind(&hash).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2").bind(user.id).bind(user.session_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL").bind(user.id).execute(&mut *tx).await?;
     sqlx::query("UPDATE sessions SET flash = $2 WHERE id = $1").bind(user.session_id).bind("Your password has been changed. Your other sessions have been signed out.").execute(&mut *tx).await?;
     audit::record(&mut tx, audit::Event { actor_id: Some(user.id), account_id: None, target_user_id: Some(user.id), target_email: None, action: "password.changed", details: serde_json::json!({}), ip: &ip }).await?;
     tx.commit().await?;

@@ -16,7 +16,36 @@ pub const PER_ACCOUNT_AND_IP: i64 = 5;
 /// Failed sign-ins on one account from anywhere (a distributed guess).
 pub const PER_ACCOUNT: i64 = 100;
 
-pub async fn check(db: &PgPool, ip: &str, email: &str) -> Result<(), AppError> {
+/// An attempt counted as failed until `succeeded` says otherwise.
+pub struct Attempt(i64);
+
+/// Checks the limits and counts this attempt, under locks on the address
+/// and the email: parallel guesses see each other, so a burst of requests
+/// cannot slip past the limit before any failure is written.
+pub async fn begin(db: &PgPool, ip: &str, email: &str) -> Result<Attempt, AppError> {
+    let mut tx = db.begin().await?;
+    // Always address first, then email: no two requests wait on each other in a cycle.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sign-in ip ' || $1)), pg_advisory_xact_lock(hashtext('sign-in email ' || $2))")
+        .bind(ip)
+        .bind(email)
+        .execute(&mut *tx)
+        .await?;
+    check(&mut tx, ip, email).await?;
+    let id: i64 = sqlx::query_scalar("INSERT INTO sign_in_attempts (ip, email, success) VALUES ($1, $2, false) RETURNING id")
+        .bind(ip)
+        .bind(email)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Attempt(id))
+}
+
+pub async fn succeeded(db: &PgPool, attempt: Attempt) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sign_in_attempts SET success = true WHERE id = $1").bind(attempt.0).execute(db).await?;
+    Ok(())
+}
+
+async fn check(conn: &mut sqlx::PgConnection, ip: &str, email: &str) -> Result<(), AppError> {
     // For each limit: the failures in the window, and when the oldest of them
     // leaves it (which is when the limit lifts).
     let (ip_n, ip_until, pair_n, pair_until, acct_n, acct_until): (i64, Option<f64>, i64, Option<f64>, i64, Option<f64>) =
@@ -36,7 +65,7 @@ pub async fn check(db: &PgPool, ip: &str, email: &str) -> Result<(), AppError> {
         .bind(ip)
         .bind(email)
         .bind(WINDOW_MINUTES)
-        .fetch_one(db)
+        .fetch_one(conn)
         .await?;
     let blocked_for = [(ip_n, PER_IP, ip_until), (pair_n, PER_ACCOUNT_AND_IP, pair_until), (acct_n, PER_ACCOUNT, acct_until)]
         .into_iter()
@@ -50,15 +79,5 @@ pub async fn check(db: &PgPool, ip: &str, email: &str) -> Result<(), AppError> {
             "Too many failed sign-in attempts. For your security, please try again in {minutes} {unit}, or use \"Forgot password?\" to choose a new password."
         )));
     }
-    Ok(())
-}
-
-pub async fn record(db: &PgPool, ip: &str, email: &str, success: bool) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO sign_in_attempts (ip, email, success) VALUES ($1, $2, $3)")
-        .bind(ip)
-        .bind(email)
-        .bind(success)
-        .execute(db)
-        .await?;
     Ok(())
 }

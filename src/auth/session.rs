@@ -48,6 +48,8 @@ impl ActiveAccount {
 #[derive(Clone, Debug)]
 pub struct CurrentUser {
     pub session_id: Uuid,
+    /// When the session began (for the absolute timeout).
+    pub session_started: time::OffsetDateTime,
     pub id: Uuid,
     pub email: String,
     pub name: String,
@@ -115,6 +117,7 @@ pub async fn set_flash(db: impl PgExecutor<'_>, session_id: Uuid, message: &str)
 #[derive(sqlx::FromRow)]
 struct IdentityRow {
     session_id: Uuid,
+    session_started: time::OffsetDateTime,
     csrf_token: String,
     flash: Option<String>,
     active_account_id: Option<Uuid>,
@@ -134,7 +137,7 @@ struct IdentityRow {
 /// idle clock (at most once a minute) and consumes the flash message.
 const IDENTITY_SQL: &str = "
 WITH s AS (
-    SELECT id, user_id, active_account_id, csrf_token, flash, last_seen_at, impersonator_id
+    SELECT id, user_id, active_account_id, csrf_token, flash, last_seen_at, impersonator_id, created_at
     FROM sessions
     WHERE token_hash = $1
       AND last_seen_at > now() - make_interval(mins => $2)
@@ -144,7 +147,7 @@ WITH s AS (
     FROM s
     WHERE sessions.id = s.id AND (s.last_seen_at < now() - interval '1 minute' OR s.flash IS NOT NULL)
 )
-SELECT s.id AS session_id, s.csrf_token, s.flash, s.active_account_id,
+SELECT s.id AS session_id, s.created_at AS session_started, s.csrf_token, s.flash, s.active_account_id,
        u.id AS user_id, u.email, u.name, u.is_staff,
        a.name AS account_name, m.is_owner, m.all_permissions, m.permissions,
        s.impersonator_id, imp.name AS impersonator_name
@@ -173,6 +176,7 @@ async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppE
     };
     let mut user = CurrentUser {
         session_id: row.session_id,
+        session_started: row.session_started,
         id: row.user_id,
         email: row.email,
         name: row.name,

@@ -174,7 +174,7 @@ async fn sign_in_and_accept(
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Result<Response, AppError> {
     let offer = open_offer(&state, &token).await?;
-    rate_limit::check(&state.db, &ip, &offer.email).await?;
+    let attempt = rate_limit::begin(&state.db, &ip, &offer.email).await?;
     let row: Option<(uuid::Uuid, String, String, bool, bool)> =
         sqlx::query_as("SELECT id, name, password_hash, is_staff, disabled_at IS NOT NULL FROM users WHERE email = $1")
             .bind(&offer.email)
@@ -182,10 +182,10 @@ async fn sign_in_and_accept(
             .await?;
     let ok = form.password.len() <= 4 * password::MAX_PASSWORD_LEN
         && state.hasher.verify(&form.password, row.as_ref().map(|r| r.2.as_str())).await?;
-    rate_limit::record(&state.db, &ip, &offer.email, ok).await?;
     let Some((user_id, name, _, is_staff, disabled)) = row.filter(|_| ok) else {
         return show_page(None, anon, token, offer, Some("Incorrect password.".into()));
     };
+    rate_limit::succeeded(&state.db, attempt).await?;
     if disabled {
         return Err(AppError::Forbidden("This login has been disabled. Please contact support.".into()));
     }

@@ -128,7 +128,7 @@ async fn queue_invitation_mail(
         link: &link,
         expires: crate::web::datetime(&expires_at),
     };
-    m.to(email, from.account_id)?.queue(conn).await?;
+    m.to(email, from.account_id)?.with_secret(token).queue(conn).await?;
     Ok(())
 }
 
@@ -139,6 +139,8 @@ pub async fn invite(db: &PgPool, from: &Inviter<'_>, email: &Email, grant: &Gran
     let mut tx = db.begin().await?;
     // Serialises invitations of one account, for the rate limit and checks.
     sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE").bind(from.account_id).execute(&mut *tx).await?;
+    // First, so the answers below cannot be used to probe addresses freely.
+    check_rate(&mut tx, from.account_id).await?;
     let (is_member, is_staff, open): (bool, bool, Option<(Uuid, OffsetDateTime)>) = {
         let row: (bool, bool, Option<Uuid>, Option<OffsetDateTime>) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND u.email = $2),
@@ -167,7 +169,6 @@ pub async fn invite(db: &PgPool, from: &Inviter<'_>, email: &Email, grant: &Gran
         }
         None => {}
     }
-    check_rate(&mut tx, from.account_id).await?;
     let token = token::generate();
     let id = Uuid::new_v4();
     let expires_at: OffsetDateTime = sqlx::query_scalar(

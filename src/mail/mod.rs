@@ -17,6 +17,8 @@ pub struct Mail {
     /// The account the mail is about; it then shows in that account's
     /// email history.
     pub account_id: Option<Uuid>,
+    /// A token inside the bodies, removed from the stored copy once sent.
+    pub secret: Option<String>,
 }
 
 impl Mail {
@@ -28,18 +30,24 @@ impl Mail {
         text: &impl Template,
         html: &impl Template,
     ) -> Result<Mail, askama::Error> {
-        Ok(Mail { to: to.to_string(), subject, text: text.render()?, html: html.render()?, account_id })
+        Ok(Mail { to: to.to_string(), subject, text: text.render()?, html: html.render()?, account_id, secret: None })
+    }
+
+    pub fn with_secret(mut self, secret: &str) -> Mail {
+        self.secret = Some(secret.to_string());
+        self
     }
 
     pub async fn queue(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO mail_outbox (to_email, subject, text_body, html_body, account_id) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO mail_outbox (to_email, subject, text_body, html_body, account_id, secret) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&self.to)
         .bind(&self.subject)
         .bind(&self.text)
         .bind(&self.html)
         .bind(self.account_id)
+        .bind(&self.secret)
         .execute(conn)
         .await?;
         Ok(())

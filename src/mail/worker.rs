@@ -93,6 +93,15 @@ async fn send_one(
             tracing::warn!(mail_id = mail.id, to_domain = %domain, attempts, give_up, error = %e, "mail not sent");
         }
     }
+    // Sent or given up: the stored copy no longer needs a working link.
+    sqlx::query(
+        "UPDATE mail_outbox SET text_body = replace(text_body, secret, '[link removed after sending]'),
+                                html_body = replace(html_body, secret, '[link removed after sending]'), secret = NULL
+         WHERE id = $1 AND secret IS NOT NULL AND status <> 'pending'",
+    )
+    .bind(mail.id)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -196,3 +196,33 @@ async fn changing_the_password_signs_out_other_sessions_but_not_this_one() {
     assert_eq!(here.get("/").await.status, 200);
     elsewhere.get("/").await.assert_redirect_to("/login?next=/");
 }
+
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_cannot_slip_past_the_limit() {
+    let app = spawn_app().await;
+    app.register("Ann", "ann@example.com").await;
+    let b = std::sync::Arc::new(app.browser());
+    let token = b.csrf().await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let b = b.clone();
+        let body = format!("csrf_token={token}&email=ann%40example.com&password=wrong+guess+here");
+        tasks.push(tokio::spawn(async move { b.post_raw("/login", &body, &[]).await.status }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 5, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 15, "{statuses:?}");
+}
+
+#[tokio::test]
+async fn changing_the_password_kills_outstanding_reset_links() {
+    let app = spawn_app().await;
+    let ann = app.register("Ann", "ann@example.com").await;
+    app.browser().post_form("/password/forgot", &[("email", "ann@example.com")]).await;
+    let link = link_in(&app.mail.wait_for("ann@example.com", "Reset your password").await, &app, "/password/reset/");
+    ann.post_form("/profile/password", &[("current", PASSWORD), ("password", "brand new pass 1"), ("confirm", "brand new pass 1")]).await.assert_redirect_to("/profile");
+    assert_eq!(app.browser().get(&link).await.status, 410);
+}

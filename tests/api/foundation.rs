@@ -183,6 +183,7 @@ fn a_bad_configuration_value_stops_the_server_with_one_line() {
         ("DATABASE_URL", "mysql://x"),
         ("DB_MAX_CONNECTIONS", "0"),
         ("MAIL_FROM", "not an address"),
+        ("TRUST_X_FORWARDED_FOR", "maybe"),
     ] {
         let out = panel().env(var, value).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{var}={value}");
@@ -229,4 +230,24 @@ async fn an_internal_failure_shows_a_plain_500_page_with_the_request_id() {
     assert!(res.text().contains(&id), "the page names the request id");
     assert!(!res.text().contains("audit_events"), "no internals shown");
     assert_eq!(app.count("SELECT count(*) FROM users").await, 0, "the transaction rolled back");
+}
+
+#[tokio::test]
+async fn a_sent_mail_keeps_no_working_link_in_the_outbox() {
+    let app = spawn_app().await;
+    app.register("Ann", "ann@example.com").await;
+    app.browser().post_form("/password/forgot", &[("email", "ann@example.com")]).await;
+    let mail = app.mail.wait_for("ann@example.com", "Reset your password").await;
+    let link = crate::helpers::link_in(&mail, &app, "/password/reset/");
+    let token = link.rsplit('/').next().unwrap().to_string();
+    for _ in 0..100 {
+        if app.count("SELECT count(*) FROM mail_outbox WHERE secret IS NULL").await == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (text, html): (String, String) = sqlx::query_as("SELECT text_body, html_body FROM mail_outbox").fetch_one(&app.db).await.unwrap();
+    assert!(!text.contains(&token) && !html.contains(&token));
+    assert!(text.contains("[link removed after sending]"));
+    assert_eq!(app.browser().get(&link).await.status, 200, "the delivered link still works");
 }

@@ -221,6 +221,10 @@ async fn staff_sign_in_as_a_client_with_a_banner_and_return_leaving_the_clients_
     assert_eq!(home.texts(".active-account"), vec!["Ann's account"]);
     assert!(staff.get("/users").await.text().contains("Support view"), "the banner is on every page");
     assert_eq!(staff.get("/admin").await.status, 403, "no staff powers while acting as the client");
+    let res = invite(&staff, "someone@example.com", &[]).await;
+    assert_eq!(res.status, 403, "the support view is read-only");
+    assert!(res.text().contains("read-only"));
+    assert_eq!(app.count("SELECT count(*) FROM invitations").await, 0);
     staff.post_form("/admin/return", &[]).await.assert_redirect_to(&format!("/admin/users/{ann_id}"));
     assert_eq!(staff.get("/admin").await.status, 200);
     assert_eq!(ann.get("/").await.status, 200, "the client's own session is untouched");
