@@ -27,6 +27,8 @@ pub struct Config {
     /// Behind a reverse proxy: take the client's address from the last
     /// X-Forwarded-For entry instead of the connection's.
     pub trust_x_forwarded_for: bool,
+    /// Invitations (and resends) one account may send per hour.
+    pub invitations_per_hour: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,12 +71,14 @@ impl Config {
             .map_err(|_| bad("LISTEN_ADDR", "must be an address and port such as 127.0.0.1:8080"))?;
         let db_max_connections = number(&get, "DB_MAX_CONNECTIONS", 10, 1, 1000)?;
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let hash_concurrency = number(&get, "HASH_CONCURRENCY", cores as u32, 1, 64)? as usize;
+        // One core is left for serving pages while a sign-in flood hashes.
+        let hash_concurrency = number(&get, "HASH_CONCURRENCY", (cores as u32).saturating_sub(1).max(1), 1, 64)? as usize;
         let trust_x_forwarded_for = match get("TRUST_X_FORWARDED_FOR").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
             Some(_) => return Err(bad("TRUST_X_FORWARDED_FOR", "must be true or false")),
         };
+        let invitations_per_hour = number(&get, "INVITATIONS_PER_HOUR", 20, 1, 1_000_000)? as i64;
         let data_dir = PathBuf::from(get("PANEL_DATA_DIR").unwrap_or_else(|| ".data".into()));
         if let Some(level) = get("RUST_LOG") {
             tracing_subscriber::EnvFilter::try_new(&level)
@@ -93,6 +97,7 @@ impl Config {
             mail_max_attempts: 8,
             mail_poll_interval: Duration::from_secs(2),
             trust_x_forwarded_for,
+            invitations_per_hour,
         })
     }
 

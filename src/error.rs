@@ -30,6 +30,8 @@ pub enum AppError {
     TooLarge,
     #[error("The database is not answering. Please try again in a moment.")]
     Unavailable,
+    #[error("Many people are signing in right now. Please try again in a moment.")]
+    Busy,
     /// Not signed in: send the visitor to sign in, then back here.
     #[error("sign in required")]
     SignInRequired { next: String },
@@ -66,7 +68,7 @@ impl IntoResponse for AppError {
             AppError::Conflict(_) => (StatusCode::CONFLICT, "That did not work"),
             AppError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "Too many attempts"),
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Too large"),
-            AppError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
+            AppError::Unavailable | AppError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
             AppError::SignInRequired { next } => {
                 return Redirect::to(&format!("/login?next={}", crate::web::url_encode(next))).into_response()
             }

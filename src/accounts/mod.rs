@@ -65,31 +65,41 @@ impl AccountRow {
     }
 }
 
-/// The user's accounts: those they own first, then the rest by name; a
-/// page at a time after the account `after`, optionally filtered by a
-/// search in account and owner names.
+/// The user's accounts: those they own first, then the others in the
+/// order they were joined (read straight off an index, so a reseller with
+/// thousands of accounts pays for one page); optionally filtered by a
+/// search in account and owner names; a page at a time after `after`.
 async fn accessible(db: &sqlx::PgPool, user_id: Uuid, search: &str, after: Option<Uuid>) -> Result<Vec<AccountRow>, sqlx::Error> {
     let pattern = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-    sqlx::query_as(
+    let filter = if search.is_empty() { "" } else { "AND (a.name ILIKE $3 OR o.name ILIKE $3)" };
+    let cursor = if after.is_none() {
+        ""
+    } else {
+        "AND (NOT m.is_owner, m.created_at, m.account_id) >
+             (SELECT NOT c.is_owner, c.created_at, c.account_id FROM memberships c WHERE c.user_id = $1 AND c.account_id = $4)"
+    };
+    // Only our own fixed fragments are joined in; every value is bound.
+    let sql = format!(
         "SELECT a.id, a.name, m.is_owner, m.all_permissions, m.permissions, o.name AS owner_name
          FROM memberships m
          JOIN accounts a ON a.id = m.account_id
          JOIN memberships om ON om.account_id = a.id AND om.is_owner
          JOIN users o ON o.id = om.user_id
-         WHERE m.user_id = $1
-           AND ($2 = '%%' OR a.name ILIKE $2 OR o.name ILIKE $2)
-           AND ($3::uuid IS NULL OR (NOT m.is_owner, a.name, a.id) > (
-                SELECT NOT cm.is_owner, ca.name, ca.id FROM memberships cm JOIN accounts ca ON ca.id = cm.account_id
-                WHERE cm.user_id = $1 AND cm.account_id = $3))
-         ORDER BY NOT m.is_owner, a.name, a.id
-         LIMIT $4",
-    )
-    .bind(user_id)
-    .bind(pattern)
-    .bind(after)
-    .bind(PAGE_SIZE + 1)
-    .fetch_all(db)
-    .await
+         WHERE m.user_id = $1 {filter} {cursor}
+         ORDER BY NOT m.is_owner, m.created_at, m.account_id
+         LIMIT $2"
+    );
+    let mut q = sqlx::query_as(&sql).bind(user_id).bind(PAGE_SIZE + 1);
+    if !search.is_empty() {
+        q = q.bind(pattern);
+    } else if after.is_some() {
+        // Keep the placeholders numbered: $3 is unused without a search.
+        q = q.bind(None::<String>);
+    }
+    if let Some(a) = after {
+        q = q.bind(a);
+    }
+    q.fetch_all(db).await
 }
 
 #[derive(Template)]

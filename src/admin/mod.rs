@@ -190,7 +190,7 @@ async fn resend_invitation(
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
     let (account_name, owner_name, owner_email) = on_behalf_of(&state, id).await?;
-    let by = Inviter { actor_id: me.id, account_id: id, account_name: &account_name, owner_name: &owner_name, owner_email: &owner_email, ip: &ip, base_url: &state.config.base_url };
+    let by = Inviter { actor_id: me.id, account_id: id, account_name: &account_name, owner_name: &owner_name, owner_email: &owner_email, ip: &ip, config: &state.config };
     let email = invitations::resend(&state.db, &by, inv).await?;
     state.mail_wakeup.notify_one();
     session::set_flash(&state.db, me.session_id, &format!("A new invitation was sent to {email}.")).await?;
@@ -205,7 +205,7 @@ async fn cancel_invitation(
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
     let (account_name, owner_name, owner_email) = on_behalf_of(&state, id).await?;
-    let by = Inviter { actor_id: me.id, account_id: id, account_name: &account_name, owner_name: &owner_name, owner_email: &owner_email, ip: &ip, base_url: &state.config.base_url };
+    let by = Inviter { actor_id: me.id, account_id: id, account_name: &account_name, owner_name: &owner_name, owner_email: &owner_email, ip: &ip, config: &state.config };
     let email = invitations::cancel(&state.db, &by, inv).await?;
     session::set_flash(&state.db, me.session_id, &format!("The invitation to {email} was cancelled.")).await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())

@@ -16,8 +16,31 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Clone)]
 pub struct Hasher {
     jobs: mpsc::Sender<Job>,
+    /// Bounds the queue: past it, a sign-in is told to retry instead of
+    /// adding to a backlog that would keep the CPU busy after a flood.
+    queue: Arc<tokio::sync::Semaphore>,
     /// Verified against for unknown emails, so they take as long as known ones.
     dummy: Arc<OnceCell<String>>,
+}
+
+/// Waiting hashes allowed per hashing thread before sign-ins are refused.
+const QUEUE_PER_THREAD: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("busy")]
+    Busy,
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<HashError> for crate::error::AppError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => crate::error::AppError::Busy,
+            HashError::Failed(m) => crate::error::AppError::Internal(anyhow::anyhow!(m)),
+        }
+    }
 }
 
 pub const MIN_PASSWORD_LEN: usize = 10;
@@ -44,46 +67,55 @@ impl Hasher {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || loop {
-                    let job = match rx.lock() {
-                        Ok(guard) => guard.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
                     }
                 })
                 .expect("cannot start a hashing thread");
         }
-        Hasher { jobs: tx, dummy: Arc::new(OnceCell::new()) }
+        let queue = Arc::new(tokio::sync::Semaphore::new(threads.max(1) * QUEUE_PER_THREAD));
+        Hasher { jobs: tx, queue, dummy: Arc::new(OnceCell::new()) }
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+        let permit = self.queue.clone().try_acquire_owned().map_err(|_| HashError::Busy)?;
         let (tx, rx) = oneshot::channel();
         self.jobs
             .send(Box::new(move || {
-                let _ = tx.send(f());
+                let _permit = permit;
+                // The visitor gave up (closed the connection): skip the work.
+                if !tx.is_closed() {
+                    let _ = tx.send(f());
+                }
             }))
-            .map_err(|_| anyhow::anyhow!("hashing threads are gone"))?;
-        Ok(rx.await?)
+            .map_err(|_| HashError::Failed("hashing threads are gone".into()))?;
+        rx.await.map_err(|_| HashError::Failed("hashing job dropped".into()))
     }
 
-    pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let password = password.to_owned();
         self.run(move || {
             let salt = SaltString::generate(&mut OsRng);
             Argon2::default()
                 .hash_password(password.as_bytes(), &salt)
                 .map(|h| h.to_string())
-                .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
+                .map_err(|e| HashError::Failed(format!("hashing failed: {e}")))
         })
         .await?
     }
 
     /// Checks `password` against `stored`; with no stored hash (unknown
     /// user) it still does the same work and answers false.
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> anyhow::Result<bool> {
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, HashError> {
         let (hash, known) = match stored {
             Some(h) => (h.to_owned(), true),
             None => (self.dummy.get_or_try_init(|| self.hash("not a real password")).await?.clone(), false),
@@ -97,5 +129,14 @@ impl Hasher {
             })
             .await?;
         Ok(ok && known)
+    }
+}
+
+/// Hashing is meant to be slow; pages are not. On Linux a thread has its own
+/// nice value, so the hashing threads yield the CPU to request handling.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
     }
 }

@@ -8,13 +8,12 @@ use uuid::Uuid;
 use crate::{
     audit,
     auth::session::Member,
+    config::Config,
     domain::{email::Email, permissions::Grant, token},
     mail::messages::{InvitationAccepted, InvitationMail},
 };
 
 pub const VALID_DAYS: i64 = 7;
-/// Invitations (and resends) one account may send per hour.
-pub const PER_ACCOUNT_PER_HOUR: i64 = 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -62,8 +61,8 @@ pub enum InviteError {
     AlreadyPending(String),
     #[error("{0} belongs to a support staff login and cannot be invited.")]
     Staff(String),
-    #[error("This account has sent {PER_ACCOUNT_PER_HOUR} invitations in the last hour. Please try again later.")]
-    RateLimited,
+    #[error("This account has sent {0} invitations in the last hour. Please try again later.")]
+    RateLimited(i64),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -80,12 +79,12 @@ pub struct Inviter<'a> {
     pub owner_name: &'a str,
     pub owner_email: &'a str,
     pub ip: &'a str,
-    pub base_url: &'a str,
+    pub config: &'a Config,
 }
 
 impl<'a> Inviter<'a> {
     /// The owner, working in their active account.
-    pub fn owner(member: &'a Member, ip: &'a str, base_url: &'a str) -> Inviter<'a> {
+    pub fn owner(member: &'a Member, ip: &'a str, config: &'a Config) -> Inviter<'a> {
         Inviter {
             actor_id: member.user.id,
             account_id: member.account.id,
@@ -93,20 +92,21 @@ impl<'a> Inviter<'a> {
             owner_name: &member.user.name,
             owner_email: &member.user.email,
             ip,
-            base_url,
+            config,
         }
     }
 }
 
-async fn check_rate(conn: &mut PgConnection, account_id: Uuid) -> Result<(), InviteError> {
+async fn check_rate(conn: &mut PgConnection, from: &Inviter<'_>) -> Result<(), InviteError> {
     let recent: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM invitations WHERE account_id = $1 AND sent_at > now() - interval '1 hour'",
     )
-    .bind(account_id)
+    .bind(from.account_id)
     .fetch_one(&mut *conn)
     .await?;
-    if recent >= PER_ACCOUNT_PER_HOUR {
-        return Err(InviteError::RateLimited);
+    let limit = from.config.invitations_per_hour;
+    if recent >= limit {
+        return Err(InviteError::RateLimited(limit));
     }
     Ok(())
 }
@@ -119,7 +119,7 @@ async fn queue_invitation_mail(
     token: &str,
     expires_at: OffsetDateTime,
 ) -> Result<(), InviteError> {
-    let link = format!("{}/invitations/{token}", from.base_url);
+    let link = format!("{}/invitations/{token}", from.config.base_url);
     let m = InvitationMail {
         inviter_name: from.owner_name,
         inviter_email: from.owner_email,
@@ -140,7 +140,7 @@ pub async fn invite(db: &PgPool, from: &Inviter<'_>, email: &Email, grant: &Gran
     // Serialises invitations of one account, for the rate limit and checks.
     sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE").bind(from.account_id).execute(&mut *tx).await?;
     // First, so the answers below cannot be used to probe addresses freely.
-    check_rate(&mut tx, from.account_id).await?;
+    check_rate(&mut tx, from).await?;
     let (is_member, is_staff, open): (bool, bool, Option<(Uuid, OffsetDateTime)>) = {
         let row: (bool, bool, Option<Uuid>, Option<OffsetDateTime>) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND u.email = $2),
@@ -244,7 +244,7 @@ pub async fn resend(db: &PgPool, from: &Inviter<'_>, id: Uuid) -> Result<String,
     let account_id = from.account_id;
     let mut tx = db.begin().await?;
     let (email, grant) = lock_open(&mut tx, account_id, id).await?;
-    check_rate(&mut tx, account_id).await?;
+    check_rate(&mut tx, from).await?;
     let token = token::generate();
     let expires_at: OffsetDateTime = sqlx::query_scalar(
         "UPDATE invitations SET token_hash = $2, sent_at = now(), expires_at = now() + make_interval(days => $3)

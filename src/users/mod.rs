@@ -192,12 +192,12 @@ async fn invite(
         Ok(g) => g,
         Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
     };
-    let from = Inviter::owner(&me, &ip, &state.config.base_url);
+    let from = Inviter::owner(&me, &ip, &state.config);
     match service::invite(&state.db, &from, &email, &grant).await {
         Ok(()) => {}
         Err(InviteError::Db(e)) => return Err(e.into()),
         Err(InviteError::Render(e)) => return Err(e.into()),
-        Err(e @ InviteError::RateLimited) => return refuse(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
+        Err(e @ InviteError::RateLimited(_)) => return refuse(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
         Err(e) => return refuse(StatusCode::CONFLICT, e.to_string()),
     }
     state.mail_wakeup.notify_one();
@@ -212,7 +212,7 @@ impl From<ChangeError> for AppError {
             ChangeError::Closed(_) => AppError::Conflict(e.to_string()),
             ChangeError::Invite(InviteError::Db(e)) => e.into(),
             ChangeError::Invite(InviteError::Render(e)) => e.into(),
-            ChangeError::Invite(e @ InviteError::RateLimited) => AppError::TooManyRequests(e.to_string()),
+            ChangeError::Invite(e @ InviteError::RateLimited(_)) => AppError::TooManyRequests(e.to_string()),
             ChangeError::Invite(e) => AppError::Conflict(e.to_string()),
         }
     }
@@ -228,7 +228,7 @@ async fn resend(
     Path(id): Path<Uuid>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
-    let from = Inviter::owner(&me, &ip, &state.config.base_url);
+    let from = Inviter::owner(&me, &ip, &state.config);
     let email = service::resend(&state.db, &from, id).await?;
     state.mail_wakeup.notify_one();
     session::set_flash(&state.db, me.user.session_id, &format!("A new invitation was sent to {email}; the earlier link no longer works.")).await?;
@@ -242,7 +242,7 @@ async fn cancel(
     Path(id): Path<Uuid>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
-    let email = service::cancel(&state.db, &Inviter::owner(&me, &ip, &state.config.base_url), id).await?;
+    let email = service::cancel(&state.db, &Inviter::owner(&me, &ip, &state.config), id).await?;
     session::set_flash(&state.db, me.user.session_id, &format!("The invitation to {email} was cancelled.")).await?;
     Ok(Redirect::to("/users").into_response())
 }

@@ -48,22 +48,35 @@ impl MemberRow {
 /// One page of members (not the owner) in the order they joined, and the
 /// cursor of the next page if there is one.
 pub async fn members(db: &PgPool, account_id: Uuid, after: Option<Cursor>) -> Result<(Vec<MemberRow>, Option<Cursor>), sqlx::Error> {
-    let mut rows: Vec<MemberRow> = sqlx::query_as(
-        "SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at
-         FROM memberships m JOIN users u ON u.id = m.user_id
-         WHERE m.account_id = $1 AND NOT m.is_owner
-           AND ($2::timestamptz IS NULL OR (m.created_at, m.user_id) > ($2, $3))
-         ORDER BY m.created_at, m.user_id
-         LIMIT $4",
-    )
-    .bind(account_id)
-    .bind(after.map(|c| c.at))
-    .bind(after.map(|c| c.id))
-    .bind(PAGE_SIZE + 1)
-    .fetch_all(db)
-    .await?;
+    // Separate statements for the first and later pages rather than
+    // "$2 IS NULL OR ...": a prepared statement's generic plan keeps that
+    // condition and then cannot read the page straight off the index.
+    let sql = match after {
+        None => "SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at
+                 FROM memberships m JOIN users u ON u.id = m.user_id
+                 WHERE m.account_id = $1 AND NOT m.is_owner
+                 ORDER BY m.created_at, m.user_id LIMIT $2",
+        Some(_) => "SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at
+                    FROM memberships m JOIN users u ON u.id = m.user_id
+                    WHERE m.account_id = $1 AND NOT m.is_owner AND (m.created_at, m.user_id) > ($3, $4)
+                    ORDER BY m.created_at, m.user_id LIMIT $2",
+    };
+    let mut rows: Vec<MemberRow> = page_query(sql, account_id, after).fetch_all(db).await?;
     let next = next_cursor(&mut rows, |r| Cursor { at: r.created_at, id: r.user_id });
     Ok((rows, next))
+}
+
+/// Binds a page query: $1 the account, $2 the page size plus one (to learn
+/// whether another page follows), $3 and $4 the cursor when there is one.
+fn page_query<'q, T>(sql: &'q str, account_id: Uuid, after: Option<Cursor>) -> sqlx::query::QueryAs<'q, sqlx::Postgres, T, sqlx::postgres::PgArguments>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let q = sqlx::query_as(sql).bind(account_id).bind(PAGE_SIZE + 1);
+    match after {
+        Some(c) => q.bind(c.at).bind(c.id),
+        None => q,
+    }
 }
 
 /// Trims the extra row fetched to learn whether another page exists.
@@ -100,19 +113,15 @@ impl InvitationRow {
 
 /// One page of invitations, newest sent first.
 pub async fn invitations(db: &PgPool, account_id: Uuid, after: Option<Cursor>) -> Result<(Vec<InvitationRow>, Option<Cursor>), sqlx::Error> {
-    let mut rows: Vec<InvitationRow> = sqlx::query_as(
-        "SELECT id, email, all_permissions, permissions, sent_at, expires_at, accepted_at, cancelled_at
-         FROM invitations
-         WHERE account_id = $1 AND ($2::timestamptz IS NULL OR (sent_at, id) < ($2, $3))
-         ORDER BY sent_at DESC, id DESC
-         LIMIT $4",
-    )
-    .bind(account_id)
-    .bind(after.map(|c| c.at))
-    .bind(after.map(|c| c.id))
-    .bind(PAGE_SIZE + 1)
-    .fetch_all(db)
-    .await?;
+    let sql = match after {
+        None => "SELECT id, email, all_permissions, permissions, sent_at, expires_at, accepted_at, cancelled_at
+                 FROM invitations WHERE account_id = $1
+                 ORDER BY sent_at DESC, id DESC LIMIT $2",
+        Some(_) => "SELECT id, email, all_permissions, permissions, sent_at, expires_at, accepted_at, cancelled_at
+                    FROM invitations WHERE account_id = $1 AND (sent_at, id) < ($3, $4)
+                    ORDER BY sent_at DESC, id DESC LIMIT $2",
+    };
+    let mut rows: Vec<InvitationRow> = page_query(sql, account_id, after).fetch_all(db).await?;
     let next = next_cursor(&mut rows, |r| Cursor { at: r.sent_at, id: r.id });
     Ok((rows, next))
 }

@@ -74,7 +74,8 @@ async fn switch_account_is_searchable_and_paged_for_resellers() {
     assert_eq!(rest.len(), 21);
     assert!(rest.iter().all(|n| !names.contains(n)));
 
-    let found = reseller.get("/accounts/switch?q=client+7").await.texts("#accounts td[data-label=Account]");
+    let mut found = reseller.get("/accounts/switch?q=client+7").await.texts("#accounts td[data-label=Account]");
+    found.sort();
     assert_eq!(found, vec!["Client 7 Hosting_100%", "Client 70 Hosting_100%"]);
     // Wildcards in the search are taken literally.
     assert!(reseller.get("/accounts/switch?q=%25").await.texts("#accounts td[data-label=Account]").len() == 50);
