@@ -19,7 +19,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{accounts, admin, auth, config::Config, dev_mailbox, error, health, invitations, mail, state::AppState, users};
+use crate::{accounts, admin, auth, config::Config, dev_mailbox, error, health, invitations, mail, sections, state::AppState, users};
 
 /// The largest form we accept; every form in the panel is far smaller.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -36,6 +36,8 @@ pub fn router(state: AppState) -> Router {
         .merge(dev_mailbox::router())
         .merge(invitations::router())
         .merge(users::router())
+        .merge(sections::router(&state))
+        .merge(sections::services::control_panel_router())
         .layer(middleware::from_fn_with_state(state.clone(), auth::csrf::ensure_anon_cookie));
     Router::new()
         .merge(pages)

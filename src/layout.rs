@@ -13,6 +13,8 @@ pub struct Layout {
     /// The staff member viewing the client area as this user.
     pub impersonator: Option<String>,
     pub user_email: String,
+    /// The sections this user may open in the active account.
+    pub nav: Vec<(&'static str, &'static str)>,
 }
 
 impl Layout {
@@ -27,6 +29,7 @@ impl Layout {
             is_staff: false,
             impersonator: None,
             user_email: String::new(),
+            nav: Vec::new(),
         }
     }
 
@@ -41,6 +44,10 @@ impl Layout {
             is_staff: user.is_staff,
             impersonator: user.impersonator.as_ref().map(|(_, name)| name.clone()),
             user_email: user.email.clone(),
+            nav: match &user.account {
+                Some(a) => crate::sections::NAV.iter().filter(|(key, _, _)| a.allows(key)).map(|(_, label, href)| (*label, *href)).collect(),
+                None => Vec::new(),
+            },
         }
     }
 

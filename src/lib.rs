@@ -16,5 +16,6 @@ pub mod layout;
 pub mod mail;
 pub mod seed;
 pub mod state;
+pub mod sections;
 pub mod users;
 pub mod web;

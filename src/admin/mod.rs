@@ -49,6 +49,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/enable", post(enable))
         .route("/admin/users/{id}/sign-in-as", post(sign_in_as))
         .route("/admin/return", post(return_to_staff))
+        .route("/admin/tickets", get(tickets))
+        .route("/admin/tickets/{id}", get(ticket))
+        .route("/admin/tickets/{id}/reply", post(reply_ticket))
         .route("/admin/audit", get(audit_log))
         .route("/admin/mail", get(failed_mail))
 }
@@ -430,4 +433,85 @@ struct MailPage {
 async fn failed_mail(State(state): State<AppState>, Staff(me): Staff) -> Result<Response, AppError> {
     let mails = store::failed_mail(&state.db).await?;
     web::render(&MailPage { layout: Layout::of(&me), mails })
+}
+
+// ---- support tickets ----------------------------------------------------
+
+#[derive(sqlx::FromRow)]
+struct TicketRow {
+    id: Uuid,
+    number: i64,
+    account_name: String,
+    department: String,
+    subject: String,
+    status: String,
+    updated_at: time::OffsetDateTime,
+}
+
+#[derive(Template)]
+#[template(path = "admin/tickets.html")]
+struct TicketsPage {
+    layout: Layout,
+    tickets: Vec<TicketRow>,
+}
+
+const TICKET_COLUMNS: &str = "t.id, t.number, a.name AS account_name, t.department, t.subject, t.status, t.updated_at";
+
+async fn tickets(State(state): State<AppState>, Staff(me): Staff) -> Result<Response, AppError> {
+    let tickets = sqlx::query_as(&format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets t JOIN accounts a ON a.id = t.account_id WHERE t.status <> 'Closed' ORDER BY t.updated_at DESC LIMIT $1"
+    ))
+    .bind(store::LIMIT)
+    .fetch_all(&state.db)
+    .await?;
+    web::render(&TicketsPage { layout: Layout::of(&me), tickets })
+}
+
+#[derive(Template)]
+#[template(path = "admin/ticket.html")]
+struct TicketPage {
+    layout: Layout,
+    t: TicketRow,
+    messages: Vec<crate::sections::tickets::Message>,
+    error: Option<String>,
+}
+
+async fn find_ticket(state: &AppState, id: Uuid) -> Result<TicketRow, AppError> {
+    sqlx::query_as(&format!("SELECT {TICKET_COLUMNS} FROM tickets t JOIN accounts a ON a.id = t.account_id WHERE t.id = $1"))
+        .bind(id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("There is no such ticket.".into()))
+}
+
+async fn ticket(State(state): State<AppState>, Staff(me): Staff, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+    let t = find_ticket(&state, id).await?;
+    let messages = crate::sections::tickets::messages(&state.db, id).await?;
+    web::render(&TicketPage { layout: Layout::of(&me), t, messages, error: None })
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    message: String,
+}
+
+async fn reply_ticket(State(state): State<AppState>, Staff(me): Staff, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<ReplyForm>) -> Result<Response, AppError> {
+    let t = find_ticket(&state, id).await?;
+    let body = match crate::sections::tickets::check_body(&f.message) {
+        Ok(b) => b,
+        Err(e) => {
+            let messages = crate::sections::tickets::messages(&state.db, id).await?;
+            let page = TicketPage { layout: Layout::of(&me), t, messages, error: Some(e) };
+            return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)?).into_response());
+        }
+    };
+    let mut tx = state.db.begin().await?;
+    let account_id: Uuid = sqlx::query_scalar("SELECT account_id FROM tickets WHERE id = $1 FOR UPDATE").bind(id).fetch_one(&mut *tx).await?;
+    sqlx::query("INSERT INTO ticket_messages (ticket_id, author_id, from_staff, body) VALUES ($1, $2, true, $3)").bind(id).bind(me.id).bind(&body).execute(&mut *tx).await?;
+    sqlx::query("UPDATE tickets SET status = 'Answered', updated_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    crate::sections::notify::send(&mut tx, account_id, crate::sections::notify::Kind::Support, &format!("Ticket #{} answered: {}", t.number, t.subject), &[format!("Support answered ticket #{}:", t.number), body.clone()]).await?;
+    session::set_flash(&mut *tx, me.session_id, "Reply sent.").await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(Redirect::to(&format!("/admin/tickets/{id}")).into_response())
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod foundation;
+mod sections;
 mod staff;
 mod invitations;
 mod switch_account;

@@ -80,6 +80,12 @@ async fn scenario_2_a_new_person_accepts_from_the_mail_and_switches_accounts() {
         newcomer.click_text("Switch Account").await?;
         newcomer.click_text("Switch to Ann Owner's account").await?;
         check(newcomer.text(".active-account").await? == "Ann Owner's account", "switched back")?;
+        let nav = newcomer.texts("nav.sections a").await?;
+        check(nav == vec!["Services".to_string(), "Domains".to_string()], format!("only the two granted sections: {nav:?}"))?;
+        newcomer.click_text("Domains").await?;
+        check(newcomer.path().await? == "/domains", "the granted section opens")?;
+        newcomer.goto("/invoices").await?;
+        check(newcomer.body().await?.contains("does not include \"View & Pay Invoices\""), "a section not granted explains why")?;
         let menu = newcomer.texts("details.menu li").await?;
         check(!menu.iter().any(|m| m == "User Management"), "a member sees no User Management")
     }

@@ -146,3 +146,22 @@ impl TestApp {
         b
     }
 }
+
+impl TestApp {
+    /// Fills every section of `email`'s own account with demo data.
+    pub async fn seed_sections(&self, email: &str) -> uuid::Uuid {
+        let account = self.own_account_id(email).await;
+        let mut conn = self.db.acquire().await.unwrap();
+        panel::seed::sections(&mut conn, account, None).await.unwrap();
+        account
+    }
+
+    /// The first row of `table` in `account` (for ids in URLs).
+    pub async fn first_id(&self, table: &str, account: uuid::Uuid) -> String {
+        sqlx::query_scalar(&format!("SELECT id::text FROM {table} WHERE account_id = $1 ORDER BY id LIMIT 1"))
+            .bind(account)
+            .fetch_one(&self.db)
+            .await
+            .unwrap_or_else(|_| panic!("no {table} row in the account"))
+    }
+}

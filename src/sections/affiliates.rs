@@ -1,0 +1,105 @@
+//! View & Manage Affiliate Account: referral link, referrals, commission
+//! balance, and withdrawals (at least the minimum, at most the balance).
+
+use askama::Template;
+use axum::{extract::State, response::{IntoResponse, Redirect, Response}, routing::{get, post}};
+use serde::Deserialize;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{money, parse_money, SectionRoutes};
+use crate::{audit, auth::{csrf::CsrfForm, session::{self, Member}}, domain::token, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+
+pub const MIN_WITHDRAWAL_CENTS: i64 = 2500;
+
+pub fn routes() -> SectionRoutes {
+    SectionRoutes::new("affiliates").route("/affiliates", &["GET"], get(show)).route("/affiliates/withdraw", &["POST"], post(withdraw))
+}
+
+#[derive(sqlx::FromRow)]
+struct Referral {
+    referred_name: String,
+    signed_up_on: Date,
+    commission_cents: i64,
+    status: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct Withdrawal {
+    amount_cents: i64,
+    status: String,
+    requested_at: OffsetDateTime,
+}
+
+#[derive(Template)]
+#[template(path = "sections/affiliates.html")]
+struct Page {
+    layout: Layout,
+    link: String,
+    balance_cents: i64,
+    minimum_cents: i64,
+    referrals: Vec<Referral>,
+    withdrawals: Vec<Withdrawal>,
+    error: Option<String>,
+}
+
+async fn page(state: &AppState, m: &Member, error: Option<String>) -> Result<Response, AppError> {
+    // The referral code is made on first visit.
+    let (code, balance_cents): (String, i64) = sqlx::query_as(
+        "UPDATE accounts SET referral_code = coalesce(referral_code, $2) WHERE id = $1 RETURNING referral_code, affiliate_balance_cents",
+    )
+    .bind(m.account.id)
+    .bind(&token::generate()[..10])
+    .fetch_one(&state.db)
+    .await?;
+    let (referrals, withdrawals) = tokio::try_join!(
+        sqlx::query_as::<_, Referral>("SELECT referred_name, signed_up_on, commission_cents, status FROM referrals WHERE account_id = $1 ORDER BY id DESC LIMIT 100").bind(m.account.id).fetch_all(&state.db),
+        sqlx::query_as::<_, Withdrawal>("SELECT amount_cents, status, requested_at FROM withdrawals WHERE account_id = $1 ORDER BY requested_at DESC LIMIT 100").bind(m.account.id).fetch_all(&state.db),
+    )?;
+    let status = if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+    let p = Page {
+        layout: Layout::of(&m.user),
+        link: format!("{}/register?ref={code}", state.config.base_url),
+        balance_cents,
+        minimum_cents: MIN_WITHDRAWAL_CENTS,
+        referrals,
+        withdrawals,
+        error,
+    };
+    Ok((status, web::render(&p)?).into_response())
+}
+
+async fn show(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
+    page(&state, &m, None).await
+}
+
+#[derive(Deserialize)]
+struct Form {
+    amount: String,
+}
+
+async fn withdraw(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, CsrfForm(f): CsrfForm<Form>) -> Result<Response, AppError> {
+    let Some(amount) = parse_money(&f.amount) else {
+        return page(&state, &m, Some("Enter an amount such as 25.00.".into())).await;
+    };
+    if amount < MIN_WITHDRAWAL_CENTS {
+        return page(&state, &m, Some(format!("The smallest withdrawal is {}.", money(&MIN_WITHDRAWAL_CENTS)))).await;
+    }
+    let mut tx = state.db.begin().await?;
+    // Deducted in the same statement that checks it: two requests at once
+    // cannot both take the same money.
+    let taken = sqlx::query("UPDATE accounts SET affiliate_balance_cents = affiliate_balance_cents - $2 WHERE id = $1 AND affiliate_balance_cents >= $2")
+        .bind(m.account.id)
+        .bind(amount)
+        .execute(&mut *tx)
+        .await?;
+    if taken.rows_affected() == 0 {
+        drop(tx);
+        return page(&state, &m, Some(format!("You can withdraw at most your balance; {} is more than that.", money(&amount)))).await;
+    }
+    sqlx::query("INSERT INTO withdrawals (id, account_id, amount_cents) VALUES ($1, $2, $3)").bind(Uuid::new_v4()).bind(m.account.id).bind(amount).execute(&mut *tx).await?;
+    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "affiliate.withdrawal_requested", details: serde_json::json!({ "amount": money(&amount) }), ip: &ip }).await?;
+    session::set_flash(&mut *tx, m.user.session_id, &format!("Withdrawal of {} requested.", money(&amount))).await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/affiliates").into_response())
+}

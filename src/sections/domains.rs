@@ -1,0 +1,196 @@
+//! View Domains (list, detail) and Manage Domain Settings (nameservers,
+//! registrar lock, EPP code, WHOIS contact), through the `Registrar` trait.
+
+use askama::Template;
+use axum::{extract::{Path, State}, response::{IntoResponse, Redirect, Response}, routing::{get, post}};
+use serde::Deserialize;
+use time::Date;
+use uuid::Uuid;
+
+use super::{notify, providers::{LocalRegistrar, Registrar}, SectionRoutes};
+use crate::{audit, auth::{csrf::CsrfForm, registration::clean_name, session::{self, Member}}, domain::email::Email, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+
+pub fn view_routes() -> SectionRoutes {
+    SectionRoutes::new("domains").route("/domains", &["GET"], get(index)).route("/domains/{domain}", &["GET"], get(show))
+}
+
+pub fn manage_routes() -> SectionRoutes {
+    SectionRoutes::new("managedomains")
+        .route("/domains/{domain}/manage", &["GET"], get(manage_page))
+        .route("/domains/{domain}/nameservers", &["POST"], post(set_nameservers))
+        .route("/domains/{domain}/lock", &["POST"], post(set_lock))
+        .route("/domains/{domain}/epp", &["POST"], post(epp_code))
+        .route("/domains/{domain}/whois", &["POST"], post(set_whois))
+}
+
+#[derive(sqlx::FromRow)]
+pub struct Domain {
+    id: Uuid,
+    name: String,
+    registered_on: Date,
+    expires_on: Date,
+    status: String,
+    auto_renew: bool,
+    registrar_lock: bool,
+    nameservers: Vec<String>,
+    epp_code: Option<String>,
+    whois_name: String,
+    whois_email: String,
+}
+
+impl Domain {
+    /// The nameserver in form slot `i` (blank when there are fewer).
+    fn slot(&self, i: &usize) -> &str {
+        self.nameservers.get(*i).map(String::as_str).unwrap_or("")
+    }
+}
+
+const COLUMNS: &str = "id, name, registered_on, expires_on, status, auto_renew, registrar_lock, nameservers, epp_code, whois_name, whois_email";
+
+async fn find(state: &AppState, m: &Member, id: Uuid) -> Result<Domain, AppError> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM domains WHERE id = $1 AND account_id = $2"))
+        .bind(id)
+        .bind(m.account.id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| super::not_found("domain"))
+}
+
+#[derive(Template)]
+#[template(path = "sections/domains.html")]
+struct IndexPage {
+    layout: Layout,
+    domains: Vec<Domain>,
+}
+
+async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
+    let domains = sqlx::query_as(&format!("SELECT {COLUMNS} FROM domains WHERE account_id = $1 ORDER BY name LIMIT 200"))
+        .bind(m.account.id)
+        .fetch_all(&state.db)
+        .await?;
+    web::render(&IndexPage { layout: Layout::of(&m.user), domains })
+}
+
+#[derive(Template)]
+#[template(path = "sections/domain.html")]
+struct ShowPage {
+    layout: Layout,
+    d: Domain,
+    can_manage: bool,
+}
+
+async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+    let d = find(&state, &m, id).await?;
+    web::render(&ShowPage { layout: Layout::of(&m.user), can_manage: m.account.allows("managedomains"), d })
+}
+
+#[derive(Template)]
+#[template(path = "sections/domain_manage.html")]
+struct ManagePage {
+    layout: Layout,
+    d: Domain,
+    error: Option<String>,
+}
+
+async fn manage_page(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+    let d = find(&state, &m, id).await?;
+    web::render(&ManagePage { layout: Layout::of(&m.user), d, error: None })
+}
+
+/// A host name as registries accept it: dotted labels of letters, digits
+/// and hyphens, 1 to 63 characters each, at most 253 in all.
+pub fn valid_host(h: &str) -> bool {
+    let h = h.trim_end_matches('.');
+    h.len() <= 253
+        && h.contains('.')
+        && h.split('.').all(|l| {
+            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// Runs a registrar change with its audit event and notification.
+async fn change(state: &AppState, m: &Member, ip: &str, d: &Domain, what: &str, flash: &str, apply: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<(), sqlx::Error>) -> Result<Response, AppError> {
+    let mut tx = state.db.begin().await?;
+    apply(&mut tx).await?;
+    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "domain.changed", details: serde_json::json!({ "domain": d.name, "change": what }), ip }).await?;
+    notify::send(&mut tx, m.account.id, notify::Kind::Domains, &format!("{} was changed", d.name), &[format!("{} changed the {what} of {}.", m.user.name, d.name)]).await?;
+    session::set_flash(&mut *tx, m.user.session_id, flash).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(Redirect::to(&format!("/domains/{}/manage", d.id)).into_response())
+}
+
+#[derive(Deserialize)]
+struct NameserversForm {
+    #[serde(default)]
+    nameservers: Vec<String>,
+}
+
+async fn set_nameservers(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<NameserversForm>) -> Result<Response, AppError> {
+    let d = find(&state, &m, id).await?;
+    let ns: Vec<String> = f.nameservers.iter().map(|n| n.trim().to_lowercase()).filter(|n| !n.is_empty()).collect();
+    let problem = if !(2..=5).contains(&ns.len()) {
+        Some("Enter between 2 and 5 nameservers.".to_string())
+    } else {
+        ns.iter().find(|n| !valid_host(n)).map(|n| format!("\"{}\" is not a valid host name (for example ns1.example.com).", n.chars().take(100).collect::<String>()))
+    }
+    .or_else(|| {
+        let mut sorted = ns.clone();
+        sorted.sort();
+        sorted.dedup();
+        (sorted.len() != ns.len()).then(|| "Each nameserver may be listed only once.".to_string())
+    });
+    if let Some(e) = problem {
+        return super::refused(web::render(&ManagePage { layout: Layout::of(&m.user), d, error: Some(e) }));
+    }
+    change(&state, &m, &ip, &d, "nameservers", "Nameservers saved.", async |c| LocalRegistrar.set_nameservers(c, id, &ns).await).await
+}
+
+/// Missing fields parse as empty, so the object is looked up (404 for
+/// another account's) before the form is judged.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LockForm {
+    locked: String,
+}
+
+async fn set_lock(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<LockForm>) -> Result<Response, AppError> {
+    let d = find(&state, &m, id).await?;
+    let locked = match f.locked.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return Err(AppError::BadRequest("Choose to lock or unlock the domain.".into())),
+    };
+    let flash = if locked { "The registrar lock is on." } else { "The registrar lock is off: the domain can be transferred." };
+    change(&state, &m, &ip, &d, "registrar lock", flash, async |c| LocalRegistrar.set_lock(c, id, locked).await).await
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn epp_code(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, AppError> {
+    let d = find(&state, &m, id).await?;
+    if d.registrar_lock {
+        return super::refused(web::render(&ManagePage { layout: Layout::of(&m.user), d, error: Some("Turn the registrar lock off before asking for the transfer code.".into()) }));
+    }
+    change(&state, &m, &ip, &d, "transfer (EPP) code", "A transfer (EPP) code was issued: it is shown below.", async |c| LocalRegistrar.epp_code(c, id).await.map(|_| ())).await
+}
+
+/// Missing fields parse as empty, so the object is looked up (404 for
+/// another account's) before the form is judged.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WhoisForm {
+    name: String,
+    email: String,
+}
+
+async fn set_whois(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<WhoisForm>) -> Result<Response, AppError> {
+    let d = find(&state, &m, id).await?;
+    let checked = clean_name(&f.name, "the contact's name").and_then(|n| Email::parse(&f.email).map(|e| (n, e)).map_err(|e| e.to_string()));
+    let (name, email) = match checked {
+        Ok(v) => v,
+        Err(e) => return super::refused(web::render(&ManagePage { layout: Layout::of(&m.user), d, error: Some(e) })),
+    };
+    change(&state, &m, &ip, &d, "WHOIS contact", "WHOIS contact saved.", async |c| LocalRegistrar.set_whois(c, id, &name, email.as_str()).await).await
+}

@@ -1,0 +1,57 @@
+//! View Emails: the mail the company sent about the account (its outbox
+//! rows), newest first.
+
+use askama::Template;
+use axum::{extract::{Path, State}, response::Response, routing::get};
+use time::OffsetDateTime;
+
+use super::SectionRoutes;
+use crate::{auth::session::Member, error::AppError, layout::Layout, state::AppState, web};
+
+pub fn routes() -> SectionRoutes {
+    SectionRoutes::new("emails").route("/emails", &["GET"], get(index)).route("/emails/{email}", &["GET"], get(show))
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    to_email: String,
+    subject: String,
+    created_at: OffsetDateTime,
+}
+
+#[derive(Template)]
+#[template(path = "sections/emails.html")]
+struct IndexPage {
+    layout: Layout,
+    mails: Vec<Row>,
+}
+
+async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
+    let mails = sqlx::query_as("SELECT id, to_email, subject, created_at FROM mail_outbox WHERE account_id = $1 ORDER BY id DESC LIMIT 100")
+        .bind(m.account.id)
+        .fetch_all(&state.db)
+        .await?;
+    web::render(&IndexPage { layout: Layout::of(&m.user), mails })
+}
+
+#[derive(Template)]
+#[template(path = "sections/email.html")]
+struct ShowPage {
+    layout: Layout,
+    to_email: String,
+    subject: String,
+    created_at: OffsetDateTime,
+    body: String,
+}
+
+async fn show(State(state): State<AppState>, m: Member, Path(id): Path<i64>) -> Result<Response, AppError> {
+    let (to_email, subject, created_at, body): (String, String, OffsetDateTime, String) =
+        sqlx::query_as("SELECT to_email, subject, created_at, text_body FROM mail_outbox WHERE id = $1 AND account_id = $2")
+            .bind(id)
+            .bind(m.account.id)
+            .fetch_optional(&state.db)
+            .await?
+            .ok_or_else(|| super::not_found("email"))?;
+    web::render(&ShowPage { layout: Layout::of(&m.user), to_email, subject, created_at, body })
+}

@@ -1,0 +1,63 @@
+//! Account notifications: to the owner and to every contact who asked for
+//! that kind of mail (invoices, domains, products, support).
+
+use askama::Template;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::mail::Mail;
+
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Invoices,
+    Domains,
+    Products,
+    Support,
+}
+
+impl Kind {
+    fn column(&self) -> &'static str {
+        match self {
+            Kind::Invoices => "notify_invoices",
+            Kind::Domains => "notify_domains",
+            Kind::Products => "notify_products",
+            Kind::Support => "notify_support",
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/notice.txt")]
+struct NoticeText<'a> {
+    account_name: &'a str,
+    lines: &'a [String],
+}
+
+#[derive(Template)]
+#[template(path = "mail/notice.html")]
+struct NoticeHtml<'a> {
+    account_name: &'a str,
+    lines: &'a [String],
+}
+
+/// Queues `subject` with `lines` (in the caller's transaction) for the
+/// owner and the contacts who receive this kind of mail.
+pub async fn send(conn: &mut PgConnection, account_id: Uuid, kind: Kind, subject: &str, lines: &[String]) -> Result<(), crate::error::AppError> {
+    // The column name comes from our own enum, never from input.
+    let recipients: Vec<(String, String)> = sqlx::query_as(&format!(
+        "SELECT u.email, a.name FROM memberships m JOIN users u ON u.id = m.user_id JOIN accounts a ON a.id = m.account_id
+         WHERE m.account_id = $1 AND m.is_owner
+         UNION
+         SELECT c.email, a.name FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE c.account_id = $1 AND c.{}",
+        kind.column()
+    ))
+    .bind(account_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (email, account_name) in recipients {
+        Mail::new(&email, Some(account_id), subject.to_string(), &NoticeText { account_name: &account_name, lines }, &NoticeHtml { account_name: &account_name, lines })?
+            .queue(conn)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! Place New Orders/Upgrades/Cancellations: order from the catalogue (a
+//! pending service and its invoice), upgrade a service within its product
+//! group, request cancellation now or at the end of the billing period.
+
+use askama::Template;
+use axum::{extract::{Path, State}, response::{IntoResponse, Redirect, Response}, routing::get};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{domains::valid_host, invoices::{self, Line}, money, notify, services, SectionRoutes};
+use crate::{audit, auth::{csrf::CsrfForm, session::{self, Member}}, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+
+pub fn routes() -> SectionRoutes {
+    SectionRoutes::new("orders")
+        .route("/orders", &["GET", "POST"], get(catalogue).post(order))
+        .route("/orders/upgrade/{service}", &["GET", "POST"], get(upgrade_page).post(upgrade))
+        .route("/orders/cancel/{service}", &["GET", "POST"], get(cancel_page).post(cancel))
+}
+
+#[derive(sqlx::FromRow, Clone)]
+pub struct Product {
+    id: Uuid,
+    product_group: String,
+    name: String,
+    description: String,
+    monthly_cents: i64,
+}
+
+impl Product {
+    /// The price for a billing cycle: a year costs ten months.
+    fn price(&self, cycle: &str) -> i64 {
+        if cycle == "Annually" { self.monthly_cents * 10 } else { self.monthly_cents }
+    }
+}
+
+async fn products(state: &AppState) -> Result<Vec<Product>, sqlx::Error> {
+    sqlx::query_as("SELECT id, product_group, name, description, monthly_cents FROM products ORDER BY sort").fetch_all(&state.db).await
+}
+
+#[derive(Template)]
+#[template(path = "sections/orders.html")]
+struct CataloguePage {
+    layout: Layout,
+    products: Vec<Product>,
+    error: Option<String>,
+}
+
+async fn catalogue(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
+    web::render(&CataloguePage { layout: Layout::of(&m.user), products: products(&state).await?, error: None })
+}
+
+#[derive(Deserialize)]
+struct OrderForm {
+    product_id: String,
+    domain: String,
+    billing_cycle: String,
+}
+
+async fn order(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, CsrfForm(f): CsrfForm<OrderForm>) -> Result<Response, AppError> {
+    let all = products(&state).await?;
+    let domain = f.domain.trim().to_lowercase();
+    let product = all.iter().find(|p| p.id.to_string() == f.product_id).cloned();
+    let problem = match &product {
+        None => Some("Choose a product from the list.".to_string()),
+        Some(_) if !["Monthly", "Annually"].contains(&f.billing_cycle.as_str()) => Some("Choose Monthly or Annually.".into()),
+        Some(_) if !valid_host(&domain) => Some("Enter the domain for the service, such as example.com.".into()),
+        _ => None,
+    };
+    let (Some(product), None) = (product, problem.clone()) else {
+        return super::refused(web::render(&CataloguePage { layout: Layout::of(&m.user), products: all, error: problem }));
+    };
+    let amount = product.price(&f.billing_cycle);
+    let months = if f.billing_cycle == "Annually" { 12 } else { 1 };
+    let service_id = Uuid::new_v4();
+    let mut tx = state.db.begin().await?;
+    sqlx::query(
+        "INSERT INTO services (id, account_id, product_id, domain, status, billing_cycle, amount_cents, next_due_date)
+         VALUES ($1, $2, $3, $4, 'Pending', $5, $6, (current_date + make_interval(months => $7))::date)",
+    )
+    .bind(service_id).bind(m.account.id).bind(product.id).bind(&domain).bind(&f.billing_cycle).bind(amount).bind(months)
+    .execute(&mut *tx)
+    .await?;
+    let line = Line { description: format!("{} ({}) for {domain}, {}", product.name, product.product_group, f.billing_cycle), amount_cents: amount };
+    let (invoice_id, number) = invoices::create(&mut tx, m.account.id, &[line], 7).await?;
+    sqlx::query("INSERT INTO order_invoices (invoice_id, service_id) VALUES ($1, $2)").bind(invoice_id).bind(service_id).execute(&mut *tx).await?;
+    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "order.placed", details: serde_json::json!({ "product": product.name, "domain": domain, "invoice": number }), ip: &ip }).await?;
+    notify::send(&mut tx, m.account.id, notify::Kind::Invoices, &format!("Invoice #{number} for your order"), &[format!("{} ordered {} for {domain}. Invoice #{number} of {} is due in 7 days; the service starts once it is paid.", m.user.name, product.name, money(&amount))]).await?;
+    session::set_flash(&mut *tx, m.user.session_id, &format!("Order placed. Pay invoice #{number} to start the service.")).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(Redirect::to(&format!("/invoices/{invoice_id}")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "sections/upgrade.html")]
+struct UpgradePage {
+    layout: Layout,
+    s: services::Service,
+    options: Vec<Product>,
+    error: Option<String>,
+}
+
+async fn upgrade_options(state: &AppState, s: &services::Service) -> Result<Vec<Product>, AppError> {
+    Ok(products(state).await?.into_iter().filter(|p| p.product_group == s.product_group && p.name != s.product).collect())
+}
+
+async fn upgrade_page(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+    let s = services::find(&state, m.account.id, id).await?;
+    let options = upgrade_options(&state, &s).await?;
+    web::render(&UpgradePage { layout: Layout::of(&m.user), s, options, error: None })
+}
+
+/// Missing fields parse as empty, so the object is looked up (404 for
+/// another account's) before the form is judged.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct UpgradeForm {
+    product_id: String,
+}
+
+async fn upgrade(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<UpgradeForm>) -> Result<Response, AppError> {
+    let s = services::find(&state, m.account.id, id).await?;
+    let options = upgrade_options(&state, &s).await?;
+    let Some(target) = options.iter().find(|p| p.id.to_string() == f.product_id).cloned() else {
+        return super::refused(web::render(&UpgradePage { layout: Layout::of(&m.user), s, options, error: Some("Choose one of the listed products of this group.".into()) }));
+    };
+    if s.status == "Cancelled" {
+        return Err(AppError::Conflict("A cancelled service cannot be upgraded.".into()));
+    }
+    let new_amount = target.price(&s.billing_cycle);
+    let mut tx = state.db.begin().await?;
+    sqlx::query("UPDATE services SET product_id = $3, amount_cents = $4 WHERE id = $1 AND account_id = $2").bind(id).bind(m.account.id).bind(target.id).bind(new_amount).execute(&mut *tx).await?;
+    let difference = new_amount - s.amount_cents;
+    let mut flash = format!("{} now runs {}.", s.domain, target.name);
+    if difference > 0 {
+        let line = Line { description: format!("Upgrade of {} from {} to {}", s.domain, s.product, target.name), amount_cents: difference };
+        let (_, number) = invoices::create(&mut tx, m.account.id, &[line], 7).await?;
+        flash = format!("{flash} Invoice #{number} for the difference of {} was created.", money(&difference));
+    }
+    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "order.upgraded", details: serde_json::json!({ "service": s.domain, "from": s.product, "to": target.name }), ip: &ip }).await?;
+    notify::send(&mut tx, m.account.id, notify::Kind::Products, &format!("{} was changed to {}", s.domain, target.name), &[format!("{} changed {} from {} to {}.", m.user.name, s.domain, s.product, target.name)]).await?;
+    session::set_flash(&mut *tx, m.user.session_id, &flash).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(Redirect::to(&format!("/orders/upgrade/{id}")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "sections/cancel.html")]
+struct CancelPage {
+    layout: Layout,
+    s: services::Service,
+}
+
+async fn cancel_page(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+    let s = services::find(&state, m.account.id, id).await?;
+    web::render(&CancelPage { layout: Layout::of(&m.user), s })
+}
+
+/// Missing fields parse as empty, so the object is looked up (404 for
+/// another account's) before the form is judged.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CancelForm {
+    when: String,
+}
+
+async fn cancel(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<CancelForm>) -> Result<Response, AppError> {
+    let s = services::find(&state, m.account.id, id).await?;
+    let when = match f.when.as_str() {
+        "immediate" => "Immediate",
+        "end" => "End of Billing Period",
+        _ => return Err(AppError::BadRequest("Choose when to cancel: immediately or at the end of the billing period.".into())),
+    };
+    if s.status == "Cancelled" || s.cancellation.is_some() {
+        return Err(AppError::Conflict(format!("Cancellation of {} was already requested.", s.domain)));
+    }
+    let mut tx = state.db.begin().await?;
+    sqlx::query("UPDATE services SET cancellation = $3, status = CASE WHEN $3 = 'Immediate' THEN 'Cancelled' ELSE status END WHERE id = $1 AND account_id = $2")
+        .bind(id).bind(m.account.id).bind(when)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "order.cancellation_requested", details: serde_json::json!({ "service": s.domain, "when": when }), ip: &ip }).await?;
+    notify::send(&mut tx, m.account.id, notify::Kind::Products, &format!("Cancellation of {} requested", s.domain), &[format!("{} requested cancellation of {} ({}): {when}.", m.user.name, s.domain, s.product)]).await?;
+    session::set_flash(&mut *tx, m.user.session_id, &format!("Cancellation of {} requested ({when}).", s.domain)).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(Redirect::to("/orders").into_response())
+}

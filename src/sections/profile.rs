@@ -1,0 +1,95 @@
+//! Modify Master Account Profile: the account's billing details. Some
+//! fields only support may change (the help article says "most of this data
+//! can only be changed through our support"): shown read-only here.
+
+use askama::Template;
+use axum::{extract::State, response::{IntoResponse, Redirect, Response}, routing::get};
+use serde::Deserialize;
+
+use super::SectionRoutes;
+use crate::{audit, auth::{csrf::CsrfForm, session::{self, Member}}, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+
+pub fn routes() -> SectionRoutes {
+    SectionRoutes::new("profile").route("/account/profile", &["GET", "POST"], get(show).post(save))
+}
+
+#[derive(sqlx::FromRow)]
+struct Profile {
+    name: String,
+    address: String,
+    city: String,
+    region: String,
+    postcode: String,
+    country: String,
+    phone: String,
+    tax_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "sections/profile.html")]
+struct Page {
+    layout: Layout,
+    p: Profile,
+    error: Option<String>,
+}
+
+async fn load(state: &AppState, m: &Member) -> Result<Profile, AppError> {
+    Ok(sqlx::query_as("SELECT name, address, city, region, postcode, country, phone, tax_id FROM accounts WHERE id = $1")
+        .bind(m.account.id)
+        .fetch_one(&state.db)
+        .await?)
+}
+
+async fn show(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
+    let p = load(&state, &m).await?;
+    web::render(&Page { layout: Layout::of(&m.user), p, error: None })
+}
+
+#[derive(Deserialize)]
+struct Form {
+    address: String,
+    city: String,
+    region: String,
+    postcode: String,
+    phone: String,
+}
+
+/// Trims a free-text field and checks its length and characters.
+pub fn field(raw: &str, label: &str, max: usize) -> Result<String, String> {
+    let s = raw.trim();
+    if s.chars().count() > max {
+        return Err(format!("{label} is too long (at most {max} characters)."));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(format!("{label} contains characters that are not allowed."));
+    }
+    Ok(s.to_string())
+}
+
+async fn save(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, CsrfForm(f): CsrfForm<Form>) -> Result<Response, AppError> {
+    let checked = (|| {
+        Ok::<_, String>((
+            field(&f.address, "Address", 200)?,
+            field(&f.city, "City", 100)?,
+            field(&f.region, "Region", 100)?,
+            field(&f.postcode, "Postcode", 20)?,
+            field(&f.phone, "Phone", 40)?,
+        ))
+    })();
+    let (address, city, region, postcode, phone) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            let p = load(&state, &m).await?;
+            return super::refused(web::render(&Page { layout: Layout::of(&m.user), p, error: Some(e) }));
+        }
+    };
+    let mut tx = state.db.begin().await?;
+    sqlx::query("UPDATE accounts SET address = $2, city = $3, region = $4, postcode = $5, phone = $6 WHERE id = $1")
+        .bind(m.account.id).bind(&address).bind(&city).bind(&region).bind(&postcode).bind(&phone)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "account.profile_changed", details: serde_json::json!({}), ip: &ip }).await?;
+    session::set_flash(&mut *tx, m.user.session_id, "The account profile has been saved.").await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/account/profile").into_response())
+}

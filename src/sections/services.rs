@@ -1,0 +1,198 @@
+//! Services: View Products & Services (list, detail), View & Modify Product
+//! Passwords (the control-panel password), Perform Single Sign-On (a
+//! single-use link into the control panel).
+
+use askama::Template;
+use axum::{extract::{Path, State}, response::{IntoResponse, Redirect, Response}, routing::{get, post}, Router};
+use serde::Deserialize;
+use time::Date;
+use uuid::Uuid;
+
+use super::{notify, providers::{ControlPanel, LocalControlPanel}, SectionRoutes};
+use crate::{audit, auth::{csrf::CsrfForm, password, session::{self, Member}}, domain::token, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+
+pub fn view_routes() -> SectionRoutes {
+    SectionRoutes::new("products")
+        .route("/services", &["GET"], get(index))
+        .route("/services/{service}", &["GET"], get(show))
+}
+
+pub fn manage_routes() -> SectionRoutes {
+    SectionRoutes::new("manageproducts").route("/services/{service}/password", &["GET", "POST"], get(password_page).post(change_password))
+}
+
+pub fn sso_routes() -> SectionRoutes {
+    SectionRoutes::new("productsso").route("/services/{service}/sso", &["POST"], post(sso))
+}
+
+/// The built-in control panel's sign-on landing (stands in for cPanel's);
+/// public by explicit choice: the single-use token is the credential.
+pub fn control_panel_router() -> Router<AppState> {
+    Router::new().route("/control-panel/sso/{token}", get(control_panel_landing))
+}
+
+#[derive(sqlx::FromRow)]
+pub struct Service {
+    pub id: Uuid,
+    pub product: String,
+    pub product_group: String,
+    pub domain: String,
+    pub status: String,
+    pub billing_cycle: String,
+    pub amount_cents: i64,
+    pub next_due_date: Date,
+    pub is_addon: bool,
+    pub cancellation: Option<String>,
+}
+
+pub const SERVICE_COLUMNS: &str = "s.id, p.name AS product, p.product_group, s.domain, s.status, s.billing_cycle, s.amount_cents,
+     s.next_due_date, s.parent_id IS NOT NULL AS is_addon, s.cancellation";
+
+/// A service of the active account, or 404.
+pub async fn find(state: &AppState, account_id: Uuid, id: Uuid) -> Result<Service, AppError> {
+    sqlx::query_as(&format!("SELECT {SERVICE_COLUMNS} FROM services s JOIN products p ON p.id = s.product_id WHERE s.id = $1 AND s.account_id = $2"))
+        .bind(id)
+        .bind(account_id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| super::not_found("service"))
+}
+
+#[derive(Template)]
+#[template(path = "sections/services.html")]
+struct IndexPage {
+    layout: Layout,
+    services: Vec<Service>,
+}
+
+async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
+    let services = sqlx::query_as(&format!(
+        "SELECT {SERVICE_COLUMNS} FROM services s JOIN products p ON p.id = s.product_id WHERE s.account_id = $1 ORDER BY s.created_at, s.id LIMIT 200"
+    ))
+    .bind(m.account.id)
+    .fetch_all(&state.db)
+    .await?;
+    web::render(&IndexPage { layout: Layout::of(&m.user), services })
+}
+
+#[derive(Template)]
+#[template(path = "sections/service.html")]
+struct ShowPage {
+    layout: Layout,
+    s: Service,
+    can_manage: bool,
+    can_sso: bool,
+    can_order: bool,
+}
+
+async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+    let s = find(&state, m.account.id, id).await?;
+    web::render(&ShowPage {
+        layout: Layout::of(&m.user),
+        can_manage: m.account.allows("manageproducts"),
+        can_sso: m.account.allows("productsso"),
+        can_order: m.account.allows("orders"),
+        s,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "sections/service_password.html")]
+struct PasswordPage {
+    layout: Layout,
+    s: Service,
+    error: Option<String>,
+}
+
+async fn password_page(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+    let s = find(&state, m.account.id, id).await?;
+    web::render(&PasswordPage { layout: Layout::of(&m.user), s, error: None })
+}
+
+/// Missing fields parse as empty, so the object is looked up (404 for
+/// another account's) before the form is judged.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PasswordForm {
+    password: String,
+    confirm: String,
+}
+
+/// Control-panel passwords: long, and not only letters or only digits.
+fn check_panel_password(p: &str) -> Result<(), String> {
+    password::check_strength(p)?;
+    let has_letter = p.chars().any(char::is_alphabetic);
+    let has_other = p.chars().any(|c| !c.is_alphabetic());
+    if !(has_letter && has_other) {
+        return Err("Use letters and at least one digit or symbol.".into());
+    }
+    Ok(())
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    Path(id): Path<Uuid>,
+    CsrfForm(f): CsrfForm<PasswordForm>,
+) -> Result<Response, AppError> {
+    let s = find(&state, m.account.id, id).await?;
+    let problem = check_panel_password(&f.password).err().or_else(|| (f.password != f.confirm).then(|| "The two passwords do not match.".to_string()));
+    if let Some(e) = problem {
+        return super::refused(web::render(&PasswordPage { layout: Layout::of(&m.user), s, error: Some(e) }));
+    }
+    if s.status != "Active" {
+        return Err(AppError::Conflict(format!("The service is {}: its password can be changed once it is active.", s.status)));
+    }
+    let hash = state.hasher.hash(&f.password).await?;
+    let mut tx = state.db.begin().await?;
+    LocalControlPanel.set_password(&mut tx, id, &hash).await?;
+    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "service.password_changed", details: serde_json::json!({ "service": s.domain }), ip: &ip }).await?;
+    notify::send(&mut tx, m.account.id, notify::Kind::Products, &format!("Control panel password changed for {}", s.domain), &[format!("{} changed the control panel password of {} ({}).", m.user.name, s.domain, s.product)]).await?;
+    session::set_flash(&mut *tx, m.user.session_id, "The control panel password has been changed.").await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(Redirect::to(&format!("/services/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn sso(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, AppError> {
+    let s = find(&state, m.account.id, id).await?;
+    if s.status != "Active" {
+        return Err(AppError::Conflict(format!("The service is {}: sign-on works once it is active.", s.status)));
+    }
+    let mut tx = state.db.begin().await?;
+    let link = LocalControlPanel.sso_link(&mut tx, id, &state.config.base_url).await?;
+    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "service.single_sign_on", details: serde_json::json!({ "service": s.domain }), ip: &ip }).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&link).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "sections/control_panel.html")]
+struct ControlPanelPage {
+    domain: String,
+    username: String,
+}
+
+async fn control_panel_landing(State(state): State<AppState>, Path(t): Path<String>) -> Result<Response, AppError> {
+    let dead = || AppError::Gone("This sign-on link has expired or was already used. Use \"Log in to control panel\" again.".into());
+    if !token::well_formed(&t) {
+        return Err(dead());
+    }
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "WITH used AS (
+             UPDATE control_panel_sso SET used_at = now()
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING service_id
+         )
+         SELECT s.domain, l.username FROM used JOIN services s ON s.id = used.service_id
+         LEFT JOIN control_panel_logins l ON l.service_id = s.id",
+    )
+    .bind(token::hash(&t))
+    .fetch_optional(&state.db)
+    .await?;
+    let (domain, username) = row.ok_or_else(dead)?;
+    web::render(&ControlPanelPage { username: username.unwrap_or_else(|| "admin".into()), domain })
+}

@@ -1,0 +1,207 @@
+//! View & Open Support Tickets: open (department, subject, message), reply,
+//! close; staff replies (from the staff area) appear in the thread.
+
+use askama::Template;
+use axum::{extract::{Path, State}, response::{IntoResponse, Redirect, Response}, routing::{get, post}};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{notify, SectionRoutes};
+use crate::{auth::{csrf::CsrfForm, session::{self, Member}}, error::AppError, layout::Layout, state::AppState, web};
+
+pub const DEPARTMENTS: [&str; 3] = ["Support", "Billing", "Sales"];
+
+pub fn routes() -> SectionRoutes {
+    SectionRoutes::new("tickets")
+        .route("/tickets", &["GET"], get(index))
+        .route("/tickets/new", &["GET", "POST"], get(new_page).post(open))
+        .route("/tickets/{ticket}", &["GET"], get(show))
+        .route("/tickets/{ticket}/reply", &["POST"], post(reply))
+        .route("/tickets/{ticket}/close", &["POST"], post(close))
+}
+
+#[derive(sqlx::FromRow)]
+pub struct Ticket {
+    pub id: Uuid,
+    pub number: i64,
+    pub department: String,
+    pub subject: String,
+    pub status: String,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct Message {
+    pub author: Option<String>,
+    pub from_staff: bool,
+    pub body: String,
+    pub created_at: OffsetDateTime,
+}
+
+pub async fn messages(db: &sqlx::PgPool, ticket_id: Uuid) -> Result<Vec<Message>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.name AS author, t.from_staff, t.body, t.created_at FROM ticket_messages t LEFT JOIN users u ON u.id = t.author_id
+         WHERE t.ticket_id = $1 ORDER BY t.id",
+    )
+    .bind(ticket_id)
+    .fetch_all(db)
+    .await
+}
+
+/// A message body: 1 to 10,000 characters.
+pub fn check_body(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err("Write a message.".into());
+    }
+    if s.chars().count() > 10_000 {
+        return Err("The message is too long (at most 10,000 characters).".into());
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err("The message contains characters that are not allowed.".into());
+    }
+    Ok(s.to_string())
+}
+
+#[derive(Template)]
+#[template(path = "sections/tickets.html")]
+struct IndexPage {
+    layout: Layout,
+    tickets: Vec<Ticket>,
+}
+
+async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
+    let tickets = sqlx::query_as("SELECT id, number, department, subject, status, updated_at FROM tickets WHERE account_id = $1 ORDER BY updated_at DESC, id LIMIT 100")
+        .bind(m.account.id)
+        .fetch_all(&state.db)
+        .await?;
+    web::render(&IndexPage { layout: Layout::of(&m.user), tickets })
+}
+
+#[derive(Template)]
+#[template(path = "sections/ticket_new.html")]
+struct NewPage {
+    layout: Layout,
+    departments: [&'static str; 3],
+    department: String,
+    subject: String,
+    message: String,
+    error: Option<String>,
+}
+
+impl NewPage {
+    fn is_selected(&self, d: &str) -> bool {
+        self.department == d
+    }
+}
+
+async fn new_page(m: Member) -> Result<Response, AppError> {
+    web::render(&NewPage { layout: Layout::of(&m.user), departments: DEPARTMENTS, department: "Support".into(), subject: String::new(), message: String::new(), error: None })
+}
+
+#[derive(Deserialize)]
+struct OpenForm {
+    department: String,
+    subject: String,
+    message: String,
+}
+
+async fn open(State(state): State<AppState>, m: Member, CsrfForm(f): CsrfForm<OpenForm>) -> Result<Response, AppError> {
+    let checked = (|| {
+        if !DEPARTMENTS.contains(&f.department.as_str()) {
+            return Err("Choose a department.".to_string());
+        }
+        let subject = crate::auth::registration::clean_name(&f.subject, "a subject")?;
+        Ok((subject, check_body(&f.message)?))
+    })();
+    let (subject, body) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            return super::refused(web::render(&NewPage {
+                layout: Layout::of(&m.user),
+                departments: DEPARTMENTS,
+                department: f.department.chars().take(20).collect(),
+                subject: f.subject.chars().take(200).collect(),
+                message: f.message.chars().take(10_000).collect(),
+                error: Some(e),
+            }))
+        }
+    };
+    let id = Uuid::new_v4();
+    let mut tx = state.db.begin().await?;
+    let number: i64 = sqlx::query_scalar("INSERT INTO tickets (id, account_id, department, subject, status) VALUES ($1, $2, $3, $4, 'Open') RETURNING number")
+        .bind(id).bind(m.account.id).bind(&f.department).bind(&subject)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO ticket_messages (ticket_id, author_id, from_staff, body) VALUES ($1, $2, false, $3)").bind(id).bind(m.user.id).bind(&body).execute(&mut *tx).await?;
+    notify::send(&mut tx, m.account.id, notify::Kind::Support, &format!("Ticket #{number} opened: {subject}"), &[format!("{} opened ticket #{number} with {}: {subject}.", m.user.name, f.department)]).await?;
+    session::set_flash(&mut *tx, m.user.session_id, &format!("Ticket #{number} opened. We will answer soon.")).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(Redirect::to(&format!("/tickets/{id}")).into_response())
+}
+
+async fn find(state: &AppState, m: &Member, id: Uuid) -> Result<Ticket, AppError> {
+    sqlx::query_as("SELECT id, number, department, subject, status, updated_at FROM tickets WHERE id = $1 AND account_id = $2")
+        .bind(id)
+        .bind(m.account.id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| super::not_found("ticket"))
+}
+
+#[derive(Template)]
+#[template(path = "sections/ticket.html")]
+struct ShowPage {
+    layout: Layout,
+    t: Ticket,
+    messages: Vec<Message>,
+    error: Option<String>,
+}
+
+async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+    let t = find(&state, &m, id).await?;
+    let messages = messages(&state.db, id).await?;
+    web::render(&ShowPage { layout: Layout::of(&m.user), t, messages, error: None })
+}
+
+/// Missing fields parse as empty, so the object is looked up (404 for
+/// another account's) before the form is judged.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ReplyForm {
+    message: String,
+}
+
+async fn reply(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<ReplyForm>) -> Result<Response, AppError> {
+    let t = find(&state, &m, id).await?;
+    if t.status == "Closed" {
+        return Err(AppError::Conflict(format!("Ticket #{} is closed. Open a new ticket if you need more help.", t.number)));
+    }
+    let body = match check_body(&f.message) {
+        Ok(b) => b,
+        Err(e) => {
+            let messages = messages(&state.db, id).await?;
+            return super::refused(web::render(&ShowPage { layout: Layout::of(&m.user), t, messages, error: Some(e) }));
+        }
+    };
+    let mut tx = state.db.begin().await?;
+    sqlx::query("INSERT INTO ticket_messages (ticket_id, author_id, from_staff, body) VALUES ($1, $2, false, $3)").bind(id).bind(m.user.id).bind(&body).execute(&mut *tx).await?;
+    sqlx::query("UPDATE tickets SET status = 'Customer-Reply', updated_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/tickets/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn close(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, AppError> {
+    let t = find(&state, &m, id).await?;
+    if t.status == "Closed" {
+        return Err(AppError::Conflict(format!("Ticket #{} is already closed.", t.number)));
+    }
+    sqlx::query("UPDATE tickets SET status = 'Closed', updated_at = now() WHERE id = $1").bind(id).execute(&state.db).await?;
+    session::set_flash(&state.db, m.user.session_id, &format!("Ticket #{} closed.", t.number)).await?;
+    Ok(Redirect::to(&format!("/tickets/{id}")).into_response())
+}
