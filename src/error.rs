@@ -41,10 +41,21 @@ pub enum AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => AppError::Unavailable,
-            other => AppError::Internal(other.into()),
+        if database_unavailable(&e) {
+            return AppError::Unavailable;
         }
+        AppError::Internal(e.into())
+    }
+}
+
+/// The database is down, restarting or unreachable: a plain 503 that tells
+/// the visitor to retry, not a 500.
+fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        // 57P01-57P03: shutting down or starting up; class 08: connection failures.
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
+        _ => false,
     }
 }
 

@@ -4,7 +4,9 @@
 mod helpers;
 
 mod auth;
+mod drills;
 mod foundation;
+mod hostile;
 mod sections;
 mod staff;
 mod invitations;

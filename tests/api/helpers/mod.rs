@@ -25,11 +25,15 @@ pub struct Options {
     pub smtp: bool,
     /// Start the SMTP server later (the "mail server is down" drills).
     pub smtp_down: bool,
+    /// Another database (a drill's own cluster) instead of a fresh one.
+    pub db_url: Option<String>,
+    /// Take client addresses from X-Forwarded-For (rate-limit drills).
+    pub trust_forwarded: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { smtp: true, smtp_down: false }
+        Options { smtp: true, smtp_down: false, db_url: None, trust_forwarded: false }
     }
 }
 
@@ -38,7 +42,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(opts: Options) -> TestApp {
-    let db_url = postgres::fresh_database().await;
+    let db_url = match opts.db_url {
+        Some(url) => url,
+        None => postgres::fresh_database().await,
+    };
     let mail = if opts.smtp_down { MailSink::reserve().await } else { MailSink::start().await };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -49,6 +56,9 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     vars.insert("DB_MAX_CONNECTIONS".into(), "5".into());
     if opts.smtp {
         vars.insert("SMTP_URL".into(), format!("smtp://127.0.0.1:{}", mail.port()));
+    }
+    if opts.trust_forwarded {
+        vars.insert("TRUST_X_FORWARDED_FOR".into(), "true".into());
     }
     let mut config = Config::from_vars(&vars).expect("test config is valid");
     config.mail_retry_base = Duration::from_millis(300);

@@ -73,3 +73,17 @@ pub async fn fresh_database() -> String {
     conn.close().await.unwrap();
     c.pg.url(&name)
 }
+
+/// A cluster of a drill's own (to stop and start under a running app),
+/// with the migrated database `panel`. Returns it, its folder and the URL.
+pub async fn private_cluster() -> (EmbeddedPostgres, PathBuf, String) {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("drill-{}", uuid::Uuid::new_v4().simple()));
+    let dir = root.clone();
+    let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir)).await.unwrap().expect("drill cluster starts");
+    panel::db::ensure_database(&pg.url("postgres"), "panel").await.unwrap();
+    let url = pg.url("panel");
+    let pool = panel::db::connect(&url, 1).await.unwrap();
+    panel::db::MIGRATOR.run(&pool).await.unwrap();
+    pool.close().await;
+    (pg, root, url)
+}

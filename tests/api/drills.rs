@@ -1,0 +1,285 @@
+//! Fault drills: each asserts what was lost (nothing).
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::helpers::{invite, link_in, postgres, spawn_app, spawn_app_with, Browser, Options, PASSWORD};
+
+#[tokio::test]
+async fn mail_queued_while_smtp_is_down_is_delivered_once_later_with_working_links() {
+    let app = spawn_app_with(Options { smtp_down: true, ..Options::default() }).await;
+    let owner = app.register("Ann", "ann@example.com").await;
+    for i in 0..5 {
+        invite(&owner, &format!("p{i}@example.com"), &[]).await.assert_redirect_to("/users");
+    }
+    app.browser().post_form("/password/forgot", &[("email", "ann@example.com")]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.count("SELECT count(*) FROM mail_outbox WHERE status = 'pending'").await, 6, "nothing lost while down");
+    app.mail.come_up().await;
+    for i in 0..5 {
+        let m = app.mail.wait_for(&format!("p{i}@example.com"), "has invited you").await;
+        let link = link_in(&m, &app, "/invitations/");
+        assert_eq!(app.browser().get(&link).await.status, 200, "the original link still works");
+    }
+    let reset = app.mail.wait_for("ann@example.com", "Reset your password").await;
+    assert_eq!(app.browser().get(&link_in(&reset, &app, "/password/reset/")).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(app.mail.all().len(), 6, "each exactly once");
+}
+
+async fn wait_status(b: &Browser, path: &str, want: u16, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if b.get(path).await.status == want {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < within, "{path} did not answer {want} within {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_postgres_restart_gives_plain_503s_then_recovers_within_5_seconds() {
+    let (pg, root, url) = postgres::private_cluster().await;
+    let app = spawn_app_with(Options { db_url: Some(url), ..Options::default() }).await;
+    let ann = app.register("Ann", "ann@example.com").await;
+    assert_eq!(ann.get("/").await.status, 200);
+
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.stop();
+        pg
+    })
+    .await
+    .unwrap();
+    let down = ann.get("/").await;
+    assert_eq!(down.status, 503, "{}", down.text());
+    assert!(down.text().contains("Please try again in a moment"));
+    assert_eq!(ann.get("/readyz").await.status, 503);
+    assert_eq!(ann.get("/healthz").await.status, 200, "alive while the database is away");
+
+    let dir = root.clone();
+    let pg2 = tokio::task::spawn_blocking(move || panel::db::embedded::EmbeddedPostgres::start(&dir)).await.unwrap().unwrap();
+    let took = wait_status(&ann, "/readyz", 200, Duration::from_secs(5)).await;
+    for _ in 0..20 {
+        assert_eq!(ann.get("/").await.status, 200, "no errors once back ({took:?} to ready); the session survived");
+    }
+    drop(pg);
+    tokio::task::spawn_blocking(move || pg2.stop_immediately()).await.unwrap();
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// The real binary, serving the given database on a free port.
+fn start_server(db_url: &str) -> (Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_panel"))
+        .env("DATABASE_URL", db_url)
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .env_remove("SMTP_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+async fn wait_ready(base: &str) {
+    let b = Browser::new(base);
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/healthz")).await.map(|r| r.status() == 200).unwrap_or(false) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(b);
+    panic!("server at {base} did not start");
+}
+
+#[tokio::test]
+async fn sigkill_during_concurrent_accepts_leaves_every_invitation_whole() {
+    let app = spawn_app().await;
+    app.register("Ann", "ann@example.com").await;
+    let account = app.own_account_id("ann@example.com").await;
+    let owner = app.user_id("ann@example.com").await;
+    // Forty invited people, each already signed in (sessions made directly).
+    let mut people = Vec::new();
+    for i in 0..40 {
+        let email = format!("p{i}@example.com");
+        let user = uuid::Uuid::new_v4();
+        let (session, csrf, invitation) = (panel::domain::token::generate(), panel::domain::token::generate(), panel::domain::token::generate());
+        sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, 'x')").bind(user).bind(&email).bind(format!("P{i}")).execute(&app.db).await.unwrap();
+        sqlx::query("INSERT INTO sessions (id, token_hash, user_id, csrf_token) VALUES ($1, $2, $3, $4)")
+            .bind(uuid::Uuid::new_v4()).bind(panel::domain::token::hash(&session)).bind(user).bind(&csrf).execute(&app.db).await.unwrap();
+        sqlx::query("INSERT INTO invitations (id, account_id, email, token_hash, all_permissions, invited_by, expires_at) VALUES ($1, $2, $3, $4, true, $5, now() + interval '7 days')")
+            .bind(uuid::Uuid::new_v4()).bind(account).bind(&email).bind(panel::domain::token::hash(&invitation)).bind(owner).execute(&app.db).await.unwrap();
+        people.push((session, csrf, invitation));
+    }
+    let (mut server, base) = start_server(&app.db_url);
+    wait_ready(&base).await;
+    let mut tasks = Vec::new();
+    for (session, csrf, invitation) in people {
+        let base = base.clone();
+        // Requests cut off by the kill fail: that is the point.
+        tasks.push(tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(format!("{base}/invitations/{invitation}/accept"))
+                .header("cookie", format!("panel_session={session}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("csrf_token={csrf}"))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }));
+    }
+    // Kill once some have been accepted and others are still under way.
+    for _ in 0..2500 {
+        if app.count("SELECT count(*) FROM invitations WHERE accepted_at IS NOT NULL").await >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let (mut again, base) = start_server(&app.db_url);
+    wait_ready(&base).await;
+    let half_done: i64 = app
+        .count(
+            "SELECT count(*) FROM invitations i JOIN users u ON u.email = i.email
+             LEFT JOIN memberships m ON m.account_id = i.account_id AND m.user_id = u.id
+             WHERE (i.accepted_at IS NULL) <> (m.user_id IS NULL)",
+        )
+        .await;
+    assert_eq!(half_done, 0, "never an accepted invitation without its membership, or the reverse");
+    let accepted = app.count("SELECT count(*) FROM invitations WHERE accepted_at IS NOT NULL").await;
+    eprintln!("{accepted} of 40 accepted before the kill");
+    assert!(accepted < 40, "the kill came while accepts were under way");
+    let told = app.count("SELECT count(*) FROM mail_outbox WHERE subject LIKE '%accepted your invitation%'").await;
+    let audited = app.count("SELECT count(*) FROM audit_events WHERE action = 'invitation.accepted'").await;
+    assert_eq!((told, audited), (accepted, accepted), "every acceptance kept its mail and audit event");
+    again.kill().unwrap();
+    let _ = again.wait();
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_share_sessions_access_and_send_each_mail_once() {
+    let a = spawn_app().await;
+    let b_app = spawn_app_with(Options { db_url: Some(a.db_url.clone()), ..Options::default() }).await;
+    let owner = a.register("Ann", "ann@example.com").await;
+    let member_on_a = a.member_of(&owner, "Ann's account", "Bob", "bob@example.com", &["invoices"]).await;
+    // The same cookie works on the other server.
+    let cookie = member_on_a.cookie("panel_session").unwrap();
+    let member_on_b = Browser::with_cookie(&b_app.address, &format!("panel_session={cookie}"));
+    assert_eq!(member_on_b.get("/").await.texts(".active-account"), vec!["Ann's account"]);
+    // Remove Access on server A; the member's next request on B falls back.
+    let bob = a.user_id("bob@example.com").await;
+    owner.post_form(&format!("/users/{bob}/remove"), &[]).await.assert_redirect_to("/users");
+    assert_eq!(member_on_b.get("/").await.texts(".active-account"), vec!["Bob's account"]);
+    // Both workers run against one outbox: every mail goes out once.
+    for i in 0..12 {
+        invite(&owner, &format!("q{i}@example.com"), &[]).await;
+    }
+    for _ in 0..200 {
+        if a.count("SELECT count(*) FROM mail_outbox WHERE status = 'pending'").await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let delivered = a.mail.all().len() + b_app.mail.all().len();
+    let rows = a.count("SELECT count(*) FROM mail_outbox").await as usize;
+    assert_eq!(delivered, rows, "each outbox row delivered by exactly one server");
+}
+
+#[tokio::test]
+async fn mixed_load_from_200_connections_for_60_seconds_has_no_5xx_and_the_records_agree() {
+    let app = spawn_app().await;
+    let owner = std::sync::Arc::new(app.register("Ann", "ann@example.com").await);
+    let member = std::sync::Arc::new(app.member_of(&owner, "Ann's account", "Bob", "bob@example.com", &["invoices"]).await);
+    let bob = app.user_id("bob@example.com").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut tasks = Vec::new();
+    for worker in 0..200 {
+        let (owner, member, addr) = (owner.clone(), member.clone(), app.address.clone());
+        tasks.push(tokio::spawn(async move {
+            let anon = Browser::new(&addr);
+            let mut statuses = Vec::new();
+            let mut n = 0;
+            while Instant::now() < deadline {
+                n += 1;
+                let status = match (worker + n) % 6 {
+                    0 => owner.get("/users").await.status,
+                    1 => member.get("/").await.status,
+                    2 => anon.get("/login").await.status,
+                    3 => owner.get("/accounts/switch").await.status,
+                    4 if worker % 10 == 0 => invite(&owner, &format!("load-{worker}-{n}@example.com"), &[]).await.status,
+                    5 if worker % 20 == 0 => {
+                        let grant = if n % 2 == 0 { vec![("mode", "all")] } else { vec![("mode", "choose"), ("permissions", "invoices")] };
+                        owner.post_form(&format!("/users/{bob}/permissions"), &grant).await.status
+                    }
+                    _ => owner.get("/").await.status,
+                };
+                statuses.push(status);
+            }
+            statuses
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let server_errors = all.iter().filter(|s| **s >= 500).count();
+    assert_eq!(server_errors, 0, "{} requests, {server_errors} 5xx", all.len());
+    assert!(all.len() > 1000, "the load ran: {} requests", all.len());
+    let invites = app.count("SELECT count(*) FROM invitations").await;
+    let invite_events = app.count("SELECT count(*) FROM audit_events WHERE action = 'invitation.sent'").await;
+    assert_eq!(invites, invite_events, "audit log and invitations agree");
+    let changes = app.count("SELECT count(*) FROM audit_events WHERE action = 'member.permissions_changed'").await;
+    assert!(changes > 0);
+    assert_eq!(app.count("SELECT count(*) FROM memberships").await, 3, "owner, Bob, Bob's own");
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_requests_and_stops_the_embedded_postgres() {
+    let data = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sigterm-{}", uuid::Uuid::new_v4().simple()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_panel"))
+        .env_remove("DATABASE_URL")
+        .env_remove("SMTP_URL")
+        .env("PANEL_DATA_DIR", &data)
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("BASE_URL", &base)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(&base).await;
+    let b = Browser::new(&base);
+    let res = b.post_form("/register", &[("name", "Ann"), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", "A")]).await;
+    assert_eq!(res.status, 303);
+    // A sign-in (slow: argon2id) in flight when SIGTERM arrives still completes.
+    let token = b.get("/login").await.attr("input[name=csrf_token]", "value").unwrap();
+    let body = format!("csrf_token={token}&email=ann%40example.com&password={}", PASSWORD.replace(' ', "+"));
+    let in_flight = tokio::spawn(async move { b.post_raw("/login", &body, &[]).await.status });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    assert_eq!(in_flight.await.unwrap(), 303, "the in-flight sign-in finished");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = server.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "exits within 10 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(!data.join("pg/postmaster.pid").exists(), "the embedded Postgres was stopped cleanly");
+    let _ = std::fs::remove_dir_all(data);
+}
