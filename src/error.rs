@@ -137,9 +137,10 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
             StatusCode::METHOD_NOT_ALLOWED => "This address does not accept that kind of request.",
             StatusCode::PAYLOAD_TOO_LARGE => "What you sent is too large.",
             StatusCode::REQUEST_TIMEOUT => "That took too long. Please try again.",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY => {
                 "The form was not sent in a way we understand. Please reload the page and try again."
             }
+            StatusCode::BAD_REQUEST => "That address or form could not be understood. Check the link, or reload the page and try again.",
             s if s.is_server_error() => "The service is temporarily unavailable. Please try again in a moment.",
             _ => "That request could not be handled.",
         };
