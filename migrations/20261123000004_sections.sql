@@ -186,3 +186,11 @@ CREATE TABLE order_invoices (
     service_id uuid NOT NULL REFERENCES services(id) ON DELETE CASCADE,
     PRIMARY KEY (invoice_id, service_id)
 );
+
+-- An upgrade that costs more waits for its invoice to be paid.
+CREATE TABLE pending_upgrades (
+    invoice_id   uuid PRIMARY KEY REFERENCES invoices(id) ON DELETE CASCADE,
+    service_id   uuid NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    product_id   uuid NOT NULL REFERENCES products(id),
+    amount_cents bigint NOT NULL CHECK (amount_cents >= 0)
+);

@@ -47,7 +47,13 @@ struct ShowPage {
 
 async fn show(State(state): State<AppState>, m: Member, Path(id): Path<i64>) -> Result<Response, AppError> {
     let (to_email, subject, created_at, body): (String, String, OffsetDateTime, String) =
-        sqlx::query_as("SELECT to_email, subject, created_at, text_body FROM mail_outbox WHERE id = $1 AND account_id = $2")
+        // A mail not yet sent still holds its link (an invitation's token):
+        // never shown here, or a member could accept in the invitee's place.
+        sqlx::query_as(
+            "SELECT to_email, subject, created_at,
+                    CASE WHEN secret IS NULL THEN text_body ELSE replace(text_body, secret, '[link hidden until sent]') END
+             FROM mail_outbox WHERE id = $1 AND account_id = $2",
+        )
             .bind(id)
             .bind(m.account.id)
             .fetch_optional(&state.db)

@@ -144,12 +144,21 @@ async fn pay(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, P
         .execute(&mut *tx)
         .await?;
     sqlx::query("UPDATE invoices SET status = 'Paid', paid_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    // An order's service starts once its invoice is paid.
+    // An order's service starts, and a paid-for upgrade applies, once its
+    // invoice is paid.
     sqlx::query("UPDATE services SET status = 'Active' WHERE account_id = $1 AND status = 'Pending' AND id IN (SELECT service_id FROM order_invoices WHERE invoice_id = $2)")
         .bind(m.account.id)
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    sqlx::query(
+        "UPDATE services s SET product_id = u.product_id, amount_cents = u.amount_cents
+         FROM pending_upgrades u WHERE u.invoice_id = $2 AND s.id = u.service_id AND s.account_id = $1",
+    )
+    .bind(m.account.id)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "invoice.paid", details: serde_json::json!({ "invoice": number, "amount": money(&total), "via": gateway }), ip: &ip }).await?;
     notify::send(&mut tx, m.account.id, notify::Kind::Invoices, &format!("Payment received for invoice #{number}"), &[format!("We received {} for invoice #{number} ({gateway}, reference {reference}). Thank you.", money(&total))]).await?;
     session::set_flash(&mut *tx, m.user.session_id, &format!("Invoice #{number} is paid. Thank you!")).await?;

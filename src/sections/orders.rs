@@ -124,21 +124,38 @@ async fn upgrade(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Membe
     let Some(target) = options.iter().find(|p| p.id.to_string() == f.product_id).cloned() else {
         return super::refused(web::render(&UpgradePage { layout: Layout::of(&m.user), s, options, error: Some("Choose one of the listed products of this group.".into()) }));
     };
-    if s.status == "Cancelled" {
-        return Err(AppError::Conflict("A cancelled service cannot be upgraded.".into()));
+    let mut tx = state.db.begin().await?;
+    // Re-read under a lock: the price difference is worked out from the
+    // service as it is now, not as it was when the page was read.
+    let (product_id, amount, status): (Uuid, i64, String) =
+        sqlx::query_as("SELECT product_id, amount_cents, status FROM services WHERE id = $1 AND account_id = $2 FOR UPDATE")
+            .bind(id)
+            .bind(m.account.id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if status != "Active" {
+        return Err(AppError::Conflict(format!("The service is {status}: it can be upgraded once it is active.")));
+    }
+    if product_id == target.id {
+        return Err(AppError::Conflict(format!("{} already runs {}.", s.domain, target.name)));
     }
     let new_amount = target.price(&s.billing_cycle);
-    let mut tx = state.db.begin().await?;
-    sqlx::query("UPDATE services SET product_id = $3, amount_cents = $4 WHERE id = $1 AND account_id = $2").bind(id).bind(m.account.id).bind(target.id).bind(new_amount).execute(&mut *tx).await?;
-    let difference = new_amount - s.amount_cents;
-    let mut flash = format!("{} now runs {}.", s.domain, target.name);
-    if difference > 0 {
+    let difference = new_amount - amount;
+    let flash = if difference > 0 {
+        // A dearer product starts when its difference is paid.
         let line = Line { description: format!("Upgrade of {} from {} to {}", s.domain, s.product, target.name), amount_cents: difference };
-        let (_, number) = invoices::create(&mut tx, m.account.id, &[line], 7).await?;
-        flash = format!("{flash} Invoice #{number} for the difference of {} was created.", money(&difference));
-    }
+        let (invoice_id, number) = invoices::create(&mut tx, m.account.id, &[line], 7).await?;
+        sqlx::query("INSERT INTO pending_upgrades (invoice_id, service_id, product_id, amount_cents) VALUES ($1, $2, $3, $4)")
+            .bind(invoice_id).bind(id).bind(target.id).bind(new_amount)
+            .execute(&mut *tx)
+            .await?;
+        format!("Invoice #{number} for the difference of {} was created: {} moves to {} once it is paid.", money(&difference), s.domain, target.name)
+    } else {
+        sqlx::query("UPDATE services SET product_id = $2, amount_cents = $3 WHERE id = $1").bind(id).bind(target.id).bind(new_amount).execute(&mut *tx).await?;
+        format!("{} now runs {}.", s.domain, target.name)
+    };
     audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "order.upgraded", details: serde_json::json!({ "service": s.domain, "from": s.product, "to": target.name }), ip: &ip }).await?;
-    notify::send(&mut tx, m.account.id, notify::Kind::Products, &format!("{} was changed to {}", s.domain, target.name), &[format!("{} changed {} from {} to {}.", m.user.name, s.domain, s.product, target.name)]).await?;
+    notify::send(&mut tx, m.account.id, notify::Kind::Products, &format!("Change of {} to {}", s.domain, target.name), &[format!("{} asked to change {} from {} to {}.", m.user.name, s.domain, s.product, target.name)]).await?;
     session::set_flash(&mut *tx, m.user.session_id, &flash).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
@@ -172,14 +189,19 @@ async fn cancel(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member
         "end" => "End of Billing Period",
         _ => return Err(AppError::BadRequest("Choose when to cancel: immediately or at the end of the billing period.".into())),
     };
-    if s.status == "Cancelled" || s.cancellation.is_some() {
-        return Err(AppError::Conflict(format!("Cancellation of {} was already requested.", s.domain)));
-    }
+    let already = || AppError::Conflict(format!("Cancellation of {} was already requested.", s.domain));
     let mut tx = state.db.begin().await?;
-    sqlx::query("UPDATE services SET cancellation = $3, status = CASE WHEN $3 = 'Immediate' THEN 'Cancelled' ELSE status END WHERE id = $1 AND account_id = $2")
-        .bind(id).bind(m.account.id).bind(when)
-        .execute(&mut *tx)
-        .await?;
+    // The guard in the statement settles two requests at once: one wins.
+    let done = sqlx::query(
+        "UPDATE services SET cancellation = $3, status = CASE WHEN $3 = 'Immediate' THEN 'Cancelled' ELSE status END
+         WHERE id = $1 AND account_id = $2 AND cancellation IS NULL AND status <> 'Cancelled'",
+    )
+    .bind(id).bind(m.account.id).bind(when)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(already());
+    }
     audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "order.cancellation_requested", details: serde_json::json!({ "service": s.domain, "when": when }), ip: &ip }).await?;
     notify::send(&mut tx, m.account.id, notify::Kind::Products, &format!("Cancellation of {} requested", s.domain), &[format!("{} requested cancellation of {} ({}): {when}.", m.user.name, s.domain, s.product)]).await?;
     session::set_flash(&mut *tx, m.user.session_id, &format!("Cancellation of {} requested ({when}).", s.domain)).await?;

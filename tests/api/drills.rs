@@ -5,7 +5,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::helpers::{invite, link_in, postgres, spawn_app, spawn_app_with, Browser, Options, PASSWORD};
+use crate::helpers::{invite, link_in, postgres, spawn_app, spawn_app_with, Browser, MailSink, Options, PASSWORD};
 
 #[tokio::test]
 async fn mail_queued_while_smtp_is_down_is_delivered_once_later_with_working_links() {
@@ -72,18 +72,24 @@ async fn a_postgres_restart_gives_plain_503s_then_recovers_within_5_seconds() {
 
 /// The real binary, serving the given database on a free port.
 fn start_server(db_url: &str) -> (Child, String) {
+    start_server_with(db_url, None)
+}
+
+/// The same, sending mail to the loopback SMTP server on `smtp_port`.
+fn start_server_with(db_url: &str, smtp_port: Option<u16>) -> (Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_panel"))
-        .env("DATABASE_URL", db_url)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_panel"));
+    cmd.env("DATABASE_URL", db_url)
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("BASE_URL", format!("http://127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
         .env_remove("SMTP_URL")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (child, format!("http://127.0.0.1:{port}"))
+        .stderr(Stdio::null());
+    if let Some(p) = smtp_port {
+        cmd.env("SMTP_URL", format!("smtp://127.0.0.1:{p}"));
+    }
+    (cmd.spawn().unwrap(), format!("http://127.0.0.1:{port}"))
 }
 
 async fn wait_ready(base: &str) {
@@ -167,33 +173,52 @@ async fn sigkill_during_concurrent_accepts_leaves_every_invitation_whole() {
 }
 
 #[tokio::test]
-async fn two_servers_on_one_database_share_sessions_access_and_send_each_mail_once() {
-    let a = spawn_app().await;
-    let b_app = spawn_app_with(Options { db_url: Some(a.db_url.clone()), ..Options::default() }).await;
-    let owner = a.register("Ann", "ann@example.com").await;
-    let member_on_a = a.member_of(&owner, "Ann's account", "Bob", "bob@example.com", &["invoices"]).await;
-    // The same cookie works on the other server.
-    let cookie = member_on_a.cookie("panel_session").unwrap();
-    let member_on_b = Browser::with_cookie(&b_app.address, &format!("panel_session={cookie}"));
-    assert_eq!(member_on_b.get("/").await.texts(".active-account"), vec!["Ann's account"]);
-    // Remove Access on server A; the member's next request on B falls back.
-    let bob = a.user_id("bob@example.com").await;
-    owner.post_form(&format!("/users/{bob}/remove"), &[]).await.assert_redirect_to("/users");
-    assert_eq!(member_on_b.get("/").await.texts(".active-account"), vec!["Bob's account"]);
-    // Both workers run against one outbox: every mail goes out once.
+async fn two_server_processes_on_one_database_share_sessions_access_and_send_each_mail_once() {
+    let db_url = postgres::fresh_database().await;
+    let sink = MailSink::start().await;
+    let (mut one, a) = start_server_with(&db_url, Some(sink.port()));
+    let (mut two, b) = start_server_with(&db_url, Some(sink.port()));
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+    let owner = Browser::new(&a);
+    owner.post_form("/register", &[("name", "Ann"), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", "Ann's account")]).await.assert_redirect_to("/");
+    invite(&owner, "bob@example.com", &["invoices"]).await.assert_redirect_to("/users");
+    let mail = sink.wait_for("bob@example.com", "has invited you").await;
+    let link = mail.text.split_whitespace().find(|w| w.contains("/invitations/")).unwrap();
+    let path = &link[link.find("/invitations/").unwrap()..];
+    // Bob accepts on the second server, then his session works on both.
+    let bob = Browser::new(&b);
+    bob.post_form(&format!("{path}/register"), &[("name", "Bob"), ("password", PASSWORD)]).await.assert_redirect_to("/");
+    let cookie = bob.cookie("panel_session").unwrap();
+    let bob_on_a = Browser::with_cookie(&a, &format!("panel_session={cookie}"));
+    assert_eq!(bob_on_a.get("/").await.texts(".active-account"), vec!["Ann's account"]);
+    // Remove Access on the first server; Bob's next request on the second falls back.
+    let db = panel::db::connect(&db_url, 1).await.unwrap();
+    let bob_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = 'bob@example.com'").fetch_one(&db).await.unwrap();
+    owner.post_form(&format!("/users/{bob_id}/remove"), &[]).await.assert_redirect_to("/users");
+    assert_eq!(bob.get("/").await.texts(".active-account"), vec!["Bob's account"]);
+    // Both workers share one outbox: each mail goes out exactly once.
     for i in 0..12 {
         invite(&owner, &format!("q{i}@example.com"), &[]).await;
     }
     for _ in 0..200 {
-        if a.count("SELECT count(*) FROM mail_outbox WHERE status = 'pending'").await == 0 {
+        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM mail_outbox WHERE status = 'pending'").fetch_one(&db).await.unwrap();
+        if pending == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let delivered = a.mail.all().len() + b_app.mail.all().len();
-    let rows = a.count("SELECT count(*) FROM mail_outbox").await as usize;
-    assert_eq!(delivered, rows, "each outbox row delivered by exactly one server");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM mail_outbox").fetch_one(&db).await.unwrap();
+    let delivered = sink.all();
+    let mut keys: Vec<(String, String)> = delivered.iter().map(|m| (m.to.clone(), m.subject.clone())).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!((delivered.len(), keys.len()), (rows as usize, rows as usize), "each outbox row delivered once, none twice");
+    for s in [&mut one, &mut two] {
+        unsafe { libc::kill(s.id() as i32, libc::SIGTERM) };
+        let _ = s.wait();
+    }
 }
 
 #[tokio::test]

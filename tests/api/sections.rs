@@ -226,6 +226,8 @@ async fn orders_create_a_pending_service_that_starts_when_its_invoice_is_paid() 
         assert_eq!(owner.post_form("/orders", &fields).await.status, 422, "{what}");
     }
     let res = owner.post_form("/orders", &[("product_id", product), ("domain", "new.example.com"), ("billing_cycle", "Annually")]).await;
+    let pending_service: String = sqlx::query_scalar("SELECT id::text FROM services WHERE domain = 'new.example.com'").fetch_one(&app.db).await.unwrap();
+    assert_eq!(owner.post_form(&format!("/orders/upgrade/{pending_service}"), &[("product_id", "00000000-0000-4000-8000-000000000003")]).await.status, 409, "no upgrade before the first payment");
     let invoice = res.location().unwrap().to_string();
     let (status, amount): (String, i64) = sqlx::query_as("SELECT status, amount_cents FROM services WHERE domain = 'new.example.com'").fetch_one(&app.db).await.unwrap();
     assert_eq!((status.as_str(), amount), ("Pending", 4990));
@@ -238,7 +240,11 @@ async fn orders_create_a_pending_service_that_starts_when_its_invoice_is_paid() 
     let vps = "00000000-0000-4000-8000-000000000004";
     assert_eq!(owner.post_form(&format!("/orders/upgrade/{service}"), &[("product_id", vps)]).await.status, 422);
     owner.post_form(&format!("/orders/upgrade/{service}"), &[("product_id", "00000000-0000-4000-8000-000000000002")]).await;
-    assert_eq!(app.count("SELECT count(*) FROM invoices WHERE total_cents = 5000").await, 1, "the difference is invoiced");
+    let upgrade_invoice: String = sqlx::query_scalar("SELECT id::text FROM invoices WHERE total_cents = 5000").fetch_one(&app.db).await.unwrap();
+    let product = || sqlx::query_scalar::<_, String>("SELECT p.name FROM services s JOIN products p ON p.id = s.product_id WHERE s.domain = 'new.example.com'").fetch_one(&app.db);
+    assert_eq!(product().await.unwrap(), "Starter", "the dearer product waits for its payment");
+    owner.post_form(&format!("/invoices/{upgrade_invoice}/pay"), &[("method", "gateway")]).await;
+    assert_eq!(product().await.unwrap(), "Business");
     owner.post_form(&format!("/orders/cancel/{service}"), &[("when", "immediate")]).await.assert_redirect_to("/orders");
     let status: String = sqlx::query_scalar("SELECT status FROM services WHERE id = $1::uuid").bind(&service).fetch_one(&app.db).await.unwrap();
     assert_eq!(status, "Cancelled");
@@ -301,4 +307,10 @@ async fn view_emails_shows_only_this_accounts_mail() {
     let to = list.texts("#emails td[data-label=To]");
     assert!(to.contains(&"someone@example.com".to_string()));
     assert!(!to.contains(&"other@example.com".to_string()));
+    // An invitation not yet sent never shows its link here.
+    sqlx::query("UPDATE mail_outbox SET status = 'pending', secret = 'SECRET-TOKEN', text_body = 'open https://x/invitations/SECRET-TOKEN' WHERE to_email = 'someone@example.com'")
+        .execute(&app.db).await.unwrap();
+    let id: i64 = sqlx::query_scalar("SELECT id FROM mail_outbox WHERE to_email = 'someone@example.com'").fetch_one(&app.db).await.unwrap();
+    let mail = owner.get(&format!("/emails/{id}")).await;
+    assert!(!mail.text().contains("SECRET-TOKEN") && mail.text().contains("[link hidden until sent]"));
 }
