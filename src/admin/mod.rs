@@ -173,16 +173,37 @@ async fn transfer(
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
 }
 
-/// The account's owner, in whose name invitation mail goes out.
-async fn on_behalf_of<'a>(state: &AppState, account_id: Uuid) -> Result<(String, String, String), AppError> {
-    sqlx::query_as(
+/// The account's name and owner, in whose name invitation mail goes out.
+struct OnBehalfOf {
+    account_name: String,
+    owner_name: String,
+    owner_email: String,
+}
+
+impl OnBehalfOf {
+    fn inviter<'a>(&'a self, me: &CurrentUser, account_id: Uuid, ip: &'a str, state: &'a AppState) -> Inviter<'a> {
+        Inviter {
+            actor_id: me.id,
+            account_id,
+            account_name: &self.account_name,
+            owner_name: &self.owner_name,
+            owner_email: &self.owner_email,
+            ip,
+            config: &state.config,
+        }
+    }
+}
+
+async fn on_behalf_of(state: &AppState, account_id: Uuid) -> Result<OnBehalfOf, AppError> {
+    let (account_name, owner_name, owner_email): (String, String, String) = sqlx::query_as(
         "SELECT a.name, u.name, u.email FROM accounts a JOIN memberships m ON m.account_id = a.id AND m.is_owner
          JOIN users u ON u.id = m.user_id WHERE a.id = $1",
     )
     .bind(account_id)
     .fetch_optional(&state.db)
     .await?
-    .ok_or_else(account_not_found)
+    .ok_or_else(account_not_found)?;
+    Ok(OnBehalfOf { account_name, owner_name, owner_email })
 }
 
 async fn resend_invitation(
@@ -192,9 +213,8 @@ async fn resend_invitation(
     Path((id, inv)): Path<(Uuid, Uuid)>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
-    let (account_name, owner_name, owner_email) = on_behalf_of(&state, id).await?;
-    let by = Inviter { actor_id: me.id, account_id: id, account_name: &account_name, owner_name: &owner_name, owner_email: &owner_email, ip: &ip, config: &state.config };
-    let email = invitations::resend(&state.db, &by, inv).await?;
+    let owner = on_behalf_of(&state, id).await?;
+    let email = invitations::resend(&state.db, &owner.inviter(&me, id, &ip, &state), inv).await?;
     state.mail_wakeup.notify_one();
     session::set_flash(&state.db, me.session_id, &format!("A new invitation was sent to {email}.")).await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
@@ -207,9 +227,8 @@ async fn cancel_invitation(
     Path((id, inv)): Path<(Uuid, Uuid)>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
-    let (account_name, owner_name, owner_email) = on_behalf_of(&state, id).await?;
-    let by = Inviter { actor_id: me.id, account_id: id, account_name: &account_name, owner_name: &owner_name, owner_email: &owner_email, ip: &ip, config: &state.config };
-    let email = invitations::cancel(&state.db, &by, inv).await?;
+    let owner = on_behalf_of(&state, id).await?;
+    let email = invitations::cancel(&state.db, &owner.inviter(&me, id, &ip, &state), inv).await?;
     session::set_flash(&state.db, me.session_id, &format!("The invitation to {email} was cancelled.")).await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
 }

@@ -91,12 +91,41 @@ struct LoginForm {
     next: Option<String>,
 }
 
+/// A login whose password was just checked.
 #[derive(sqlx::FromRow)]
-struct LoginRow {
-    id: Uuid,
+pub struct VerifiedLogin {
+    pub id: Uuid,
+    pub name: String,
+    pub is_staff: bool,
+    pub disabled: bool,
+    /// Where a fresh session starts: the user's own account, else any.
+    pub account_id: Option<Uuid>,
     password_hash: String,
-    disabled: bool,
-    account_id: Option<Uuid>,
+}
+
+/// One sign-in attempt (the sign-in page, or signing in on an invitation):
+/// counted against the limits before the password is checked, with an
+/// unknown email taking as long as a known one. The login, if the password
+/// is right.
+pub async fn verify_password(state: &AppState, ip: &str, email: &str, given: &str) -> Result<Option<VerifiedLogin>, AppError> {
+    if given.len() > 4 * password::MAX_PASSWORD_LEN {
+        return Ok(None);
+    }
+    let attempt = rate_limit::begin(&state.db, ip, email).await?;
+    let row: Option<VerifiedLogin> = sqlx::query_as(
+        "SELECT u.id, u.name, u.is_staff, u.disabled_at IS NOT NULL AS disabled, u.password_hash,
+                (SELECT m.account_id FROM memberships m WHERE m.user_id = u.id
+                 ORDER BY m.is_owner DESC, m.created_at LIMIT 1) AS account_id
+         FROM users u WHERE u.email = $1",
+    )
+    .bind(email)
+    .fetch_optional(&state.db)
+    .await?;
+    if !state.hasher.verify(given, row.as_ref().map(|r| r.password_hash.as_str())).await? {
+        return Ok(None);
+    }
+    rate_limit::succeeded(&state.db, attempt).await?;
+    Ok(row)
 }
 
 async fn login(
@@ -115,26 +144,8 @@ async fn login(
         Ok(e) => e,
         Err(e) => return failed(form.email.chars().take(254).collect(), axum::http::StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    if form.password.len() > 4 * password::MAX_PASSWORD_LEN {
+    let Some(row) = verify_password(&state, &ip, email.as_str(), &form.password).await? else {
         return failed(email.to_string(), axum::http::StatusCode::UNAUTHORIZED, "Incorrect email or password.");
-    }
-    let attempt = rate_limit::begin(&state.db, &ip, email.as_str()).await?;
-    let row: Option<LoginRow> = sqlx::query_as(
-        "SELECT u.id, u.password_hash, u.disabled_at IS NOT NULL AS disabled,
-                (SELECT m.account_id FROM memberships m WHERE m.user_id = u.id
-                 ORDER BY m.is_owner DESC, m.created_at LIMIT 1) AS account_id
-         FROM users u WHERE u.email = $1",
-    )
-    .bind(email.as_str())
-    .fetch_optional(&state.db)
-    .await?;
-    let ok = state.hasher.verify(&form.password, row.as_ref().map(|r| r.password_hash.as_str())).await?;
-    if ok {
-        rate_limit::succeeded(&state.db, attempt).await?;
-    }
-    let row = match (ok, row) {
-        (true, Some(row)) => row,
-        _ => return failed(email.to_string(), axum::http::StatusCode::UNAUTHORIZED, "Incorrect email or password."),
     };
     if row.disabled {
         return failed(email.to_string(), axum::http::StatusCode::FORBIDDEN, "This login has been disabled. Please contact support.");

@@ -16,7 +16,6 @@ use crate::{
     auth::{
         self,
         csrf::{AnonCsrf, CsrfForm},
-        password, rate_limit,
         registration::{self, NewUser, Registered},
         session::{self, CurrentUser},
     },
@@ -174,19 +173,11 @@ async fn sign_in_and_accept(
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Result<Response, AppError> {
     let offer = open_offer(&state, &token).await?;
-    let attempt = rate_limit::begin(&state.db, &ip, &offer.email).await?;
-    let row: Option<(uuid::Uuid, String, String, bool, bool)> =
-        sqlx::query_as("SELECT id, name, password_hash, is_staff, disabled_at IS NOT NULL FROM users WHERE email = $1")
-            .bind(&offer.email)
-            .fetch_optional(&state.db)
-            .await?;
-    let ok = form.password.len() <= 4 * password::MAX_PASSWORD_LEN
-        && state.hasher.verify(&form.password, row.as_ref().map(|r| r.2.as_str())).await?;
-    let Some((user_id, name, _, is_staff, disabled)) = row.filter(|_| ok) else {
+    let Some(login) = auth::verify_password(&state, &ip, &offer.email, &form.password).await? else {
         return show_page(None, anon, token, offer, Some("Incorrect password.".into()));
     };
-    rate_limit::succeeded(&state.db, attempt).await?;
-    if disabled {
+    let (user_id, name, is_staff) = (login.id, login.name, login.is_staff);
+    if login.disabled {
         return Err(AppError::Forbidden("This login has been disabled. Please contact support.".into()));
     }
     let mut tx = state.db.begin().await?;

@@ -75,6 +75,13 @@ async fn every_section_route_needs_its_permission_and_ids_stay_inside_the_accoun
         let links: Vec<String> = member.get("/").await.html().select(&scraper::Selector::parse("nav.sections a").unwrap()).map(|a| a.value().attr("href").unwrap().to_string()).collect();
         assert_eq!(links, vec![href.to_string()], "{key}");
     }
+    // And with every permission but one, that section's link is absent.
+    for (key, _label, href) in panel::sections::NAV {
+        let others: Vec<&str> = KEYS.iter().copied().filter(|k| *k != key).collect();
+        set_grant(&app, "bob@example.com", account, &others).await;
+        let links: Vec<String> = member.get("/").await.html().select(&scraper::Selector::parse("nav.sections a").unwrap()).map(|a| a.value().attr("href").unwrap().to_string()).collect();
+        assert!(!links.contains(&href.to_string()) && links.len() == panel::sections::NAV.len() - 1, "{key}: {links:?}");
+    }
     let owner_links = owner.get("/").await.texts("nav.sections a");
     assert_eq!(owner_links.len(), panel::sections::NAV.len(), "the owner sees every section");
 }

@@ -111,7 +111,7 @@ async fn a_client_even_with_every_permission_is_denied_on_every_staff_route() {
     let bob_id = app.user_id("bob@example.com").await;
     let z = uuid::Uuid::nil();
     for client in [&ann, &bob] {
-        for path in ["/admin".to_string(), format!("/admin/accounts/{account}"), format!("/admin/users/{bob_id}"), "/admin/audit".into(), "/admin/mail".into()] {
+        for path in ["/admin".to_string(), format!("/admin/accounts/{account}"), format!("/admin/users/{bob_id}"), "/admin/audit".into(), "/admin/mail".into(), "/admin/tickets".into(), format!("/admin/tickets/{z}")] {
             let res = client.get(&path).await;
             assert_eq!(res.status, 403, "GET {path}");
             assert!(res.text().contains("for support staff only"));
@@ -126,6 +126,7 @@ async fn a_client_even_with_every_permission_is_denied_on_every_staff_route() {
             format!("/admin/users/{bob_id}/disable"),
             format!("/admin/users/{bob_id}/enable"),
             format!("/admin/users/{bob_id}/sign-in-as"),
+            format!("/admin/tickets/{z}/reply"),
         ] {
             assert_eq!(client.post_form(&path, &[("mode", "all")]).await.status, 403, "POST {path}");
         }
@@ -276,6 +277,7 @@ async fn every_staff_post_needs_the_csrf_token() {
         format!("/admin/users/{ann}/disable"),
         format!("/admin/users/{ann}/enable"),
         format!("/admin/users/{ann}/sign-in-as"),
+        format!("/admin/tickets/{z}/reply"),
         "/admin/return".to_string(),
     ] {
         assert_eq!(staff.post_raw(&path, "mode=all", &[]).await.status, 403, "{path}");
