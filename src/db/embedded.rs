@@ -17,6 +17,9 @@ pub struct EmbeddedPostgres {
     data_dir: PathBuf,
     socket_dir: PathBuf,
     as_postgres_user: bool,
+    /// Whether this process started the cluster (and so stops it). A
+    /// `seed-demo` run beside a running server must not stop its database.
+    started_here: bool,
 }
 
 impl EmbeddedPostgres {
@@ -26,12 +29,13 @@ impl EmbeddedPostgres {
         let bin_dir = find_bin_dir().context(INSTALL_HINT)?;
         std::fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
         let root = root.canonicalize()?;
-        let pg = EmbeddedPostgres {
+        let mut pg = EmbeddedPostgres {
             bin_dir,
             data_dir: root.join("pg"),
             socket_dir: root.join("sock"),
             // initdb refuses to run as root; the Debian package provides this user.
             as_postgres_user: unsafe { libc::geteuid() } == 0,
+            started_here: false,
         };
         if !pg.data_dir.join("PG_VERSION").exists() {
             pg.init()?;
@@ -58,6 +62,7 @@ impl EmbeddedPostgres {
                 ],
             )
             .with_context(|| format!("Postgres did not start; see {}", log.display()))?;
+            pg.started_here = true;
         }
         Ok(pg)
     }
@@ -67,11 +72,16 @@ impl EmbeddedPostgres {
         format!("postgres://postgres@localhost/{database}?host={}", self.socket_dir.display())
     }
 
+    /// Stops the cluster if this process started it.
     pub fn stop(&self) {
+        if !self.started_here {
+            return;
+        }
         let _ = self.run("pg_ctl", &["-D".as_ref(), self.data_dir.as_os_str(), "-m".as_ref(), "fast".as_ref(), "-w".as_ref(), "stop".as_ref()]);
     }
 
-    /// Stops the server at once, for test clusters thrown away afterwards.
+    /// Stops the server at once (whoever started it), for test clusters
+    /// thrown away afterwards.
     pub fn stop_immediately(&self) {
         let _ = self.run("pg_ctl", &["-D".as_ref(), self.data_dir.as_os_str(), "-m".as_ref(), "immediate".as_ref(), "stop".as_ref()]);
     }
