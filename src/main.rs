@@ -69,7 +69,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let local_mailbox = config.smtp_url.is_none();
         let app = App::build(config, pool.clone()).await?;
         println!("Billing panel running at {base_url}");
-        println!("Create a login at {base_url}/register, or run `cargo run -- seed-demo` for demo logins.");
+        println!("Create a login at {base_url}/register, or run `cargo run --release -- seed-demo` for demo logins.");
         if local_mailbox {
             println!("No SMTP_URL set: mail is kept in the local mailbox at {base_url}/dev/mailbox");
         }

@@ -201,6 +201,9 @@ struct RegisterForm {
     next: Option<String>,
 }
 
+/// New logins one address may create per hour.
+pub const REGISTRATIONS_PER_HOUR: i64 = 10;
+
 /// Validates a new login's fields; the message names the first problem.
 pub fn check_new_login(name: &str, email: &str, password: &str) -> Result<(String, Email), String> {
     let name = registration::clean_name(name, "your name")?;
@@ -237,6 +240,16 @@ async fn register(
         Ok(v) => v,
         Err(m) => return fail(m),
     };
+    // Each login can send invitation mail: bound how many one address makes.
+    let recent: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events WHERE action = 'user.registered' AND ip = $1 AND at > now() - interval '1 hour'",
+    )
+    .bind(&ip)
+    .fetch_one(&state.db)
+    .await?;
+    if recent >= REGISTRATIONS_PER_HOUR {
+        return Err(AppError::TooManyRequests("Too many accounts were created from your address in the last hour. Please try again later.".into()));
+    }
     let hash = state.hasher.hash(&form.password).await?;
     let mut tx = state.db.begin().await?;
     let new = NewUser { name: &name, email: &email, password_hash: &hash, account_name: &account_name };

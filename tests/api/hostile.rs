@@ -141,3 +141,15 @@ async fn ten_thousand_character_inputs_are_refused_plainly() {
     }
     assert_eq!(app.count("SELECT count(*) FROM tickets").await + app.count("SELECT count(*) FROM contacts").await + app.count("SELECT count(*) FROM invitations").await, 0);
 }
+
+#[tokio::test]
+async fn one_address_cannot_create_logins_without_limit() {
+    let app = spawn_app().await;
+    for i in 0..10 {
+        app.register("Spam", &format!("s{i}@example.com")).await;
+    }
+    let res = app.browser().post_form("/register", &[("name", "Spam"), ("email", "s10@example.com"), ("password", PASSWORD), ("account_name", "X")]).await;
+    assert_eq!(res.status, 429);
+    assert!(res.text().contains("Too many accounts were created from your address"));
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 10);
+}
