@@ -107,10 +107,7 @@ struct IndexQuery {
 async fn index(State(state): State<AppState>, Owner(me): Owner, Query(q): Query<IndexQuery>) -> Result<Response, AppError> {
     let after = parse_cursor(q.after.as_deref())?;
     let iafter = parse_cursor(q.iafter.as_deref())?;
-    let ((members, next_m), (invitations, next_i)) = tokio::try_join!(
-        store::members(&state.db, me.account.id, after),
-        store::invitations(&state.db, me.account.id, iafter),
-    )?;
+    let ((members, next_m), (invitations, next_i)) = store::lists(&state.db, me.account.id, after, iafter).await?;
     web::render(&IndexPage {
         layout: Layout::of(&me.user),
         owner_name: me.user.name.clone(),

@@ -5,7 +5,7 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{audit, domain::permissions::Grant};
+use crate::{audit, domain::permissions::Grant, error::AppError};
 
 pub const PAGE_SIZE: i64 = 50;
 
@@ -28,54 +28,22 @@ impl Cursor {
     }
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Deserialize)]
 pub struct MemberRow {
     pub user_id: Uuid,
     pub name: String,
     pub email: String,
     pub all_permissions: bool,
     pub permissions: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub last_sign_in_at: Option<OffsetDateTime>,
 }
 
 impl MemberRow {
     pub fn grant(&self) -> Grant {
         Grant::from_row(self.all_permissions, &self.permissions)
-    }
-}
-
-/// One page of members (not the owner) in the order they joined, and the
-/// cursor of the next page if there is one.
-pub async fn members(db: &PgPool, account_id: Uuid, after: Option<Cursor>) -> Result<(Vec<MemberRow>, Option<Cursor>), sqlx::Error> {
-    // Separate statements for the first and later pages rather than
-    // "$2 IS NULL OR ...": a prepared statement's generic plan keeps that
-    // condition and then cannot read the page straight off the index.
-    let sql = match after {
-        None => "SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at
-                 FROM memberships m JOIN users u ON u.id = m.user_id
-                 WHERE m.account_id = $1 AND NOT m.is_owner
-                 ORDER BY m.created_at, m.user_id LIMIT $2",
-        Some(_) => "SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at
-                    FROM memberships m JOIN users u ON u.id = m.user_id
-                    WHERE m.account_id = $1 AND NOT m.is_owner AND (m.created_at, m.user_id) > ($3, $4)
-                    ORDER BY m.created_at, m.user_id LIMIT $2",
-    };
-    let mut rows: Vec<MemberRow> = page_query(sql, account_id, after).fetch_all(db).await?;
-    let next = next_cursor(&mut rows, |r| Cursor { at: r.created_at, id: r.user_id });
-    Ok((rows, next))
-}
-
-/// Binds a page query: $1 the account, $2 the page size plus one (to learn
-/// whether another page follows), $3 and $4 the cursor when there is one.
-fn page_query<'q, T>(sql: &'q str, account_id: Uuid, after: Option<Cursor>) -> sqlx::query::QueryAs<'q, sqlx::Postgres, T, sqlx::postgres::PgArguments>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
-{
-    let q = sqlx::query_as(sql).bind(account_id).bind(PAGE_SIZE + 1);
-    match after {
-        Some(c) => q.bind(c.at).bind(c.id),
-        None => q,
     }
 }
 
@@ -89,15 +57,19 @@ fn next_cursor<T>(rows: &mut Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Option<Cu
     }
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Deserialize)]
 pub struct InvitationRow {
     pub id: Uuid,
     pub email: String,
     pub all_permissions: bool,
     pub permissions: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
     pub sent_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub accepted_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub cancelled_at: Option<OffsetDateTime>,
 }
 
@@ -111,19 +83,49 @@ impl InvitationRow {
     }
 }
 
-/// One page of invitations, newest sent first.
-pub async fn invitations(db: &PgPool, account_id: Uuid, after: Option<Cursor>) -> Result<(Vec<InvitationRow>, Option<Cursor>), sqlx::Error> {
-    let sql = match after {
-        None => "SELECT id, email, all_permissions, permissions, sent_at, expires_at, accepted_at, cancelled_at
-                 FROM invitations WHERE account_id = $1
-                 ORDER BY sent_at DESC, id DESC LIMIT $2",
-        Some(_) => "SELECT id, email, all_permissions, permissions, sent_at, expires_at, accepted_at, cancelled_at
-                    FROM invitations WHERE account_id = $1 AND (sent_at, id) < ($3, $4)
-                    ORDER BY sent_at DESC, id DESC LIMIT $2",
-    };
-    let mut rows: Vec<InvitationRow> = page_query(sql, account_id, after).fetch_all(db).await?;
-    let next = next_cursor(&mut rows, |r| Cursor { at: r.sent_at, id: r.id });
-    Ok((rows, next))
+/// The User Management page's two lists: a page of members (not the owner)
+/// in the order they joined, and a page of invitations, newest first, each
+/// with the cursor of its next page. One statement, so the page costs two
+/// round trips with the identity check; each list is read straight off its
+/// index, whatever the table's size.
+pub async fn lists(
+    db: &PgPool,
+    account_id: Uuid,
+    after: Option<Cursor>,
+    iafter: Option<Cursor>,
+) -> Result<((Vec<MemberRow>, Option<Cursor>), (Vec<InvitationRow>, Option<Cursor>)), AppError> {
+    // Fixed fragments chosen by whether a cursor is given (a prepared
+    // statement's generic plan cannot drop a "$3 IS NULL OR ..." condition,
+    // and then misses the index); every value is bound.
+    let member_after = if after.is_some() { "AND (m.created_at, m.user_id) > ($3, $4)" } else { "AND $3::timestamptz IS NULL AND $4::uuid IS NULL" };
+    let invitation_after = if iafter.is_some() { "AND (i.sent_at, i.id) < ($5, $6)" } else { "AND $5::timestamptz IS NULL AND $6::uuid IS NULL" };
+    let sql = format!(
+        "SELECT
+           (SELECT coalesce(json_agg(x), '[]') FROM (
+              SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at
+              FROM memberships m JOIN users u ON u.id = m.user_id
+              WHERE m.account_id = $1 AND NOT m.is_owner {member_after}
+              ORDER BY m.created_at, m.user_id LIMIT $2) x),
+           (SELECT coalesce(json_agg(y), '[]') FROM (
+              SELECT i.id, i.email, i.all_permissions, i.permissions, i.sent_at, i.expires_at, i.accepted_at, i.cancelled_at
+              FROM invitations i
+              WHERE i.account_id = $1 {invitation_after}
+              ORDER BY i.sent_at DESC, i.id DESC LIMIT $2) y)"
+    );
+    let (members, invitations): (serde_json::Value, serde_json::Value) = sqlx::query_as(&sql)
+        .bind(account_id)
+        .bind(PAGE_SIZE + 1)
+        .bind(after.map(|c| c.at))
+        .bind(after.map(|c| c.id))
+        .bind(iafter.map(|c| c.at))
+        .bind(iafter.map(|c| c.id))
+        .fetch_one(db)
+        .await?;
+    let mut members: Vec<MemberRow> = serde_json::from_value(members).map_err(anyhow::Error::from)?;
+    let mut invitations: Vec<InvitationRow> = serde_json::from_value(invitations).map_err(anyhow::Error::from)?;
+    let next_m = next_cursor(&mut members, |r| Cursor { at: r.created_at, id: r.user_id });
+    let next_i = next_cursor(&mut invitations, |r| Cursor { at: r.sent_at, id: r.id });
+    Ok(((members, next_m), (invitations, next_i)))
 }
 
 /// A member of this account (never the owner), or None: ids from the URL
