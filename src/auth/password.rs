@@ -175,6 +175,15 @@ fn verify_blocking(password: &str, stored: &str) -> bool {
     computed.is_ok() && Output::new(&out).is_ok_and(|o| o == expected)
 }
 
+/// Hashing is meant to be slow; pages are not. On Linux a thread has its own
+/// nice value, so the hashing threads yield the CPU to request handling.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,14 +199,5 @@ mod tests {
         use argon2::password_hash::PasswordHasher;
         let theirs = Argon2::default().hash_password(b"other password", &SaltString::generate(&mut OsRng)).unwrap().to_string();
         assert!(verify_blocking("other password", &theirs));
-    }
-}
-
-/// Hashing is meant to be slow; pages are not. On Linux a thread has its own
-/// nice value, so the hashing threads yield the CPU to request handling.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
     }
 }

@@ -186,8 +186,8 @@ async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppE
         account,
         impersonator: row.impersonator_id.zip(row.impersonator_name),
     };
-    if user.account.is_none() && row.active_account_id.is_some() {
-        fall_back_to_own_account(state, &mut user, row.active_account_id.unwrap()).await?;
+    if let (None, Some(lost)) = (&user.account, row.active_account_id) {
+        fall_back_to_own_account(state, &mut user, lost).await?;
     }
     Ok(Some(user))
 }
