@@ -127,7 +127,7 @@ struct NameserversForm {
 }
 
 async fn set_nameservers(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<NameserversForm>) -> Result<Response, AppError> {
-    let d = find(&state, &m, id).await?;
+    let mut d = find(&state, &m, id).await?;
     let ns: Vec<String> = f.nameservers.iter().map(|n| n.trim().to_lowercase()).filter(|n| !n.is_empty()).collect();
     let problem = if !(2..=5).contains(&ns.len()) {
         Some("Enter between 2 and 5 nameservers.".to_string())
@@ -141,6 +141,8 @@ async fn set_nameservers(State(state): State<AppState>, ClientIp(ip): ClientIp, 
         (sorted.len() != ns.len()).then(|| "Each nameserver may be listed only once.".to_string())
     });
     if let Some(e) = problem {
+        // Show what was typed, so it can be corrected.
+        d.nameservers = f.nameservers.iter().take(5).map(|n| n.chars().take(253).collect()).collect();
         return super::refused(web::render(&ManagePage { layout: Layout::of(&m.user), d, error: Some(e) }));
     }
     change(&state, &m, &ip, &d, "nameservers", "Nameservers saved.", async |c| LocalRegistrar.set_nameservers(c, id, &ns).await).await

@@ -319,3 +319,41 @@ async fn scenario_7_keyboard_only_and_a_375_pixel_window() {
     .await;
     finish("7-keyboard-and-phone", vec![("owner", owner)], outcome).await;
 }
+
+#[tokio::test]
+async fn scenario_8_sections_work_in_the_browser_with_demo_data() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    app.register("Ann Owner", "ann@example.com").await;
+    app.seed_sections("ann@example.com").await;
+    let owner = Person::open(&app.address).await;
+    let outcome = async {
+        sign_in(&owner, "ann@example.com").await?;
+        owner.click_text("Invoices").await?;
+        let unpaid = owner.texts("#invoices tbody tr").await?.into_iter().find(|r| r.contains("Unpaid")).ok_or("an unpaid invoice")?;
+        let number = unpaid.split_whitespace().next().unwrap_or("").to_string();
+        owner.click_text(&number).await?;
+        owner.click_text("Pay $12.99").await?;
+        check(owner.body().await?.contains("is paid. Thank you!"), "paid through the test gateway")?;
+
+        owner.click_text("Services").await?;
+        owner.click_text("Business").await?;
+        owner.click_text("Log in to control panel").await?;
+        check(owner.body().await?.contains("Signed in to the control panel"), "single sign-on opened the built-in panel")?;
+
+        owner.goto("/domains").await?;
+        owner.navigating(owner.find("#domains a").await?.click()).await?;
+        owner.click_text("Manage Domain Settings").await?;
+        owner.fill("#ns1", "ns1.browser.example").await?;
+        owner.fill("#ns2", "ns2.browser.example").await?;
+        owner.click_text("Save Nameservers").await?;
+        check(owner.body().await?.contains("Nameservers saved."), "nameservers saved")?;
+        owner.fill("#ns2", "not a host").await?;
+        owner.click_text("Save Nameservers").await?;
+        check(owner.body().await?.contains("is not a valid host name"), "a bad nameserver is explained")?;
+        let kept = owner.find("#ns2").await?.prop("value").await?.unwrap_or_default();
+        check(kept == "not a host", format!("what was typed stays in the form: {kept:?}"))
+    }
+    .await;
+    finish("8-sections", vec![("owner", owner)], outcome).await;
+}
