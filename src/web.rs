@@ -45,6 +45,27 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// Rows on one page of any list; queries fetch one more to learn whether
+/// another page follows.
+pub const PAGE_SIZE: i64 = 50;
+
+/// Trims the extra row a page query fetched; the cursor of the next page
+/// (from the page's last row) when there is one.
+pub fn next_page<T, C>(rows: &mut Vec<T>, cursor: impl Fn(&T) -> C) -> Option<C> {
+    if rows.len() as i64 > PAGE_SIZE {
+        rows.truncate(PAGE_SIZE as usize);
+        rows.last().map(cursor)
+    } else {
+        None
+    }
+}
+
+/// An ILIKE pattern matching `text` anywhere, with its wildcards taken
+/// literally.
+pub fn contains_pattern(text: &str) -> String {
+    format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}
+
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)

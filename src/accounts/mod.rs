@@ -43,8 +43,6 @@ async fn home(user: CurrentUser) -> Result<Response, AppError> {
     web::render(&HomePage { layout: Layout::of(&user), account_name, is_owner, permissions })
 }
 
-pub const PAGE_SIZE: i64 = 50;
-
 #[derive(sqlx::FromRow)]
 pub struct AccountRow {
     pub id: Uuid,
@@ -70,7 +68,7 @@ impl AccountRow {
 /// thousands of accounts pays for one page); optionally filtered by a
 /// search in account and owner names; a page at a time after `after`.
 async fn accessible(db: &sqlx::PgPool, user_id: Uuid, search: &str, after: Option<Uuid>) -> Result<Vec<AccountRow>, sqlx::Error> {
-    let pattern = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let pattern = web::contains_pattern(search);
     let filter = if search.is_empty() { "" } else { "AND (a.name ILIKE $3 OR o.name ILIKE $3)" };
     let cursor = if after.is_none() {
         ""
@@ -89,7 +87,7 @@ async fn accessible(db: &sqlx::PgPool, user_id: Uuid, search: &str, after: Optio
          ORDER BY NOT m.is_owner, m.created_at, m.account_id
          LIMIT $2"
     );
-    let mut q = sqlx::query_as(&sql).bind(user_id).bind(PAGE_SIZE + 1);
+    let mut q = sqlx::query_as(&sql).bind(user_id).bind(web::PAGE_SIZE + 1);
     if !search.is_empty() {
         q = q.bind(pattern);
     } else if after.is_some() {
@@ -127,12 +125,7 @@ async fn switch_page(State(state): State<AppState>, user: CurrentUser, Query(que
     };
     let q: String = query.q.trim().chars().take(100).collect();
     let mut accounts = accessible(&state.db, user.id, &q, after).await?;
-    let next = if accounts.len() as i64 > PAGE_SIZE {
-        accounts.truncate(PAGE_SIZE as usize);
-        accounts.last().map(|a| a.id)
-    } else {
-        None
-    };
+    let next = web::next_page(&mut accounts, |a| a.id);
     web::render(&SwitchPage {
         layout: Layout::of(&user),
         active: user.account.as_ref().map(|a| a.id),

@@ -22,7 +22,7 @@ pub struct SearchHit {
 /// Accounts whose name, or whose owner's or a member's name or email,
 /// contains `q` (case-insensitive).
 pub async fn search(db: &PgPool, q: &str) -> Result<Vec<SearchHit>, sqlx::Error> {
-    let pattern = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let pattern = crate::web::contains_pattern(&q.to_lowercase());
     sqlx::query_as(
         "SELECT DISTINCT a.id AS account_id, a.name AS account_name, o.id AS owner_id, o.name AS owner_name, o.email AS owner_email
          FROM accounts a
@@ -47,7 +47,7 @@ pub struct StaffLogin {
 }
 
 pub async fn staff_matching(db: &PgPool, q: &str) -> Result<Vec<StaffLogin>, sqlx::Error> {
-    let pattern = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let pattern = crate::web::contains_pattern(&q.to_lowercase());
     sqlx::query_as("SELECT id, name, email FROM users WHERE NOT is_staff AND (email LIKE $1 OR lower(name) LIKE $1) ORDER BY email LIMIT $2")
         .bind(pattern)
         .bind(LIMIT)

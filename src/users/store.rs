@@ -5,9 +5,12 @@ use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{audit, domain::permissions::Grant, error::AppError};
-
-pub const PAGE_SIZE: i64 = 50;
+use crate::{
+    audit,
+    domain::permissions::Grant,
+    error::AppError,
+    web::{next_page, PAGE_SIZE},
+};
 
 /// A position in a list: the sort time and id of the last row shown.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -44,16 +47,6 @@ pub struct MemberRow {
 impl MemberRow {
     pub fn grant(&self) -> Grant {
         Grant::from_row(self.all_permissions, &self.permissions)
-    }
-}
-
-/// Trims the extra row fetched to learn whether another page exists.
-fn next_cursor<T>(rows: &mut Vec<T>, cursor: impl Fn(&T) -> Cursor) -> Option<Cursor> {
-    if rows.len() as i64 > PAGE_SIZE {
-        rows.truncate(PAGE_SIZE as usize);
-        rows.last().map(cursor)
-    } else {
-        None
     }
 }
 
@@ -123,8 +116,8 @@ pub async fn lists(
         .await?;
     let mut members: Vec<MemberRow> = serde_json::from_value(members).map_err(anyhow::Error::from)?;
     let mut invitations: Vec<InvitationRow> = serde_json::from_value(invitations).map_err(anyhow::Error::from)?;
-    let next_m = next_cursor(&mut members, |r| Cursor { at: r.created_at, id: r.user_id });
-    let next_i = next_cursor(&mut invitations, |r| Cursor { at: r.sent_at, id: r.id });
+    let next_m = next_page(&mut members, |r| Cursor { at: r.created_at, id: r.user_id });
+    let next_i = next_page(&mut invitations, |r| Cursor { at: r.sent_at, id: r.id });
     Ok(((members, next_m), (invitations, next_i)))
 }
 
@@ -234,11 +227,6 @@ pub async fn audit_log(db: &PgPool, account_id: Uuid, before: Option<i64>) -> Re
     .bind(PAGE_SIZE + 1)
     .fetch_all(db)
     .await?;
-    let next = if rows.len() as i64 > PAGE_SIZE {
-        rows.truncate(PAGE_SIZE as usize);
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
+    let next = next_page(&mut rows, |r| r.id);
     Ok((rows, next))
 }
