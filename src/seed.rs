@@ -62,7 +62,7 @@ pub async fn demo(db: &PgPool) -> anyhow::Result<String> {
         }
     }
     if let Some(account) = owner_account {
-        sections(&mut tx, account, None).await?;
+        sections(&mut tx, account).await?;
     }
     tx.commit().await?;
     Ok(format!(
@@ -76,7 +76,7 @@ pub async fn demo(db: &PgPool) -> anyhow::Result<String> {
 /// Fills every client-area section of `account_id` with a little realistic
 /// data: services, domains, invoices, quotes, a ticket, referrals, a
 /// contact, credit. Used by `seed-demo` and by the tests.
-pub async fn sections(conn: &mut sqlx::PgConnection, account_id: Uuid, staff_id: Option<Uuid>) -> anyhow::Result<()> {
+pub async fn sections(conn: &mut sqlx::PgConnection, account_id: Uuid) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE accounts SET address = '1 Harbour Street', city = 'Leeds', region = 'West Yorkshire', postcode = 'LS1 4AB',
                 country = 'United Kingdom', phone = '+44 113 496 0000', tax_id = 'GB123456789', credit_cents = 10000,
@@ -123,9 +123,9 @@ pub async fn sections(conn: &mut sqlx::PgConnection, account_id: Uuid, staff_id:
     sqlx::query(
         "INSERT INTO ticket_messages (ticket_id, author_id, from_staff, body) VALUES
            ($1, (SELECT user_id FROM memberships WHERE account_id = $2 AND is_owner), false, 'Mail to our customers takes an hour to arrive.'),
-           ($1, $3, true, 'We found a stuck queue on the mail server and cleared it. Delivery is back to normal.')",
+           ($1, NULL, true, 'We found a stuck queue on the mail server and cleared it. Delivery is back to normal.')",
     )
-    .bind(t).bind(account_id).bind(staff_id)
+    .bind(t).bind(account_id)
     .execute(&mut *conn)
     .await?;
     sqlx::query(

@@ -21,7 +21,7 @@ use crate::{
     audit,
     auth::{
         self,
-        csrf::CsrfForm,
+        csrf::{CsrfForm, NoFields},
         session::{self, CurrentUser, Staff},
     },
     domain::{email::Email, permissions::Grant},
@@ -55,9 +55,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/audit", get(audit_log))
         .route("/admin/mail", get(failed_mail))
 }
-
-#[derive(Deserialize)]
-struct Empty {}
 
 fn account_not_found() -> AppError {
     AppError::NotFound("There is no such account.".into())
@@ -211,7 +208,7 @@ async fn resend_invitation(
     ClientIp(ip): ClientIp,
     Staff(me): Staff,
     Path((id, inv)): Path<(Uuid, Uuid)>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let owner = on_behalf_of(&state, id).await?;
     let email = invitations::resend(&state.db, &owner.inviter(&me, id, &ip, &state), inv).await?;
@@ -225,7 +222,7 @@ async fn cancel_invitation(
     ClientIp(ip): ClientIp,
     Staff(me): Staff,
     Path((id, inv)): Path<(Uuid, Uuid)>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let owner = on_behalf_of(&state, id).await?;
     let email = invitations::cancel(&state.db, &owner.inviter(&me, id, &ip, &state), inv).await?;
@@ -263,7 +260,7 @@ async fn remove_member(
     ClientIp(ip): ClientIp,
     Staff(me): Staff,
     Path((id, user_id)): Path<(Uuid, Uuid)>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let mut tx = state.db.begin().await?;
     if !members::remove(&mut tx, &Change { actor_id: me.id, account_id: id, user_id, ip: &ip }).await? {
@@ -303,11 +300,11 @@ async fn on_client(state: &AppState, me: &CurrentUser, ip: &str, id: Uuid, actio
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
 
-async fn end_sessions(State(state): State<AppState>, ClientIp(ip): ClientIp, Staff(me): Staff, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, AppError> {
+async fn end_sessions(State(state): State<AppState>, ClientIp(ip): ClientIp, Staff(me): Staff, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
     on_client(&state, &me, &ip, id, "user.sessions_ended", "DELETE FROM sessions WHERE user_id = $1", "All sessions of this login have ended.").await
 }
 
-async fn disable(State(state): State<AppState>, ClientIp(ip): ClientIp, Staff(me): Staff, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, AppError> {
+async fn disable(State(state): State<AppState>, ClientIp(ip): ClientIp, Staff(me): Staff, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
     on_client(
         &state, &me, &ip, id, "user.disabled",
         "WITH s AS (DELETE FROM sessions WHERE user_id = $1) UPDATE users SET disabled_at = now() WHERE id = $1 AND disabled_at IS NULL",
@@ -316,7 +313,7 @@ async fn disable(State(state): State<AppState>, ClientIp(ip): ClientIp, Staff(me
     .await
 }
 
-async fn enable(State(state): State<AppState>, ClientIp(ip): ClientIp, Staff(me): Staff, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, AppError> {
+async fn enable(State(state): State<AppState>, ClientIp(ip): ClientIp, Staff(me): Staff, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
     on_client(&state, &me, &ip, id, "user.enabled", "UPDATE users SET disabled_at = NULL WHERE id = $1", "The login is enabled again.").await
 }
 
@@ -328,7 +325,7 @@ async fn sign_in_as(
     headers: HeaderMap,
     Staff(me): Staff,
     Path(id): Path<Uuid>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let mut tx = state.db.begin().await?;
     let client: Option<(String, Option<Uuid>)> = sqlx::query_as(
@@ -357,7 +354,7 @@ async fn return_to_staff(
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     user: CurrentUser,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let Some((staff_id, _)) = user.impersonator else {
         return Err(AppError::Forbidden("You are not viewing the client area on a client's behalf.".into()));

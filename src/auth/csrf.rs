@@ -71,6 +71,10 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
+/// The body of a form that is only a button (and its CSRF token).
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
 /// A form body that passed the CSRF checks, parsed into `T` (repeated keys,
 /// such as ticked checkboxes, collect into a `Vec`).
 pub struct CsrfForm<T>(pub T);

@@ -27,7 +27,7 @@ use crate::{
     state::AppState,
     web::{self, ClientIp},
 };
-use csrf::{AnonCsrf, CsrfForm};
+use csrf::{AnonCsrf, CsrfForm, NoFields};
 use registration::{NewUser, Registered};
 use session::CurrentUser;
 
@@ -154,13 +154,10 @@ async fn login(
     sign_in_response(&state, &headers, row.id, row.account_id, &ip, &next, None).await
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn logout(
     State(state): State<AppState>,
     user: CurrentUser,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     sqlx::query("DELETE FROM sessions WHERE id = $1").bind(user.session_id).execute(&state.db).await?;
     Ok(([(header::SET_COOKIE, session::clear_session_cookie(&state))], Redirect::to("/login?signed_out=1")).into_response())

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::{
     auth::{
         self,
-        csrf::{AnonCsrf, CsrfForm},
+        csrf::{AnonCsrf, CsrfForm, NoFields},
         registration::{self, NewUser, Registered},
         session::{self, CurrentUser},
     },
@@ -117,16 +117,13 @@ async fn show(
     show_page(user.as_ref(), anon, token, offer, None)
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 /// Accepts, then makes the shared account the active one.
 async fn accept(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     user: CurrentUser,
     Path(token): Path<String>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let mut tx = state.db.begin().await?;
     let who = Acceptor { user_id: user.id, email: &user.email, name: &user.name, is_staff: user.is_staff, ip: &ip };
@@ -148,7 +145,7 @@ async fn switch_login(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(token): Path<String>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     open_offer(&state, &token).await?;
     sqlx::query("DELETE FROM sessions WHERE id = $1").bind(user.session_id).execute(&state.db).await?;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{profile::field, SectionRoutes};
-use crate::{auth::{csrf::CsrfForm, registration::clean_name, session::{self, Member}}, domain::email::Email, error::AppError, layout::Layout, state::AppState, web};
+use crate::{auth::{csrf::{CsrfForm, NoFields}, registration::clean_name, session::{self, Member}}, domain::email::Email, error::AppError, layout::Layout, state::AppState, web};
 
 pub fn routes() -> SectionRoutes {
     SectionRoutes::new("contacts")
@@ -163,10 +163,7 @@ async fn update(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, 
     }
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
-async fn delete(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, AppError> {
+async fn delete(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
     let gone = sqlx::query("DELETE FROM contacts WHERE id = $1 AND account_id = $2").bind(id).bind(m.account.id).execute(&state.db).await?;
     if gone.rows_affected() == 0 {
         return Err(super::not_found("contact"));

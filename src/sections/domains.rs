@@ -8,7 +8,7 @@ use time::Date;
 use uuid::Uuid;
 
 use super::{notify, providers::{LocalRegistrar, Registrar}, SectionRoutes};
-use crate::{audit, auth::{csrf::CsrfForm, registration::clean_name, session::{self, Member}}, domain::email::Email, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+use crate::{audit, auth::{csrf::{CsrfForm, NoFields}, registration::clean_name, session::{self, Member}}, domain::email::Email, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
 
 pub fn view_routes() -> SectionRoutes {
     SectionRoutes::new("domains").route("/domains", &["GET"], get(index)).route("/domains/{domain}", &["GET"], get(show))
@@ -167,10 +167,7 @@ async fn set_lock(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Memb
     change(&state, &m, &ip, &d, "registrar lock", flash, async |c| LocalRegistrar.set_lock(c, id, locked).await).await
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
-async fn epp_code(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, AppError> {
+async fn epp_code(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
     let d = find(&state, &m, id).await?;
     if d.registrar_lock {
         return super::refused(web::render(&ManagePage { layout: Layout::of(&m.user), d, error: Some("Turn the registrar lock off before asking for the transfer code.".into()) }));

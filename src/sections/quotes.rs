@@ -3,12 +3,11 @@
 
 use askama::Template;
 use axum::{extract::{Path, State}, response::{IntoResponse, Redirect, Response}, routing::{get, post}};
-use serde::Deserialize;
 use time::Date;
 use uuid::Uuid;
 
 use super::{invoices::{self, Line}, money, notify, SectionRoutes};
-use crate::{audit, auth::{csrf::CsrfForm, session::{self, Member}}, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+use crate::{audit, auth::{csrf::{CsrfForm, NoFields}, session::{self, Member}}, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
 
 pub fn routes() -> SectionRoutes {
     SectionRoutes::new("quotes")
@@ -71,10 +70,7 @@ async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) ->
     web::render(&ShowPage { layout: Layout::of(&m.user), q, lines })
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
-async fn accept(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, AppError> {
+async fn accept(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
     let mut tx = state.db.begin().await?;
     let q: Quote = sqlx::query_as(&format!("SELECT {COLUMNS} FROM quotes WHERE id = $1 AND account_id = $2 FOR UPDATE"))
         .bind(id)

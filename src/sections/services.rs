@@ -9,7 +9,7 @@ use time::Date;
 use uuid::Uuid;
 
 use super::{notify, providers::{ControlPanel, LocalControlPanel}, SectionRoutes};
-use crate::{audit, auth::{csrf::CsrfForm, password, session::{self, Member}}, domain::token, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+use crate::{audit, auth::{csrf::{CsrfForm, NoFields}, password, session::{self, Member}}, domain::token, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
 
 pub fn view_routes() -> SectionRoutes {
     SectionRoutes::new("products")
@@ -155,10 +155,7 @@ async fn change_password(
     Ok(Redirect::to(&format!("/services/{id}")).into_response())
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
-async fn sso(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, AppError> {
+async fn sso(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
     let s = find(&state, m.account.id, id).await?;
     if s.status != "Active" {
         return Err(AppError::Conflict(format!("The service is {}: sign-on works once it is active.", s.status)));

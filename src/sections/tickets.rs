@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{notify, SectionRoutes};
-use crate::{auth::{csrf::CsrfForm, session::{self, Member}}, error::AppError, layout::Layout, state::AppState, web};
+use crate::{auth::{csrf::{CsrfForm, NoFields}, session::{self, Member}}, error::AppError, layout::Layout, state::AppState, web};
 
 pub const DEPARTMENTS: [&str; 3] = ["Support", "Billing", "Sales"];
 
@@ -193,10 +193,7 @@ async fn reply(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, C
     Ok(Redirect::to(&format!("/tickets/{id}")).into_response())
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
-async fn close(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, AppError> {
+async fn close(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
     let t = find(&state, &m, id).await?;
     if t.status == "Closed" {
         return Err(AppError::Conflict(format!("Ticket #{} is already closed.", t.number)));

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::{
-    auth::{csrf::CsrfForm, session::{self, Owner}},
+    auth::{csrf::{CsrfForm, NoFields}, session::{self, Owner}},
     domain::{
         email::Email,
         permissions::{Grant, Permission, PERMISSIONS, PRESETS},
@@ -215,15 +215,12 @@ impl From<ChangeError> for AppError {
     }
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn resend(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Owner(me): Owner,
     Path(id): Path<Uuid>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let from = Inviter::owner(&me, &ip, &state.config);
     let email = service::resend(&state.db, &from, id).await?;
@@ -237,7 +234,7 @@ async fn cancel(
     ClientIp(ip): ClientIp,
     Owner(me): Owner,
     Path(id): Path<Uuid>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let email = service::cancel(&state.db, &Inviter::owner(&me, &ip, &state.config), id).await?;
     session::set_flash(&state.db, me.user.session_id, &format!("The invitation to {email} was cancelled.")).await?;
@@ -315,7 +312,7 @@ async fn remove(
     ClientIp(ip): ClientIp,
     Owner(me): Owner,
     Path(user_id): Path<Uuid>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let member = store::member(&state.db, me.account.id, user_id).await?.ok_or_else(not_a_member)?;
     let mut tx = state.db.begin().await?;

@@ -162,7 +162,7 @@ impl TestApp {
     pub async fn seed_sections(&self, email: &str) -> uuid::Uuid {
         let account = self.own_account_id(email).await;
         let mut conn = self.db.acquire().await.unwrap();
-        panel::seed::sections(&mut conn, account, None).await.unwrap();
+        panel::seed::sections(&mut conn, account).await.unwrap();
         account
     }
 
