@@ -29,7 +29,10 @@ use crate::{
     invitations::service::{self as invitations, Inviter},
     layout::Layout,
     state::AppState,
-    users::store::{self as members, Change},
+    users::{
+        store::{self as members, Change},
+        GrantForm,
+    },
     web::{self, ClientIp},
 };
 use ownership::{Transfer, TransferError};
@@ -228,14 +231,6 @@ async fn cancel_invitation(
     let email = invitations::cancel(&state.db, &owner.inviter(&me, id, &ip, &state), inv).await?;
     session::set_flash(&state.db, me.session_id, &format!("The invitation to {email} was cancelled.")).await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
-}
-
-#[derive(Deserialize)]
-struct GrantForm {
-    #[serde(default)]
-    mode: String,
-    #[serde(default)]
-    permissions: Vec<String>,
 }
 
 async fn set_permissions(

@@ -148,12 +148,14 @@ async fn invite_page(Owner(me): Owner, Query(q): Query<InviteQuery>) -> Result<R
     web::render(&InvitePage { layout: Layout::of(&me.user), email: String::new(), grant, presets: &PRESETS, error: None })
 }
 
+/// The All Permissions / Choose Permissions part of a form, as sent (the
+/// owner's Manage Permissions and the staff's change of a member).
 #[derive(Deserialize)]
-struct GrantForm {
+pub struct GrantForm {
     #[serde(default)]
-    mode: String,
+    pub mode: String,
     #[serde(default)]
-    permissions: Vec<String>,
+    pub permissions: Vec<String>,
 }
 
 #[derive(Deserialize)]
