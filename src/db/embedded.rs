@@ -37,6 +37,7 @@ impl EmbeddedPostgres {
             as_postgres_user: unsafe { libc::geteuid() } == 0,
             started_here: false,
         };
+        pg.check_reachable(&root)?;
         if !pg.data_dir.join("PG_VERSION").exists() {
             pg.init()?;
         }
@@ -103,6 +104,27 @@ impl EmbeddedPostgres {
             ],
         )
         .context("initdb failed")
+    }
+
+    /// As root the cluster runs as `postgres`, which must be able to enter
+    /// `root` and every folder above it; say so plainly when it cannot.
+    fn check_reachable(&self, root: &Path) -> anyhow::Result<()> {
+        if !self.as_postgres_user {
+            return Ok(());
+        }
+        let ok = Command::new("runuser")
+            .args(["-u", "postgres", "--", "test", "-x"])
+            .arg(root)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            bail!(
+                "the postgres user cannot enter {} (a folder above it is private): set PANEL_DATA_DIR to a folder it can reach, such as /var/tmp/panel",
+                root.display()
+            );
+        }
+        Ok(())
     }
 
     fn is_running(&self) -> bool {

@@ -271,7 +271,7 @@ async fn mixed_load_from_200_connections_for_60_seconds_has_no_5xx_and_the_recor
 
 #[tokio::test]
 async fn sigterm_finishes_in_flight_requests_and_stops_the_embedded_postgres() {
-    let data = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sigterm-{}", uuid::Uuid::new_v4().simple()));
+    let data = postgres::scratch_dir(&format!("sigterm-{}", uuid::Uuid::new_v4().simple()));
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = Command::new(env!("CARGO_BIN_EXE_panel"))

@@ -24,7 +24,7 @@ extern "C" fn stop_cluster() {
 
 fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(|| {
-        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-pg");
+        let base = scratch_dir("test-pg");
         remove_stale_runs(&base);
         let root = base.join(format!("run-{}", std::process::id()));
         let pg = EmbeddedPostgres::start(&root).expect("test Postgres cluster starts");
@@ -77,7 +77,7 @@ pub async fn fresh_database() -> String {
 /// A cluster of a drill's own (to stop and start under a running app),
 /// with the migrated database `panel`. Returns it, its folder and the URL.
 pub async fn private_cluster() -> (EmbeddedPostgres, PathBuf, String) {
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("drill-{}", uuid::Uuid::new_v4().simple()));
+    let root = scratch_dir(&format!("drill-{}", uuid::Uuid::new_v4().simple()));
     let dir = root.clone();
     let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir)).await.unwrap().expect("drill cluster starts");
     panel::db::ensure_database(&pg.url("postgres"), "panel").await.unwrap();
@@ -86,4 +86,12 @@ pub async fn private_cluster() -> (EmbeddedPostgres, PathBuf, String) {
     panel::db::MIGRATOR.run(&pool).await.unwrap();
     pool.close().await;
     (pg, root, url)
+}
+
+/// A folder for a test cluster under the system's temporary folder: as
+/// root the cluster runs as the `postgres` user, which must be able to
+/// enter every folder above it, and a checkout may sit in a private one
+/// (CI clones into a fresh `mktemp -d`, mode 0700).
+pub fn scratch_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join("panel-tests").join(name)
 }
