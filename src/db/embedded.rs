@@ -28,16 +28,33 @@ impl EmbeddedPostgres {
     pub fn start(root: &Path) -> anyhow::Result<EmbeddedPostgres> {
         let bin_dir = find_bin_dir().context(INSTALL_HINT)?;
         std::fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
-        let root = root.canonicalize()?;
+        let mut root = root.canonicalize()?;
+        let as_postgres_user = unsafe { libc::geteuid() } == 0;
+        if as_postgres_user && !postgres_can_enter(&root) {
+            // A checkout in a private folder (such as a fresh `mktemp -d`):
+            // keep this checkout's cluster in a folder of its own that the
+            // postgres user can reach, so the quick start still needs no
+            // configuration.
+            let id = crate::domain::token::hash(&root.to_string_lossy());
+            let fallback = std::env::temp_dir().join(format!("panel-data-{:02x}{:02x}{:02x}{:02x}", id[0], id[1], id[2], id[3]));
+            std::fs::create_dir_all(&fallback)?;
+            tracing::warn!("the postgres user cannot enter {}; keeping the database in {}", root.display(), fallback.display());
+            root = fallback;
+            if !postgres_can_enter(&root) {
+                bail!(
+                    "the postgres user cannot enter {}: set PANEL_DATA_DIR to a folder it can reach, such as /var/tmp/panel",
+                    root.display()
+                );
+            }
+        }
         let mut pg = EmbeddedPostgres {
             bin_dir,
             data_dir: root.join("pg"),
             socket_dir: root.join("sock"),
             // initdb refuses to run as root; the Debian package provides this user.
-            as_postgres_user: unsafe { libc::geteuid() } == 0,
+            as_postgres_user,
             started_here: false,
         };
-        pg.check_reachable(&root)?;
         if !pg.data_dir.join("PG_VERSION").exists() {
             pg.init()?;
         }
@@ -106,27 +123,6 @@ impl EmbeddedPostgres {
         .context("initdb failed")
     }
 
-    /// As root the cluster runs as `postgres`, which must be able to enter
-    /// `root` and every folder above it; say so plainly when it cannot.
-    fn check_reachable(&self, root: &Path) -> anyhow::Result<()> {
-        if !self.as_postgres_user {
-            return Ok(());
-        }
-        let ok = Command::new("runuser")
-            .args(["-u", "postgres", "--", "test", "-x"])
-            .arg(root)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !ok {
-            bail!(
-                "the postgres user cannot enter {} (a folder above it is private): set PANEL_DATA_DIR to a folder it can reach, such as /var/tmp/panel",
-                root.display()
-            );
-        }
-        Ok(())
-    }
-
     fn is_running(&self) -> bool {
         self.data_dir.join("postmaster.pid").exists()
             && self
@@ -165,6 +161,17 @@ impl EmbeddedPostgres {
         }
         Ok(())
     }
+}
+
+/// As root the cluster runs as `postgres`, which must be able to enter its
+/// folder and every folder above it.
+fn postgres_can_enter(dir: &Path) -> bool {
+    Command::new("runuser")
+        .args(["-u", "postgres", "--", "test", "-x"])
+        .arg(dir)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 /// The newest `/usr/lib/postgresql/<version>/bin` that has `initdb`.
