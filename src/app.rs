@@ -9,7 +9,10 @@ use axum::{
     middleware, Router,
 };
 use sqlx::PgPool;
-use tokio::{net::TcpListener, sync::{watch, Notify}};
+use tokio::{
+    net::TcpListener,
+    sync::{watch, Notify},
+};
 use tower_http::{
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -19,7 +22,10 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{accounts, admin, auth, config::Config, dev_mailbox, error, health, invitations, mail, sections, state::AppState, users};
+use crate::{
+    accounts, admin, auth, config::Config, dev_mailbox, error, health, invitations, mail, sections, state::AppState,
+    users,
+};
 
 /// The largest form we accept; every form in the panel is far smaller.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -118,7 +124,10 @@ impl App {
 
     /// Serves until `shutdown` completes; then lets in-flight requests
     /// finish and the mail worker finish its current mail.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let worker = tokio::spawn(mail::worker::run(
             self.state.db.clone(),
             self.state.config.clone(),

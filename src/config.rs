@@ -72,7 +72,8 @@ impl Config {
         let db_max_connections = number(&get, "DB_MAX_CONNECTIONS", 10, 1, 1000)?;
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         // One core is left for serving pages while a sign-in flood hashes.
-        let hash_concurrency = number(&get, "HASH_CONCURRENCY", (cores as u32).saturating_sub(1).max(1), 1, 64)? as usize;
+        let hash_concurrency =
+            number(&get, "HASH_CONCURRENCY", (cores as u32).saturating_sub(1).max(1), 1, 64)? as usize;
         let trust_x_forwarded_for = match get("TRUST_X_FORWARDED_FOR").as_deref() {
             None | Some("false") => false,
             Some("true") => true,

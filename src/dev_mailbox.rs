@@ -12,7 +12,11 @@ use axum::{
 };
 use time::OffsetDateTime;
 
-use crate::{error::AppError, state::AppState, web::{self, ClientIp}};
+use crate::{
+    error::AppError,
+    state::AppState,
+    web::{self, ClientIp},
+};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/dev/mailbox", get(index)).route("/dev/mailbox/{id}", get(show))
@@ -57,7 +61,11 @@ struct ShowPage {
     lines: Vec<(String, bool)>,
 }
 
-async fn show(State(state): State<AppState>, ClientIp(ip): ClientIp, Path(id): Path<i64>) -> Result<Response, AppError> {
+async fn show(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
     guard(&state, &ip)?;
     let (to_email, subject, text_body): (String, String, String) =
         sqlx::query_as("SELECT to_email, subject, text_body FROM mail_outbox WHERE id = $1")
@@ -65,9 +73,7 @@ async fn show(State(state): State<AppState>, ClientIp(ip): ClientIp, Path(id): P
             .fetch_optional(&state.db)
             .await?
             .ok_or_else(|| AppError::NotFound("There is no mail with that number.".into()))?;
-    let lines = text_body
-        .lines()
-        .map(|l| (l.to_string(), l.starts_with("http://") || l.starts_with("https://")))
-        .collect();
+    let lines =
+        text_body.lines().map(|l| (l.to_string(), l.starts_with("http://") || l.starts_with("https://"))).collect();
     web::render(&ShowPage { to_email, subject, lines })
 }

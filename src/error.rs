@@ -52,7 +52,11 @@ impl From<sqlx::Error> for AppError {
 /// the visitor to retry, not a 500.
 fn database_unavailable(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
         // 57P01-57P03: shutting down or starting up; class 08: connection failures.
         sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
         _ => false,
@@ -112,12 +116,7 @@ pub fn error_page(status: StatusCode, title: &str, message: &str, request_id: Op
 /// Turns bare error responses (ours, axum's 404/405, body-limit 413, timeout
 /// 408) into pages, and logs internal failures with the request id.
 pub async fn render_errors(req: Request, next: Next) -> Response {
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_string();
+    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
     let res = next.run(req).await;
     let status = res.status();
     if let Some(InternalFailure(err)) = res.extensions().get::<InternalFailure>().cloned() {
@@ -140,7 +139,9 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
             StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY => {
                 "The form was not sent in a way we understand. Please reload the page and try again."
             }
-            StatusCode::BAD_REQUEST => "That address or form could not be understood. Check the link, or reload the page and try again.",
+            StatusCode::BAD_REQUEST => {
+                "That address or form could not be understood. Check the link, or reload the page and try again."
+            }
             s if s.is_server_error() => "The service is temporarily unavailable. Please try again in a moment.",
             _ => "That request could not be handled.",
         };

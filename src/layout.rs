@@ -45,7 +45,11 @@ impl Layout {
             impersonator: user.impersonator.as_ref().map(|(_, name)| name.clone()),
             user_email: user.email.clone(),
             nav: match &user.account {
-                Some(a) => crate::sections::NAV.iter().filter(|(key, _, _)| a.allows(key)).map(|(_, label, href)| (*label, *href)).collect(),
+                Some(a) => crate::sections::NAV
+                    .iter()
+                    .filter(|(key, _, _)| a.allows(key))
+                    .map(|(_, label, href)| (*label, *href))
+                    .collect(),
                 None => Vec::new(),
             },
         }

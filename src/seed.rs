@@ -4,7 +4,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    auth::{password::{self, Hasher}, registration::{self, NewUser, Registered}},
+    auth::{
+        password::{self, Hasher},
+        registration::{self, NewUser, Registered},
+    },
     domain::email::Email,
 };
 
@@ -37,8 +40,12 @@ pub async fn demo(db: &PgPool) -> anyhow::Result<String> {
     let people = [
         ("Olivia Owner", "owner@demo.example.com", "Demo Hosting Ltd", None),
         ("Alex Accountant", "accountant@demo.example.com", "Alex's Books", Some(vec!["invoices", "quotes", "emails"])),
-        ("Wendy Developer", "developer@demo.example.com", "Wendy's Web Studio",
-         Some(vec!["products", "manageproducts", "productsso", "domains", "managedomains", "tickets"])),
+        (
+            "Wendy Developer",
+            "developer@demo.example.com",
+            "Wendy's Web Studio",
+            Some(vec!["products", "manageproducts", "productsso", "domains", "managedomains", "tickets"]),
+        ),
     ];
     let mut tx = db.begin().await?;
     let mut owner_account = None;
@@ -46,7 +53,9 @@ pub async fn demo(db: &PgPool) -> anyhow::Result<String> {
         let email = Email::parse(email)?;
         let new = NewUser { name, email: &email, password_hash: &hash, account_name: account };
         let Registered::Created { user_id, account_id } = registration::create(&mut tx, new).await? else {
-            return Ok(format!("The demo exists already. Sign in as owner@demo.example.com with the password {DEMO_PASSWORD}."));
+            return Ok(format!(
+                "The demo exists already. Sign in as owner@demo.example.com with the password {DEMO_PASSWORD}."
+            ));
         };
         match (grant, owner_account) {
             (None, _) => owner_account = Some(account_id),
@@ -106,16 +115,38 @@ pub async fn sections(conn: &mut sqlx::PgConnection, account_id: Uuid) -> anyhow
     .execute(&mut *conn)
     .await?;
     use crate::sections::invoices::{self, Line};
-    let (paid, _) = invoices::create(conn, account_id, &[Line { description: "Business hosting, last month".into(), amount_cents: 999 }], 7).await?;
+    let (paid, _) = invoices::create(
+        conn,
+        account_id,
+        &[Line { description: "Business hosting, last month".into(), amount_cents: 999 }],
+        7,
+    )
+    .await?;
     sqlx::query("UPDATE invoices SET status = 'Paid', paid_at = now(), issued_on = current_date - 30, due_on = current_date - 23 WHERE id = $1").bind(paid).execute(&mut *conn).await?;
     sqlx::query("INSERT INTO transactions (id, account_id, invoice_id, gateway, reference, amount_cents) VALUES (gen_random_uuid(), $1, $2, 'Test gateway', 'TEST-SEED', 999)")
         .bind(account_id).bind(paid).execute(&mut *conn).await?;
-    invoices::create(conn, account_id, &[Line { description: "Business hosting".into(), amount_cents: 999 }, Line { description: "Daily Backups".into(), amount_cents: 300 }], 14).await?;
-    for (subject, valid_days, amount) in [("Migration of 12 websites", 30, 45000), ("Dedicated server setup", -5, 12000)] {
+    invoices::create(
+        conn,
+        account_id,
+        &[
+            Line { description: "Business hosting".into(), amount_cents: 999 },
+            Line { description: "Daily Backups".into(), amount_cents: 300 },
+        ],
+        14,
+    )
+    .await?;
+    for (subject, valid_days, amount) in
+        [("Migration of 12 websites", 30, 45000), ("Dedicated server setup", -5, 12000)]
+    {
         let q = Uuid::new_v4();
         sqlx::query("INSERT INTO quotes (id, account_id, subject, status, valid_until, total_cents) VALUES ($1, $2, $3, 'Open', current_date + $4, $5)")
             .bind(q).bind(account_id).bind(subject).bind(valid_days).bind(amount).execute(&mut *conn).await?;
-        sqlx::query("INSERT INTO quote_lines (quote_id, description, amount_cents) VALUES ($1, $2, $3)").bind(q).bind(subject).bind(amount).execute(&mut *conn).await?;
+        sqlx::query("INSERT INTO quote_lines (quote_id, description, amount_cents) VALUES ($1, $2, $3)")
+            .bind(q)
+            .bind(subject)
+            .bind(amount)
+            .execute(&mut *conn)
+            .await?;
     }
     let t = Uuid::new_v4();
     sqlx::query("INSERT INTO tickets (id, account_id, department, subject, status) VALUES ($1, $2, 'Support', 'Email delivery is slow', 'Answered')")

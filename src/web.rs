@@ -123,6 +123,5 @@ pub fn date(t: &OffsetDateTime) -> String {
 }
 
 pub fn datetime(t: &OffsetDateTime) -> String {
-    t.format(format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC"))
-        .unwrap_or_default()
+    t.format(format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC")).unwrap_or_default()
 }

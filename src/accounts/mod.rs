@@ -37,7 +37,9 @@ async fn home(user: CurrentUser) -> Result<Response, AppError> {
         return Ok(Redirect::to("/admin").into_response());
     }
     let (account_name, is_owner, permissions) = match &user.account {
-        Some(a) => (Some(a.name.clone()), a.is_owner, if a.is_owner { vec!["All Permissions"] } else { a.grant.labels() }),
+        Some(a) => {
+            (Some(a.name.clone()), a.is_owner, if a.is_owner { vec!["All Permissions"] } else { a.grant.labels() })
+        }
         None => (None, false, Vec::new()),
     };
     web::render(&HomePage { layout: Layout::of(&user), account_name, is_owner, permissions })
@@ -67,7 +69,12 @@ impl AccountRow {
 /// order they were joined (read straight off an index, so a reseller with
 /// thousands of accounts pays for one page); optionally filtered by a
 /// search in account and owner names; a page at a time after `after`.
-async fn accessible(db: &sqlx::PgPool, user_id: Uuid, search: &str, after: Option<Uuid>) -> Result<Vec<AccountRow>, sqlx::Error> {
+async fn accessible(
+    db: &sqlx::PgPool,
+    user_id: Uuid,
+    search: &str,
+    after: Option<Uuid>,
+) -> Result<Vec<AccountRow>, sqlx::Error> {
     let pattern = web::contains_pattern(search);
     let filter = if search.is_empty() { "" } else { "AND (a.name ILIKE $3 OR o.name ILIKE $3)" };
     let cursor = if after.is_none() {
@@ -118,10 +125,17 @@ struct SwitchQuery {
     after: Option<String>,
 }
 
-async fn switch_page(State(state): State<AppState>, user: CurrentUser, Query(query): Query<SwitchQuery>) -> Result<Response, AppError> {
+async fn switch_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(query): Query<SwitchQuery>,
+) -> Result<Response, AppError> {
     let after = match query.after.as_deref() {
         None | Some("") => None,
-        Some(s) => Some(Uuid::parse_str(s).map_err(|_| AppError::BadRequest("That page link is not valid. Go back to the first page.".into()))?),
+        Some(s) => Some(
+            Uuid::parse_str(s)
+                .map_err(|_| AppError::BadRequest("That page link is not valid. Go back to the first page.".into()))?,
+        ),
     };
     let q: String = query.q.trim().chars().take(100).collect();
     let mut accounts = accessible(&state.db, user.id, &q, after).await?;
@@ -141,7 +155,11 @@ struct SwitchForm {
     account_id: Uuid,
 }
 
-async fn switch(State(state): State<AppState>, user: CurrentUser, CsrfForm(form): CsrfForm<SwitchForm>) -> Result<Response, AppError> {
+async fn switch(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<SwitchForm>,
+) -> Result<Response, AppError> {
     let name: Option<String> = sqlx::query_scalar(
         "WITH target AS (
              SELECT a.id, a.name FROM memberships m JOIN accounts a ON a.id = m.account_id

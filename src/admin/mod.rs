@@ -84,7 +84,11 @@ struct SearchQuery {
     q: String,
 }
 
-async fn search(State(state): State<AppState>, Staff(me): Staff, Query(query): Query<SearchQuery>) -> Result<Response, AppError> {
+async fn search(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Query(query): Query<SearchQuery>,
+) -> Result<Response, AppError> {
     let q: String = query.q.trim().chars().take(200).collect();
     let (accounts, logins) = if q.is_empty() {
         (Vec::new(), Vec::new())
@@ -110,9 +114,15 @@ impl AccountPage {
     }
 }
 
-async fn account_page(state: &AppState, me: &CurrentUser, id: Uuid, error: Option<String>) -> Result<Response, AppError> {
+async fn account_page(
+    state: &AppState,
+    me: &CurrentUser,
+    id: Uuid,
+    error: Option<String>,
+) -> Result<Response, AppError> {
     let a = store::account(&state.db, id).await?.ok_or_else(account_not_found)?;
-    let status = if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+    let status =
+        if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
     Ok((status, web::render(&AccountPage { layout: Layout::of(me), a, error })?).into_response())
 }
 
@@ -139,14 +149,21 @@ async fn transfer(
 ) -> Result<Response, AppError> {
     let reason = form.reason.trim();
     if reason.is_empty() || reason.chars().count() > 1000 {
-        return account_page(&state, &me, id, Some("Give a reason for the transfer (up to 1000 characters): it goes into the audit log.".into())).await;
+        return account_page(
+            &state,
+            &me,
+            id,
+            Some("Give a reason for the transfer (up to 1000 characters): it goes into the audit log.".into()),
+        )
+        .await;
     }
     let new_owner = match Email::parse(&form.new_owner_email) {
         Ok(e) => e,
         Err(e) => return account_page(&state, &me, id, Some(e.to_string())).await,
     };
     let attempt = auth::rate_limit::begin(&state.db, &ip, &me.email).await?;
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(me.id).fetch_one(&state.db).await?;
+    let stored: String =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(me.id).fetch_one(&state.db).await?;
     if form.password.len() > 1024 || !state.hasher.verify(&form.password, Some(&stored)).await? {
         return account_page(&state, &me, id, Some("Your password is not correct. Nothing was changed.".into())).await;
     }
@@ -240,9 +257,11 @@ async fn set_permissions(
     Path((id, user_id)): Path<(Uuid, Uuid)>,
     CsrfForm(form): CsrfForm<GrantForm>,
 ) -> Result<Response, AppError> {
-    let grant = Grant::parse(&form.mode, &form.permissions).map_err(|e| AppError::BadRequest(format!("{e} Nothing was changed.")))?;
+    let grant = Grant::parse(&form.mode, &form.permissions)
+        .map_err(|e| AppError::BadRequest(format!("{e} Nothing was changed.")))?;
     let mut tx = state.db.begin().await?;
-    if !members::set_permissions(&mut tx, &Change { actor_id: me.id, account_id: id, user_id, ip: &ip }, &grant).await? {
+    if !members::set_permissions(&mut tx, &Change { actor_id: me.id, account_id: id, user_id, ip: &ip }, &grant).await?
+    {
         return Err(AppError::NotFound("That person is not a member of this account.".into()));
     }
     session::set_flash(&mut *tx, me.session_id, &format!("Permissions saved: {}.", grant.describe())).await?;
@@ -283,23 +302,66 @@ async fn user(State(state): State<AppState>, Staff(me): Staff, Path(id): Path<Uu
 }
 
 /// Runs one staff action on a client login, with its audit event.
-async fn on_client(state: &AppState, me: &CurrentUser, ip: &str, id: Uuid, action: &str, sql: &str, done: &str) -> Result<Response, AppError> {
+async fn on_client(
+    state: &AppState,
+    me: &CurrentUser,
+    ip: &str,
+    id: Uuid,
+    action: &str,
+    sql: &str,
+    done: &str,
+) -> Result<Response, AppError> {
     let mut tx = state.db.begin().await?;
-    let email: Option<String> =
-        sqlx::query_scalar("SELECT email FROM users WHERE id = $1 AND NOT is_staff FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?;
+    let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = $1 AND NOT is_staff FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
     let email = email.ok_or_else(user_not_found)?;
     sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(me.id), account_id: None, target_user_id: Some(id), target_email: Some(&email), action, details: serde_json::json!({}), ip }).await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(me.id),
+            account_id: None,
+            target_user_id: Some(id),
+            target_email: Some(&email),
+            action,
+            details: serde_json::json!({}),
+            ip,
+        },
+    )
+    .await?;
     session::set_flash(&mut *tx, me.session_id, done).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
 
-async fn end_sessions(State(state): State<AppState>, ClientIp(ip): ClientIp, Staff(me): Staff, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
-    on_client(&state, &me, &ip, id, "user.sessions_ended", "DELETE FROM sessions WHERE user_id = $1", "All sessions of this login have ended.").await
+async fn end_sessions(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Staff(me): Staff,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
+    on_client(
+        &state,
+        &me,
+        &ip,
+        id,
+        "user.sessions_ended",
+        "DELETE FROM sessions WHERE user_id = $1",
+        "All sessions of this login have ended.",
+    )
+    .await
 }
 
-async fn disable(State(state): State<AppState>, ClientIp(ip): ClientIp, Staff(me): Staff, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
+async fn disable(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Staff(me): Staff,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
     on_client(
         &state, &me, &ip, id, "user.disabled",
         "WITH s AS (DELETE FROM sessions WHERE user_id = $1) UPDATE users SET disabled_at = now() WHERE id = $1 AND disabled_at IS NULL",
@@ -308,8 +370,23 @@ async fn disable(State(state): State<AppState>, ClientIp(ip): ClientIp, Staff(me
     .await
 }
 
-async fn enable(State(state): State<AppState>, ClientIp(ip): ClientIp, Staff(me): Staff, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
-    on_client(&state, &me, &ip, id, "user.enabled", "UPDATE users SET disabled_at = NULL WHERE id = $1", "The login is enabled again.").await
+async fn enable(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Staff(me): Staff,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
+    on_client(
+        &state,
+        &me,
+        &ip,
+        id,
+        "user.enabled",
+        "UPDATE users SET disabled_at = NULL WHERE id = $1",
+        "The login is enabled again.",
+    )
+    .await
 }
 
 /// Opens the client area as this client in a session of its own; the
@@ -330,9 +407,24 @@ async fn sign_in_as(
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let (email, account_id) = client.ok_or_else(|| AppError::NotFound("There is no such enabled client login.".into()))?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(me.id), account_id, target_user_id: Some(id), target_email: Some(&email), action: "staff.sign_in_as.start", details: serde_json::json!({}), ip: &ip }).await?;
-    let token = session::start(&mut *tx, id, account_id, session::session_token(&state, &headers), &ip, None, Some(me.id)).await?;
+    let (email, account_id) =
+        client.ok_or_else(|| AppError::NotFound("There is no such enabled client login.".into()))?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(me.id),
+            account_id,
+            target_user_id: Some(id),
+            target_email: Some(&email),
+            action: "staff.sign_in_as.start",
+            details: serde_json::json!({}),
+            ip: &ip,
+        },
+    )
+    .await?;
+    let token =
+        session::start(&mut *tx, id, account_id, session::session_token(&state, &headers), &ip, None, Some(me.id))
+            .await?;
     // The support view ends when the staff session would have: switching
     // back and forth cannot stretch a staff session past its timeout.
     sqlx::query("UPDATE sessions SET created_at = $2 WHERE token_hash = $1")
@@ -356,23 +448,51 @@ async fn return_to_staff(
     };
     let mut tx = state.db.begin().await?;
     sqlx::query("DELETE FROM sessions WHERE id = $1").bind(user.session_id).execute(&mut *tx).await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(staff_id), account_id: user.account.as_ref().map(|a| a.id), target_user_id: Some(user.id), target_email: Some(&user.email), action: "staff.sign_in_as.end", details: serde_json::json!({}), ip: &ip }).await?;
-    let still_staff: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND is_staff AND disabled_at IS NULL)")
-        .bind(staff_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(staff_id),
+            account_id: user.account.as_ref().map(|a| a.id),
+            target_user_id: Some(user.id),
+            target_email: Some(&user.email),
+            action: "staff.sign_in_as.end",
+            details: serde_json::json!({}),
+            ip: &ip,
+        },
+    )
+    .await?;
+    let still_staff: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND is_staff AND disabled_at IS NULL)")
+            .bind(staff_id)
+            .fetch_one(&mut *tx)
+            .await?;
     if !still_staff {
         tx.commit().await?;
-        return Ok(([(header::SET_COOKIE, session::clear_session_cookie(&state))], Redirect::to("/login")).into_response());
+        return Ok(
+            ([(header::SET_COOKIE, session::clear_session_cookie(&state))], Redirect::to("/login")).into_response()
+        );
     }
-    let token = session::start(&mut *tx, staff_id, None, session::session_token(&state, &headers), &ip, Some("You are back in the staff area."), None).await?;
+    let token = session::start(
+        &mut *tx,
+        staff_id,
+        None,
+        session::session_token(&state, &headers),
+        &ip,
+        Some("You are back in the staff area."),
+        None,
+    )
+    .await?;
     sqlx::query("UPDATE sessions SET created_at = $2 WHERE token_hash = $1")
         .bind(crate::domain::token::hash(&token))
         .bind(user.session_started)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(([(header::SET_COOKIE, session::session_cookie(&state, &token))], Redirect::to(&format!("/admin/users/{}", user.id))).into_response())
+    Ok((
+        [(header::SET_COOKIE, session::session_cookie(&state, &token))],
+        Redirect::to(&format!("/admin/users/{}", user.id)),
+    )
+        .into_response())
 }
 
 // ---- audit and mail -----------------------------------------------------
@@ -418,12 +538,19 @@ fn parse_date(s: &str) -> Result<Option<time::Date>, AppError> {
         .map_err(|_| AppError::BadRequest(format!("\"{s}\" is not a date like 2026-11-23.")))
 }
 
-async fn audit_log(State(state): State<AppState>, Staff(me): Staff, Query(q): Query<AuditQuery>) -> Result<Response, AppError> {
+async fn audit_log(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, AppError> {
     let non_empty = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
     let filter = store::AuditFilter {
         account: match non_empty(&q.account) {
             None => None,
-            Some(s) => Some(Uuid::parse_str(&s).map_err(|_| AppError::BadRequest("The account filter takes an account id.".into()))?),
+            Some(s) => Some(
+                Uuid::parse_str(&s)
+                    .map_err(|_| AppError::BadRequest("The account filter takes an account id.".into()))?,
+            ),
         },
         actor_email: non_empty(&q.actor).map(|s| s.to_lowercase()),
         action: non_empty(&q.action),
@@ -431,7 +558,15 @@ async fn audit_log(State(state): State<AppState>, Staff(me): Staff, Query(q): Qu
         to: parse_date(q.to.trim())?,
     };
     let events = store::audit_log(&state.db, &filter).await?;
-    web::render(&AuditPage { layout: Layout::of(&me), rows: events, account: q.account, actor: q.actor, action: q.action, from: q.from, to: q.to })
+    web::render(&AuditPage {
+        layout: Layout::of(&me),
+        rows: events,
+        account: q.account,
+        actor: q.actor,
+        action: q.action,
+        from: q.from,
+        to: q.to,
+    })
 }
 
 #[derive(Template)]
@@ -488,11 +623,13 @@ struct TicketPage {
 }
 
 async fn find_ticket(state: &AppState, id: Uuid) -> Result<TicketRow, AppError> {
-    sqlx::query_as(&format!("SELECT {TICKET_COLUMNS} FROM tickets t JOIN accounts a ON a.id = t.account_id WHERE t.id = $1"))
-        .bind(id)
-        .fetch_optional(&state.db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("There is no such ticket.".into()))
+    sqlx::query_as(&format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets t JOIN accounts a ON a.id = t.account_id WHERE t.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| AppError::NotFound("There is no such ticket.".into()))
 }
 
 async fn ticket(State(state): State<AppState>, Staff(me): Staff, Path(id): Path<Uuid>) -> Result<Response, AppError> {
@@ -506,7 +643,12 @@ struct ReplyForm {
     message: String,
 }
 
-async fn reply_ticket(State(state): State<AppState>, Staff(me): Staff, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<ReplyForm>) -> Result<Response, AppError> {
+async fn reply_ticket(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(id): Path<Uuid>,
+    CsrfForm(f): CsrfForm<ReplyForm>,
+) -> Result<Response, AppError> {
     let t = find_ticket(&state, id).await?;
     let body = match crate::sections::tickets::check_body(&f.message) {
         Ok(b) => b,
@@ -517,10 +659,28 @@ async fn reply_ticket(State(state): State<AppState>, Staff(me): Staff, Path(id):
         }
     };
     let mut tx = state.db.begin().await?;
-    let account_id: Uuid = sqlx::query_scalar("SELECT account_id FROM tickets WHERE id = $1 FOR UPDATE").bind(id).fetch_one(&mut *tx).await?;
-    sqlx::query("INSERT INTO ticket_messages (ticket_id, author_id, from_staff, body) VALUES ($1, $2, true, $3)").bind(id).bind(me.id).bind(&body).execute(&mut *tx).await?;
-    sqlx::query("UPDATE tickets SET status = 'Answered', updated_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    crate::sections::notify::send(&mut tx, account_id, crate::sections::notify::Kind::Support, &format!("Ticket #{} answered: {}", t.number, t.subject), &[format!("Support answered ticket #{}:", t.number), body.clone()]).await?;
+    let account_id: Uuid = sqlx::query_scalar("SELECT account_id FROM tickets WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO ticket_messages (ticket_id, author_id, from_staff, body) VALUES ($1, $2, true, $3)")
+        .bind(id)
+        .bind(me.id)
+        .bind(&body)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE tickets SET status = 'Answered', updated_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    crate::sections::notify::send(
+        &mut tx,
+        account_id,
+        crate::sections::notify::Kind::Support,
+        &format!("Ticket #{} answered: {}", t.number, t.subject),
+        &[format!("Support answered ticket #{}:", t.number), body.clone()],
+    )
+    .await?;
     session::set_flash(&mut *tx, me.session_id, "Reply sent.").await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();

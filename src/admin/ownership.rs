@@ -30,7 +30,9 @@ pub enum TransferError {
     Disabled(String),
     #[error("{0} already owns this account.")]
     SameOwner(String),
-    #[error("The owner of this account changed while you were working. Reload the page and check before trying again.")]
+    #[error(
+        "The owner of this account changed while you were working. Reload the page and check before trying again."
+    )]
     OwnerChanged,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -60,7 +62,8 @@ pub async fn transfer(db: &PgPool, t: &Transfer<'_>) -> Result<(), TransferError
             .bind(t.new_owner.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-    let (new_id, new_name, is_staff, disabled) = new.ok_or_else(|| TransferError::UnknownUser(t.new_owner.to_string()))?;
+    let (new_id, new_name, is_staff, disabled) =
+        new.ok_or_else(|| TransferError::UnknownUser(t.new_owner.to_string()))?;
     if is_staff {
         return Err(TransferError::Staff(t.new_owner.to_string()));
     }
@@ -77,7 +80,11 @@ pub async fn transfer(db: &PgPool, t: &Transfer<'_>) -> Result<(), TransferError
             .execute(&mut *tx)
             .await?;
     } else {
-        sqlx::query("DELETE FROM memberships WHERE account_id = $1 AND user_id = $2").bind(t.account_id).bind(old_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM memberships WHERE account_id = $1 AND user_id = $2")
+            .bind(t.account_id)
+            .bind(old_id)
+            .execute(&mut *tx)
+            .await?;
     }
     sqlx::query(
         "INSERT INTO memberships (account_id, user_id, is_owner, all_permissions) VALUES ($1, $2, true, true)
@@ -106,15 +113,29 @@ pub async fn transfer(db: &PgPool, t: &Transfer<'_>) -> Result<(), TransferError
         },
     )
     .await?;
-    let old_access = if t.keep_old_owner { "You keep access as a member with All Permissions." } else { "You no longer have access to it." };
-    OwnershipChanged { name: &old_name, account_name: &account_name, message: &format!("Support has moved the ownership of {account_name} to {new_name}. {old_access}") }
-        .to(&old_email, t.account_id)?
-        .queue(&mut tx)
-        .await?;
-    OwnershipChanged { name: &new_name, account_name: &account_name, message: &format!("Support has made you the owner of {account_name}. You can now manage its users under User Management.") }
-        .to(t.new_owner.as_str(), t.account_id)?
-        .queue(&mut tx)
-        .await?;
+    let old_access = if t.keep_old_owner {
+        "You keep access as a member with All Permissions."
+    } else {
+        "You no longer have access to it."
+    };
+    OwnershipChanged {
+        name: &old_name,
+        account_name: &account_name,
+        message: &format!("Support has moved the ownership of {account_name} to {new_name}. {old_access}"),
+    }
+    .to(&old_email, t.account_id)?
+    .queue(&mut tx)
+    .await?;
+    OwnershipChanged {
+        name: &new_name,
+        account_name: &account_name,
+        message: &format!(
+            "Support has made you the owner of {account_name}. You can now manage its users under User Management."
+        ),
+    }
+    .to(t.new_owner.as_str(), t.account_id)?
+    .queue(&mut tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }

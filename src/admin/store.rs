@@ -131,7 +131,9 @@ pub struct AccountView {
 }
 
 pub async fn account(db: &PgPool, id: Uuid) -> Result<Option<AccountView>, sqlx::Error> {
-    let Some(name) = sqlx::query_scalar::<_, String>("SELECT name FROM accounts WHERE id = $1").bind(id).fetch_optional(db).await? else {
+    let Some(name) =
+        sqlx::query_scalar::<_, String>("SELECT name FROM accounts WHERE id = $1").bind(id).fetch_optional(db).await?
+    else {
         return Ok(None);
     };
     let by_account = AuditFilter { account: Some(id), ..AuditFilter::default() };

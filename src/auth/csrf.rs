@@ -128,7 +128,9 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
 }
 
 fn malformed() -> AppError {
-    AppError::BadRequest("The form was not filled in as expected. Nothing was changed. Reload the page and try again.".into())
+    AppError::BadRequest(
+        "The form was not filled in as expected. Nothing was changed. Reload the page and try again.".into(),
+    )
 }
 
 /// Form decoding replaces invalid UTF-8 with U+FFFD without a word; we

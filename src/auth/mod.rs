@@ -81,7 +81,13 @@ async fn login_page(AnonCsrf(csrf_token): AnonCsrf, Query(q): Query<NextQuery>) 
     if q.signed_out.is_some() {
         layout = layout.with_flash("You have signed out.");
     }
-    web::render(&LoginPage { layout, csrf_token, next: web::safe_next(q.next.as_deref()), email: String::new(), error: None })
+    web::render(&LoginPage {
+        layout,
+        csrf_token,
+        next: web::safe_next(q.next.as_deref()),
+        email: String::new(),
+        error: None,
+    })
 }
 
 #[derive(Deserialize)]
@@ -107,7 +113,12 @@ pub struct VerifiedLogin {
 /// counted against the limits before the password is checked, with an
 /// unknown email taking as long as a known one. The login, if the password
 /// is right.
-pub async fn verify_password(state: &AppState, ip: &str, email: &str, given: &str) -> Result<Option<VerifiedLogin>, AppError> {
+pub async fn verify_password(
+    state: &AppState,
+    ip: &str,
+    email: &str,
+    given: &str,
+) -> Result<Option<VerifiedLogin>, AppError> {
     if given.len() > 4 * password::MAX_PASSWORD_LEN {
         return Ok(None);
     }
@@ -137,18 +148,30 @@ async fn login(
 ) -> Result<Response, AppError> {
     let next = web::safe_next(form.next.as_deref());
     let failed = |email: String, status, message: &str| -> Result<Response, AppError> {
-        let page = LoginPage { layout: Layout::signed_out(), csrf_token: csrf_token.clone(), next: next.clone(), email, error: Some(message.into()) };
+        let page = LoginPage {
+            layout: Layout::signed_out(),
+            csrf_token: csrf_token.clone(),
+            next: next.clone(),
+            email,
+            error: Some(message.into()),
+        };
         Ok((status, web::render(&page)?).into_response())
     };
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
-        Err(e) => return failed(form.email.chars().take(254).collect(), axum::http::StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => {
+            return failed(form.email.chars().take(254).collect(), axum::http::StatusCode::BAD_REQUEST, &e.to_string())
+        }
     };
     let Some(row) = verify_password(&state, &ip, email.as_str(), &form.password).await? else {
         return failed(email.to_string(), axum::http::StatusCode::UNAUTHORIZED, "Incorrect email or password.");
     };
     if row.disabled {
-        return failed(email.to_string(), axum::http::StatusCode::FORBIDDEN, "This login has been disabled. Please contact support.");
+        return failed(
+            email.to_string(),
+            axum::http::StatusCode::FORBIDDEN,
+            "This login has been disabled. Please contact support.",
+        );
     }
     sqlx::query("UPDATE users SET last_sign_in_at = now() WHERE id = $1").bind(row.id).execute(&state.db).await?;
     sign_in_response(&state, &headers, row.id, row.account_id, &ip, &next, None).await
@@ -160,7 +183,8 @@ async fn logout(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     sqlx::query("DELETE FROM sessions WHERE id = $1").bind(user.session_id).execute(&state.db).await?;
-    Ok(([(header::SET_COOKIE, session::clear_session_cookie(&state))], Redirect::to("/login?signed_out=1")).into_response())
+    Ok(([(header::SET_COOKIE, session::clear_session_cookie(&state))], Redirect::to("/login?signed_out=1"))
+        .into_response())
 }
 
 // ---- register -----------------------------------------------------------
@@ -245,20 +269,37 @@ async fn register(
     .fetch_one(&state.db)
     .await?;
     if recent >= REGISTRATIONS_PER_HOUR {
-        return Err(AppError::TooManyRequests("Too many accounts were created from your address in the last hour. Please try again later.".into()));
+        return Err(AppError::TooManyRequests(
+            "Too many accounts were created from your address in the last hour. Please try again later.".into(),
+        ));
     }
     let hash = state.hasher.hash(&form.password).await?;
     let mut tx = state.db.begin().await?;
     let new = NewUser { name: &name, email: &email, password_hash: &hash, account_name: &account_name };
-    let (user_id, account_id) = match registration::create(&mut tx, new).await? {
-        Registered::Created { user_id, account_id } => (user_id, account_id),
-        Registered::EmailTaken => {
-            return fail("This email address cannot be used to register. If it is yours, sign in or use \"Forgot password?\".".into())
-        }
-    };
-    audit::record(&mut tx, audit::Event { actor_id: Some(user_id), account_id: Some(account_id), target_user_id: Some(user_id), target_email: None, action: "user.registered", details: serde_json::json!({}), ip: &ip }).await?;
+    let (user_id, account_id) =
+        match registration::create(&mut tx, new).await? {
+            Registered::Created { user_id, account_id } => (user_id, account_id),
+            Registered::EmailTaken => return fail(
+                "This email address cannot be used to register. If it is yours, sign in or use \"Forgot password?\"."
+                    .into(),
+            ),
+        };
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(user_id),
+            account_id: Some(account_id),
+            target_user_id: Some(user_id),
+            target_email: None,
+            action: "user.registered",
+            details: serde_json::json!({}),
+            ip: &ip,
+        },
+    )
+    .await?;
     tx.commit().await?;
-    sign_in_response(&state, &headers, user_id, Some(account_id), &ip, &next, Some("Welcome! Your account is ready.")).await
+    sign_in_response(&state, &headers, user_id, Some(account_id), &ip, &next, Some("Welcome! Your account is ready."))
+        .await
 }
 
 // ---- forgotten password -------------------------------------------------
@@ -317,7 +358,19 @@ async fn forgot(
             .await?;
         let link = format!("{}/password/reset/{token}", state.config.base_url);
         PasswordReset { name: &name, link: &link }.to(email.as_str())?.with_secret(&token).queue(&mut tx).await?;
-        audit::record(&mut tx, audit::Event { actor_id: None, account_id: None, target_user_id: Some(user_id), target_email: None, action: "password.reset_requested", details: serde_json::json!({ "recent": recent }), ip: &ip }).await?;
+        audit::record(
+            &mut tx,
+            audit::Event {
+                actor_id: None,
+                account_id: None,
+                target_user_id: Some(user_id),
+                target_email: None,
+                action: "password.reset_requested",
+                details: serde_json::json!({ "recent": recent }),
+                ip: &ip,
+            },
+        )
+        .await?;
     }
     tx.commit().await?;
     state.mail_wakeup.notify_one();
@@ -347,7 +400,11 @@ async fn valid_reset(db: &sqlx::PgPool, token: &str) -> Result<bool, AppError> {
         .await?)
 }
 
-async fn reset_page(State(state): State<AppState>, AnonCsrf(csrf_token): AnonCsrf, Path(token): Path<String>) -> Result<Response, AppError> {
+async fn reset_page(
+    State(state): State<AppState>,
+    AnonCsrf(csrf_token): AnonCsrf,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
     if !valid_reset(&state.db, &token).await? {
         return Err(reset_link_dead());
     }
@@ -389,19 +446,47 @@ async fn reset(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(user_id) = user_id else { return Err(reset_link_dead()) };
-    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1").bind(user_id).bind(&hash).execute(&mut *tx).await?;
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
     // Every other session ends, and every other reset link dies.
     sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL").bind(user_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     let account_id: Option<Uuid> = sqlx::query_scalar(
         "SELECT account_id FROM memberships WHERE user_id = $1 ORDER BY is_owner DESC, created_at LIMIT 1",
     )
     .bind(user_id)
     .fetch_optional(&mut *tx)
     .await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(user_id), account_id: None, target_user_id: Some(user_id), target_email: None, action: "password.reset", details: serde_json::json!({}), ip: &ip }).await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(user_id),
+            account_id: None,
+            target_user_id: Some(user_id),
+            target_email: None,
+            action: "password.reset",
+            details: serde_json::json!({}),
+            ip: &ip,
+        },
+    )
+    .await?;
     tx.commit().await?;
-    sign_in_response(&state, &headers, user_id, account_id, &ip, "/", Some("Your password has been changed. Other sessions have been signed out.")).await
+    sign_in_response(
+        &state,
+        &headers,
+        user_id,
+        account_id,
+        &ip,
+        "/",
+        Some("Your password has been changed. Other sessions have been signed out."),
+    )
+    .await
 }
 
 // ---- profile ------------------------------------------------------------
@@ -416,11 +501,21 @@ struct ProfilePage {
 }
 
 async fn profile_page(user: CurrentUser) -> Result<Response, AppError> {
-    web::render(&ProfilePage { layout: Layout::of(&user), name: user.name.clone(), email: user.email.clone(), error: None })
+    web::render(&ProfilePage {
+        layout: Layout::of(&user),
+        name: user.name.clone(),
+        email: user.email.clone(),
+        error: None,
+    })
 }
 
 fn profile_error(user: &CurrentUser, message: String) -> Result<Response, AppError> {
-    let page = ProfilePage { layout: Layout::of(user), name: user.name.clone(), email: user.email.clone(), error: Some(message) };
+    let page = ProfilePage {
+        layout: Layout::of(user),
+        name: user.name.clone(),
+        email: user.email.clone(),
+        error: Some(message),
+    };
     Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)?).into_response())
 }
 
@@ -429,7 +524,11 @@ struct NameForm {
     name: String,
 }
 
-async fn change_name(State(state): State<AppState>, user: CurrentUser, CsrfForm(form): CsrfForm<NameForm>) -> Result<Response, AppError> {
+async fn change_name(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<NameForm>,
+) -> Result<Response, AppError> {
     let name = match registration::clean_name(&form.name, "your name") {
         Ok(n) => n,
         Err(m) => return profile_error(&user, m),
@@ -453,8 +552,10 @@ async fn change_password(
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<Response, AppError> {
     let attempt = rate_limit::begin(&state.db, &ip, &user.email).await?;
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(user.id).fetch_one(&state.db).await?;
-    if form.current.len() > 4 * password::MAX_PASSWORD_LEN || !state.hasher.verify(&form.current, Some(&stored)).await? {
+    let stored: String =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(user.id).fetch_one(&state.db).await?;
+    if form.current.len() > 4 * password::MAX_PASSWORD_LEN || !state.hasher.verify(&form.current, Some(&stored)).await?
+    {
         return profile_error(&user, "Your current password is not correct.".into());
     }
     rate_limit::succeeded(&state.db, attempt).await?;
@@ -466,11 +567,38 @@ async fn change_password(
     }
     let hash = state.hasher.hash(&form.password).await?;
     let mut tx = state.db.begin().await?;
-    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1").bind(user.id).bind(&hash).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2").bind(user.id).bind(user.session_id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL").bind(user.id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE sessions SET flash = $2 WHERE id = $1").bind(user.session_id).bind("Your password has been changed. Your other sessions have been signed out.").execute(&mut *tx).await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(user.id), account_id: None, target_user_id: Some(user.id), target_email: None, action: "password.changed", details: serde_json::json!({}), ip: &ip }).await?;
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(user.id)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+        .bind(user.id)
+        .bind(user.session_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE sessions SET flash = $2 WHERE id = $1")
+        .bind(user.session_id)
+        .bind("Your password has been changed. Your other sessions have been signed out.")
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(user.id),
+            account_id: None,
+            target_user_id: Some(user.id),
+            target_email: None,
+            action: "password.changed",
+            details: serde_json::json!({}),
+            ip: &ip,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to("/profile").into_response())
 }

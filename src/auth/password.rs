@@ -105,7 +105,8 @@ impl Hasher {
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let password = password.to_owned();
-        self.run(move || hash_blocking(&password).map_err(|e| HashError::Failed(format!("hashing failed: {e}")))).await?
+        self.run(move || hash_blocking(&password).map_err(|e| HashError::Failed(format!("hashing failed: {e}"))))
+            .await?
     }
 
     /// Checks `password` against `stored`; with no stored hash (unknown
@@ -164,14 +165,18 @@ fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error>
 /// `Output`'s comparison is constant-time.
 fn verify_blocking(password: &str, stored: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(stored) else { return false };
-    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(parsed.algorithm), Params::try_from(&parsed)) else { return false };
+    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(parsed.algorithm), Params::try_from(&parsed)) else {
+        return false;
+    };
     let Ok(version) = Version::try_from(parsed.version.unwrap_or(0x13)) else { return false };
     let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return false };
     let mut salt_buf = [0u8; 64];
     let Ok(salt_bytes) = salt.decode_b64(&mut salt_buf) else { return false };
     let mut out = vec![0u8; expected.len()];
     let argon = Argon2::new(algorithm, version, params.clone());
-    let computed = with_memory(&params, |mem| argon.hash_password_into_with_memory(password.as_bytes(), salt_bytes, &mut out, mem));
+    let computed = with_memory(&params, |mem| {
+        argon.hash_password_into_with_memory(password.as_bytes(), salt_bytes, &mut out, mem)
+    });
     computed.is_ok() && Output::new(&out).is_ok_and(|o| o == expected)
 }
 
@@ -197,7 +202,8 @@ mod tests {
         assert!(!verify_blocking("a long password", "not a hash"));
         // A hash made by the crate's own API verifies here too.
         use argon2::password_hash::PasswordHasher;
-        let theirs = Argon2::default().hash_password(b"other password", &SaltString::generate(&mut OsRng)).unwrap().to_string();
+        let theirs =
+            Argon2::default().hash_password(b"other password", &SaltString::generate(&mut OsRng)).unwrap().to_string();
         assert!(verify_blocking("other password", &theirs));
     }
 }

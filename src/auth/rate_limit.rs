@@ -31,11 +31,12 @@ pub async fn begin(db: &PgPool, ip: &str, email: &str) -> Result<Attempt, AppErr
         .execute(&mut *tx)
         .await?;
     check(&mut tx, ip, email).await?;
-    let id: i64 = sqlx::query_scalar("INSERT INTO sign_in_attempts (ip, email, success) VALUES ($1, $2, false) RETURNING id")
-        .bind(ip)
-        .bind(email)
-        .fetch_one(&mut *tx)
-        .await?;
+    let id: i64 =
+        sqlx::query_scalar("INSERT INTO sign_in_attempts (ip, email, success) VALUES ($1, $2, false) RETURNING id")
+            .bind(ip)
+            .bind(email)
+            .fetch_one(&mut *tx)
+            .await?;
     tx.commit().await?;
     Ok(Attempt(id))
 }
@@ -67,11 +68,12 @@ async fn check(conn: &mut sqlx::PgConnection, ip: &str, email: &str) -> Result<(
         .bind(WINDOW_MINUTES)
         .fetch_one(conn)
         .await?;
-    let blocked_for = [(ip_n, PER_IP, ip_until), (pair_n, PER_ACCOUNT_AND_IP, pair_until), (acct_n, PER_ACCOUNT, acct_until)]
-        .into_iter()
-        .filter(|(n, limit, _)| n >= limit)
-        .filter_map(|(_, _, until)| until)
-        .fold(None::<f64>, |acc, s| Some(acc.map_or(s, |a| a.max(s))));
+    let blocked_for =
+        [(ip_n, PER_IP, ip_until), (pair_n, PER_ACCOUNT_AND_IP, pair_until), (acct_n, PER_ACCOUNT, acct_until)]
+            .into_iter()
+            .filter(|(n, limit, _)| n >= limit)
+            .filter_map(|(_, _, until)| until)
+            .fold(None::<f64>, |acc, s| Some(acc.map_or(s, |a| a.max(s))));
     if let Some(seconds) = blocked_for {
         let minutes = (seconds / 60.0).ceil().max(1.0) as i64;
         let unit = if minutes == 1 { "minute" } else { "minutes" };

@@ -33,7 +33,11 @@ pub fn clean_name(raw: &str, what: &str) -> Result<String, String> {
 }
 
 fn capitalise(what: &str) -> String {
-    let what = what.strip_prefix("your ").or_else(|| what.strip_prefix("an ")).or_else(|| what.strip_prefix("a ")).unwrap_or(what);
+    let what = what
+        .strip_prefix("your ")
+        .or_else(|| what.strip_prefix("an "))
+        .or_else(|| what.strip_prefix("a "))
+        .unwrap_or(what);
     let mut c = what.chars();
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }

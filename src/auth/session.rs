@@ -299,7 +299,6 @@ impl FromRequestParts<AppState> for Owner {
     }
 }
 
-
 /// A support staff member in their own staff session (not while viewing
 /// the client area as a client). Clients get 403 whatever their permissions.
 pub struct Staff(pub CurrentUser);

@@ -36,9 +36,14 @@ impl EmbeddedPostgres {
             // postgres user can reach, so the quick start still needs no
             // configuration.
             let id = crate::domain::token::hash(&root.to_string_lossy());
-            let fallback = std::env::temp_dir().join(format!("panel-data-{:02x}{:02x}{:02x}{:02x}", id[0], id[1], id[2], id[3]));
+            let fallback =
+                std::env::temp_dir().join(format!("panel-data-{:02x}{:02x}{:02x}{:02x}", id[0], id[1], id[2], id[3]));
             std::fs::create_dir_all(&fallback)?;
-            tracing::warn!("the postgres user cannot enter {}; keeping the database in {}", root.display(), fallback.display());
+            tracing::warn!(
+                "the postgres user cannot enter {}; keeping the database in {}",
+                root.display(),
+                fallback.display()
+            );
             root = fallback;
             if !postgres_can_enter(&root) {
                 bail!(
@@ -95,13 +100,19 @@ impl EmbeddedPostgres {
         if !self.started_here {
             return;
         }
-        let _ = self.run("pg_ctl", &["-D".as_ref(), self.data_dir.as_os_str(), "-m".as_ref(), "fast".as_ref(), "-w".as_ref(), "stop".as_ref()]);
+        let _ = self.run(
+            "pg_ctl",
+            &["-D".as_ref(), self.data_dir.as_os_str(), "-m".as_ref(), "fast".as_ref(), "-w".as_ref(), "stop".as_ref()],
+        );
     }
 
     /// Stops the server at once (whoever started it), for test clusters
     /// thrown away afterwards.
     pub fn stop_immediately(&self) {
-        let _ = self.run("pg_ctl", &["-D".as_ref(), self.data_dir.as_os_str(), "-m".as_ref(), "immediate".as_ref(), "stop".as_ref()]);
+        let _ = self.run(
+            "pg_ctl",
+            &["-D".as_ref(), self.data_dir.as_os_str(), "-m".as_ref(), "immediate".as_ref(), "stop".as_ref()],
+        );
     }
 
     fn init(&self) -> anyhow::Result<()> {
@@ -125,9 +136,7 @@ impl EmbeddedPostgres {
 
     fn is_running(&self) -> bool {
         self.data_dir.join("postmaster.pid").exists()
-            && self
-                .run("pg_ctl", &["-D".as_ref(), self.data_dir.as_os_str(), "status".as_ref()])
-                .is_ok()
+            && self.run("pg_ctl", &["-D".as_ref(), self.data_dir.as_os_str(), "status".as_ref()]).is_ok()
     }
 
     fn give_to_postgres(&self, dir: &Path) -> anyhow::Result<()> {

@@ -10,19 +10,55 @@ pub struct Permission {
 }
 
 pub const PERMISSIONS: [Permission; 13] = [
-    Permission { key: "profile", label: "Modify Master Account Profile", explanation: "Access and modify the client profile information" },
+    Permission {
+        key: "profile",
+        label: "Modify Master Account Profile",
+        explanation: "Access and modify the client profile information",
+    },
     Permission { key: "contacts", label: "View & Manage Contacts", explanation: "Access and manage contacts" },
-    Permission { key: "products", label: "View Products & Services", explanation: "View access to products, services and addons" },
-    Permission { key: "manageproducts", label: "View & Modify Product Passwords", explanation: "Allow password resets and other actions" },
-    Permission { key: "productsso", label: "Perform Single Sign-On", explanation: "Allow single sign-on into services" },
+    Permission {
+        key: "products",
+        label: "View Products & Services",
+        explanation: "View access to products, services and addons",
+    },
+    Permission {
+        key: "manageproducts",
+        label: "View & Modify Product Passwords",
+        explanation: "Allow password resets and other actions",
+    },
+    Permission {
+        key: "productsso",
+        label: "Perform Single Sign-On",
+        explanation: "Allow single sign-on into services",
+    },
     Permission { key: "domains", label: "View Domains", explanation: "View access to domain registrations" },
-    Permission { key: "managedomains", label: "Manage Domain Settings", explanation: "Allow domain management eg. nameservers/whois/transfers" },
+    Permission {
+        key: "managedomains",
+        label: "Manage Domain Settings",
+        explanation: "Allow domain management eg. nameservers/whois/transfers",
+    },
     Permission { key: "invoices", label: "View & Pay Invoices", explanation: "View and payment access to invoices" },
-    Permission { key: "quotes", label: "View & Accept Quotes", explanation: "View and acceptance permissions for quotes" },
-    Permission { key: "tickets", label: "View & Open Support Tickets", explanation: "Access to open, respond and manage support tickets" },
-    Permission { key: "affiliates", label: "View & Manage Affiliate Account", explanation: "Access to view and request withdrawals" },
+    Permission {
+        key: "quotes",
+        label: "View & Accept Quotes",
+        explanation: "View and acceptance permissions for quotes",
+    },
+    Permission {
+        key: "tickets",
+        label: "View & Open Support Tickets",
+        explanation: "Access to open, respond and manage support tickets",
+    },
+    Permission {
+        key: "affiliates",
+        label: "View & Manage Affiliate Account",
+        explanation: "Access to view and request withdrawals",
+    },
     Permission { key: "emails", label: "View Emails", explanation: "Access to view account email history" },
-    Permission { key: "orders", label: "Place New Orders/Upgrades/Cancellations", explanation: "Allow placing of new orders" },
+    Permission {
+        key: "orders",
+        label: "Place New Orders/Upgrades/Cancellations",
+        explanation: "Allow placing of new orders",
+    },
 ];
 
 /// Presets on the invite form, from the help articles' own examples.

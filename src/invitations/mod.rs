@@ -149,10 +149,7 @@ async fn switch_login(
 ) -> Result<Response, AppError> {
     open_offer(&state, &token).await?;
     sqlx::query("DELETE FROM sessions WHERE id = $1").bind(user.session_id).execute(&state.db).await?;
-    Ok((
-        [(header::SET_COOKIE, session::clear_session_cookie(&state))],
-        Redirect::to(&format!("/invitations/{token}")),
-    )
+    Ok(([(header::SET_COOKIE, session::clear_session_cookie(&state))], Redirect::to(&format!("/invitations/{token}")))
         .into_response())
 }
 
@@ -214,13 +211,20 @@ async fn register_and_accept(
         Registered::Created { user_id, .. } => user_id,
         Registered::EmailTaken => {
             drop(tx);
-            return show_page(None, anon, token, offer, Some("A login with this address exists already: sign in with it instead.".into()));
+            return show_page(
+                None,
+                anon,
+                token,
+                offer,
+                Some("A login with this address exists already: sign in with it instead.".into()),
+            );
         }
     };
     let who = Acceptor { user_id, email: email.as_str(), name: &name, is_staff: false, ip: &ip };
     let accepted = service::accept(&mut tx, &token, &who).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
-    let flash = format!("Welcome! You now have access to {}. Your own account is in Switch Account.", accepted.account_name);
+    let flash =
+        format!("Welcome! You now have access to {}. Your own account is in Switch Account.", accepted.account_name);
     auth::sign_in_response(&state, &headers, user_id, Some(accepted.account_id), &ip, "/", Some(&flash)).await
 }

@@ -162,7 +162,9 @@ pub async fn invite(db: &PgPool, from: &Inviter<'_>, email: &Email, grant: &Gran
         return Err(InviteError::Staff(email.to_string()));
     }
     match open {
-        Some((_, expires)) if expires > OffsetDateTime::now_utc() => return Err(InviteError::AlreadyPending(email.to_string())),
+        Some((_, expires)) if expires > OffsetDateTime::now_utc() => {
+            return Err(InviteError::AlreadyPending(email.to_string()))
+        }
         // An expired invitation gives way to the new one.
         Some((id, _)) => {
             sqlx::query("UPDATE invitations SET cancelled_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
@@ -256,7 +258,19 @@ pub async fn resend(db: &PgPool, from: &Inviter<'_>, id: Uuid) -> Result<String,
     .fetch_one(&mut *tx)
     .await?;
     queue_invitation_mail(&mut tx, from, &email, &grant, &token, expires_at).await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(from.actor_id), account_id: Some(account_id), target_user_id: None, target_email: Some(&email), action: "invitation.resent", details: serde_json::json!({ "invitation_id": id }), ip: from.ip }).await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(from.actor_id),
+            account_id: Some(account_id),
+            target_user_id: None,
+            target_email: Some(&email),
+            action: "invitation.resent",
+            details: serde_json::json!({ "invitation_id": id }),
+            ip: from.ip,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(email)
 }
@@ -265,7 +279,19 @@ pub async fn cancel(db: &PgPool, by: &Inviter<'_>, id: Uuid) -> Result<String, C
     let mut tx = db.begin().await?;
     let (email, _) = lock_open(&mut tx, by.account_id, id).await?;
     sqlx::query("UPDATE invitations SET cancelled_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(by.actor_id), account_id: Some(by.account_id), target_user_id: None, target_email: Some(&email), action: "invitation.cancelled", details: serde_json::json!({ "invitation_id": id }), ip: by.ip }).await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(by.actor_id),
+            account_id: Some(by.account_id),
+            target_user_id: None,
+            target_email: Some(&email),
+            action: "invitation.cancelled",
+            details: serde_json::json!({ "invitation_id": id }),
+            ip: by.ip,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(email)
 }
@@ -321,7 +347,9 @@ pub enum AcceptError {
     Unknown,
     #[error("This invitation has expired (invitations are valid for 7 days). Ask the account owner to resend it.")]
     Expired,
-    #[error("This invitation was cancelled by the account owner. Ask them to send a new one if you still need access.")]
+    #[error(
+        "This invitation was cancelled by the account owner. Ask them to send a new one if you still need access."
+    )]
     Cancelled,
     #[error("This invitation has already been used. If you accepted it, the account is in your Switch Account list.")]
     Used,
@@ -366,7 +394,8 @@ pub async fn accept(conn: &mut PgConnection, token: &str, who: &Acceptor<'_>) ->
         .bind(token::hash(token))
         .fetch_optional(&mut *conn)
         .await?;
-    let (id, account_id, account_name, email, all, keys, expires, accepted, cancelled) = row.ok_or(AcceptError::Unknown)?;
+    let (id, account_id, account_name, email, all, keys, expires, accepted, cancelled) =
+        row.ok_or(AcceptError::Unknown)?;
     match Status::of(accepted, cancelled, expires) {
         Status::Cancelled => return Err(AcceptError::Cancelled),
         Status::Accepted => return Err(AcceptError::Used),
@@ -417,9 +446,15 @@ pub async fn accept(conn: &mut PgConnection, token: &str, who: &Acceptor<'_>) ->
     .bind(account_id)
     .fetch_one(&mut *conn)
     .await?;
-    InvitationAccepted { owner_name: &owner.0, member_name: who.name, member_email: &email, account_name: &account_name, permissions: grant.labels() }
-        .to(&owner.1, account_id)?
-        .queue(conn)
-        .await?;
+    InvitationAccepted {
+        owner_name: &owner.0,
+        member_name: who.name,
+        member_email: &email,
+        account_name: &account_name,
+        permissions: grant.labels(),
+    }
+    .to(&owner.1, account_id)?
+    .queue(conn)
+    .await?;
     Ok(Accepted { account_id, account_name })
 }

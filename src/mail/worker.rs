@@ -76,7 +76,10 @@ async fn send_one(
         Err(e) => {
             let attempts = mail.attempts + 1;
             let give_up = attempts >= config.mail_max_attempts;
-            let delay = config.mail_retry_base.saturating_mul(1u32 << (attempts - 1).clamp(0, 16) as u32).min(Duration::from_secs(3600));
+            let delay = config
+                .mail_retry_base
+                .saturating_mul(1u32 << (attempts - 1).clamp(0, 16) as u32)
+                .min(Duration::from_secs(3600));
             sqlx::query(
                 "UPDATE mail_outbox SET attempts = $2, last_error = $3,
                         status = CASE WHEN $4 THEN 'failed' ELSE 'pending' END,
@@ -106,11 +109,7 @@ async fn send_one(
     Ok(true)
 }
 
-async fn deliver(
-    config: &Config,
-    transport: &AsyncSmtpTransport<Tokio1Executor>,
-    mail: &Due,
-) -> anyhow::Result<()> {
+async fn deliver(config: &Config, transport: &AsyncSmtpTransport<Tokio1Executor>, mail: &Due) -> anyhow::Result<()> {
     let to: Mailbox = mail.to_email.parse()?;
     let message = Message::builder()
         .from(config.mail_from.clone())

@@ -2,18 +2,37 @@
 //! balance, and withdrawals (at least the minimum, at most the balance).
 
 use askama::Template;
-use axum::{extract::State, response::{IntoResponse, Redirect, Response}, routing::{get, post}};
+use axum::{
+    extract::State,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
 use serde::Deserialize;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{money, parse_money, SectionRoutes};
-use crate::{audit, auth::{csrf::CsrfForm, session::{self, Member}}, domain::token, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+use crate::{
+    audit,
+    auth::{
+        csrf::CsrfForm,
+        session::{self, Member},
+    },
+    domain::token,
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web::{self, ClientIp},
+};
 
 pub const MIN_WITHDRAWAL_CENTS: i64 = 2500;
 
 pub fn routes() -> SectionRoutes {
-    SectionRoutes::new("affiliates").route("/affiliates", &["GET"], get(show)).route("/affiliates/withdraw", &["POST"], post(withdraw))
+    SectionRoutes::new("affiliates").route("/affiliates", &["GET"], get(show)).route(
+        "/affiliates/withdraw",
+        &["POST"],
+        post(withdraw),
+    )
 }
 
 #[derive(sqlx::FromRow)]
@@ -56,7 +75,8 @@ async fn page(state: &AppState, m: &Member, error: Option<String>) -> Result<Res
         sqlx::query_as::<_, Referral>("SELECT referred_name, signed_up_on, commission_cents, status FROM referrals WHERE account_id = $1 ORDER BY id DESC LIMIT 100").bind(m.account.id).fetch_all(&state.db),
         sqlx::query_as::<_, Withdrawal>("SELECT amount_cents, status, requested_at FROM withdrawals WHERE account_id = $1 ORDER BY requested_at DESC LIMIT 100").bind(m.account.id).fetch_all(&state.db),
     )?;
-    let status = if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+    let status =
+        if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
     let p = Page {
         layout: Layout::of(&m.user),
         link: format!("{}/register?ref={code}", state.config.base_url),
@@ -78,7 +98,12 @@ struct Form {
     amount: String,
 }
 
-async fn withdraw(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, CsrfForm(f): CsrfForm<Form>) -> Result<Response, AppError> {
+async fn withdraw(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    CsrfForm(f): CsrfForm<Form>,
+) -> Result<Response, AppError> {
     let Some(amount) = parse_money(&f.amount) else {
         return page(&state, &m, Some("Enter an amount such as 25.00.".into())).await;
     };
@@ -95,10 +120,32 @@ async fn withdraw(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Memb
         .await?;
     if taken.rows_affected() == 0 {
         drop(tx);
-        return page(&state, &m, Some(format!("You can withdraw at most your balance; {} is more than that.", money(&amount)))).await;
+        return page(
+            &state,
+            &m,
+            Some(format!("You can withdraw at most your balance; {} is more than that.", money(&amount))),
+        )
+        .await;
     }
-    sqlx::query("INSERT INTO withdrawals (id, account_id, amount_cents) VALUES ($1, $2, $3)").bind(Uuid::new_v4()).bind(m.account.id).bind(amount).execute(&mut *tx).await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "affiliate.withdrawal_requested", details: serde_json::json!({ "amount": money(&amount) }), ip: &ip }).await?;
+    sqlx::query("INSERT INTO withdrawals (id, account_id, amount_cents) VALUES ($1, $2, $3)")
+        .bind(Uuid::new_v4())
+        .bind(m.account.id)
+        .bind(amount)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(m.user.id),
+            account_id: Some(m.account.id),
+            target_user_id: None,
+            target_email: None,
+            action: "affiliate.withdrawal_requested",
+            details: serde_json::json!({ "amount": money(&amount) }),
+            ip: &ip,
+        },
+    )
+    .await?;
     session::set_flash(&mut *tx, m.user.session_id, &format!("Withdrawal of {} requested.", money(&amount))).await?;
     tx.commit().await?;
     Ok(Redirect::to("/affiliates").into_response())

@@ -2,12 +2,27 @@
 //! of notification mail (invoices, domains, products, support).
 
 use askama::Template;
-use axum::{extract::{Path, State}, response::{IntoResponse, Redirect, Response}, routing::{get, post}};
+use axum::{
+    extract::{Path, State},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{profile::field, SectionRoutes};
-use crate::{auth::{csrf::{CsrfForm, NoFields}, registration::clean_name, session::{self, Member}}, domain::email::Email, error::AppError, layout::Layout, state::AppState, web};
+use crate::{
+    auth::{
+        csrf::{CsrfForm, NoFields},
+        registration::clean_name,
+        session::{self, Member},
+    },
+    domain::email::Email,
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web,
+};
 
 pub fn routes() -> SectionRoutes {
     SectionRoutes::new("contacts")
@@ -31,11 +46,20 @@ pub struct Contact {
 
 impl Contact {
     fn notifications(&self) -> String {
-        let kinds: Vec<&str> = [(self.notify_invoices, "Invoices"), (self.notify_domains, "Domains"), (self.notify_products, "Products"), (self.notify_support, "Support")]
-            .into_iter()
-            .filter_map(|(on, k)| on.then_some(k))
-            .collect();
-        if kinds.is_empty() { "None".into() } else { kinds.join(", ") }
+        let kinds: Vec<&str> = [
+            (self.notify_invoices, "Invoices"),
+            (self.notify_domains, "Domains"),
+            (self.notify_products, "Products"),
+            (self.notify_support, "Support"),
+        ]
+        .into_iter()
+        .filter_map(|(on, k)| on.then_some(k))
+        .collect();
+        if kinds.is_empty() {
+            "None".into()
+        } else {
+            kinds.join(", ")
+        }
     }
 }
 
@@ -113,7 +137,9 @@ fn check(f: &Form, id: Uuid) -> Result<Contact, (Contact, String)> {
         notify_products: has("products"),
         notify_support: has("support"),
     };
-    if let Some(unknown) = f.notify.iter().find(|n| !["invoices", "domains", "products", "support"].contains(&n.as_str())) {
+    if let Some(unknown) =
+        f.notify.iter().find(|n| !["invoices", "domains", "products", "support"].contains(&n.as_str()))
+    {
         return Err((typed, format!("\"{unknown}\" is not a kind of notification.")));
     }
     let name = clean_name(&f.name, "a name").map_err(|e| (typed.clone(), e))?;
@@ -131,8 +157,15 @@ async fn save(state: &AppState, m: &Member, c: &Contact, is_new: bool) -> Result
          WHERE id = $1 AND account_id = $2"
     };
     let done = sqlx::query(sql)
-        .bind(c.id).bind(m.account.id).bind(&c.name).bind(&c.email).bind(&c.phone)
-        .bind(c.notify_invoices).bind(c.notify_domains).bind(c.notify_products).bind(c.notify_support)
+        .bind(c.id)
+        .bind(m.account.id)
+        .bind(&c.name)
+        .bind(&c.email)
+        .bind(&c.phone)
+        .bind(c.notify_invoices)
+        .bind(c.notify_domains)
+        .bind(c.notify_products)
+        .bind(c.notify_support)
         .execute(&state.db)
         .await?;
     Ok(done.rows_affected() == 1)
@@ -140,7 +173,9 @@ async fn save(state: &AppState, m: &Member, c: &Contact, is_new: bool) -> Result
 
 async fn create(State(state): State<AppState>, m: Member, CsrfForm(f): CsrfForm<Form>) -> Result<Response, AppError> {
     match check(&f, Uuid::new_v4()) {
-        Err((c, e)) => super::refused(web::render(&FormPage { layout: Layout::of(&m.user), c, is_new: true, error: Some(e) })),
+        Err((c, e)) => {
+            super::refused(web::render(&FormPage { layout: Layout::of(&m.user), c, is_new: true, error: Some(e) }))
+        }
         Ok(c) => {
             save(&state, &m, &c, true).await?;
             session::set_flash(&state.db, m.user.session_id, &format!("Contact {} added.", c.name)).await?;
@@ -149,10 +184,17 @@ async fn create(State(state): State<AppState>, m: Member, CsrfForm(f): CsrfForm<
     }
 }
 
-async fn update(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<Form>) -> Result<Response, AppError> {
+async fn update(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<Uuid>,
+    CsrfForm(f): CsrfForm<Form>,
+) -> Result<Response, AppError> {
     find(&state, &m, id).await?;
     match check(&f, id) {
-        Err((c, e)) => super::refused(web::render(&FormPage { layout: Layout::of(&m.user), c, is_new: false, error: Some(e) })),
+        Err((c, e)) => {
+            super::refused(web::render(&FormPage { layout: Layout::of(&m.user), c, is_new: false, error: Some(e) }))
+        }
         Ok(c) => {
             if !save(&state, &m, &c, false).await? {
                 return Err(super::not_found("contact"));
@@ -163,8 +205,17 @@ async fn update(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, 
     }
 }
 
-async fn delete(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
-    let gone = sqlx::query("DELETE FROM contacts WHERE id = $1 AND account_id = $2").bind(id).bind(m.account.id).execute(&state.db).await?;
+async fn delete(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
+    let gone = sqlx::query("DELETE FROM contacts WHERE id = $1 AND account_id = $2")
+        .bind(id)
+        .bind(m.account.id)
+        .execute(&state.db)
+        .await?;
     if gone.rows_affected() == 0 {
         return Err(super::not_found("contact"));
     }

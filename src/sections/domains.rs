@@ -2,16 +2,40 @@
 //! registrar lock, EPP code, WHOIS contact), through the `Registrar` trait.
 
 use askama::Template;
-use axum::{extract::{Path, State}, response::{IntoResponse, Redirect, Response}, routing::{get, post}};
+use axum::{
+    extract::{Path, State},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
 use serde::Deserialize;
 use time::Date;
 use uuid::Uuid;
 
-use super::{notify, providers::{LocalRegistrar, Registrar}, SectionRoutes};
-use crate::{audit, auth::{csrf::{CsrfForm, NoFields}, registration::clean_name, session::{self, Member}}, domain::email::Email, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+use super::{
+    notify,
+    providers::{LocalRegistrar, Registrar},
+    SectionRoutes,
+};
+use crate::{
+    audit,
+    auth::{
+        csrf::{CsrfForm, NoFields},
+        registration::clean_name,
+        session::{self, Member},
+    },
+    domain::email::Email,
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web::{self, ClientIp},
+};
 
 pub fn view_routes() -> SectionRoutes {
-    SectionRoutes::new("domains").route("/domains", &["GET"], get(index)).route("/domains/{domain}", &["GET"], get(show))
+    SectionRoutes::new("domains").route("/domains", &["GET"], get(index)).route(
+        "/domains/{domain}",
+        &["GET"],
+        get(show),
+    )
 }
 
 pub fn manage_routes() -> SectionRoutes {
@@ -64,10 +88,11 @@ struct IndexPage {
 }
 
 async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
-    let domains = sqlx::query_as(&format!("SELECT {COLUMNS} FROM domains WHERE account_id = $1 ORDER BY name LIMIT 200"))
-        .bind(m.account.id)
-        .fetch_all(&state.db)
-        .await?;
+    let domains =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM domains WHERE account_id = $1 ORDER BY name LIMIT 200"))
+            .bind(m.account.id)
+            .fetch_all(&state.db)
+            .await?;
     web::render(&IndexPage { layout: Layout::of(&m.user), domains })
 }
 
@@ -104,16 +129,47 @@ pub fn valid_host(h: &str) -> bool {
     h.len() <= 253
         && h.contains('.')
         && h.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
 /// Runs a registrar change with its audit event and notification.
-async fn change(state: &AppState, m: &Member, ip: &str, d: &Domain, what: &str, flash: &str, apply: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<(), sqlx::Error>) -> Result<Response, AppError> {
+async fn change(
+    state: &AppState,
+    m: &Member,
+    ip: &str,
+    d: &Domain,
+    what: &str,
+    flash: &str,
+    apply: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<(), sqlx::Error>,
+) -> Result<Response, AppError> {
     let mut tx = state.db.begin().await?;
     apply(&mut tx).await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "domain.changed", details: serde_json::json!({ "domain": d.name, "change": what }), ip }).await?;
-    notify::send(&mut tx, m.account.id, notify::Kind::Domains, &format!("{} was changed", d.name), &[format!("{} changed the {what} of {}.", m.user.name, d.name)]).await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(m.user.id),
+            account_id: Some(m.account.id),
+            target_user_id: None,
+            target_email: None,
+            action: "domain.changed",
+            details: serde_json::json!({ "domain": d.name, "change": what }),
+            ip,
+        },
+    )
+    .await?;
+    notify::send(
+        &mut tx,
+        m.account.id,
+        notify::Kind::Domains,
+        &format!("{} was changed", d.name),
+        &[format!("{} changed the {what} of {}.", m.user.name, d.name)],
+    )
+    .await?;
     session::set_flash(&mut *tx, m.user.session_id, flash).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
@@ -126,13 +182,24 @@ struct NameserversForm {
     nameservers: Vec<String>,
 }
 
-async fn set_nameservers(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<NameserversForm>) -> Result<Response, AppError> {
+async fn set_nameservers(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    Path(id): Path<Uuid>,
+    CsrfForm(f): CsrfForm<NameserversForm>,
+) -> Result<Response, AppError> {
     let mut d = find(&state, &m, id).await?;
     let ns: Vec<String> = f.nameservers.iter().map(|n| n.trim().to_lowercase()).filter(|n| !n.is_empty()).collect();
     let problem = if !(2..=5).contains(&ns.len()) {
         Some("Enter between 2 and 5 nameservers.".to_string())
     } else {
-        ns.iter().find(|n| !valid_host(n)).map(|n| format!("\"{}\" is not a valid host name (for example ns1.example.com).", n.chars().take(100).collect::<String>()))
+        ns.iter().find(|n| !valid_host(n)).map(|n| {
+            format!(
+                "\"{}\" is not a valid host name (for example ns1.example.com).",
+                n.chars().take(100).collect::<String>()
+            )
+        })
     }
     .or_else(|| {
         let mut sorted = ns.clone();
@@ -145,7 +212,10 @@ async fn set_nameservers(State(state): State<AppState>, ClientIp(ip): ClientIp, 
         d.nameservers = f.nameservers.iter().take(5).map(|n| n.chars().take(253).collect()).collect();
         return super::refused(web::render(&ManagePage { layout: Layout::of(&m.user), d, error: Some(e) }));
     }
-    change(&state, &m, &ip, &d, "nameservers", "Nameservers saved.", async |c| LocalRegistrar.set_nameservers(c, id, &ns).await).await
+    change(&state, &m, &ip, &d, "nameservers", "Nameservers saved.", async |c| {
+        LocalRegistrar.set_nameservers(c, id, &ns).await
+    })
+    .await
 }
 
 /// Missing fields parse as empty, so the object is looked up (404 for
@@ -156,23 +226,49 @@ struct LockForm {
     locked: String,
 }
 
-async fn set_lock(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<LockForm>) -> Result<Response, AppError> {
+async fn set_lock(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    Path(id): Path<Uuid>,
+    CsrfForm(f): CsrfForm<LockForm>,
+) -> Result<Response, AppError> {
     let d = find(&state, &m, id).await?;
     let locked = match f.locked.as_str() {
         "true" => true,
         "false" => false,
         _ => return Err(AppError::BadRequest("Choose to lock or unlock the domain.".into())),
     };
-    let flash = if locked { "The registrar lock is on." } else { "The registrar lock is off: the domain can be transferred." };
+    let flash =
+        if locked { "The registrar lock is on." } else { "The registrar lock is off: the domain can be transferred." };
     change(&state, &m, &ip, &d, "registrar lock", flash, async |c| LocalRegistrar.set_lock(c, id, locked).await).await
 }
 
-async fn epp_code(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
+async fn epp_code(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
     let d = find(&state, &m, id).await?;
     if d.registrar_lock {
-        return super::refused(web::render(&ManagePage { layout: Layout::of(&m.user), d, error: Some("Turn the registrar lock off before asking for the transfer code.".into()) }));
+        return super::refused(web::render(&ManagePage {
+            layout: Layout::of(&m.user),
+            d,
+            error: Some("Turn the registrar lock off before asking for the transfer code.".into()),
+        }));
     }
-    change(&state, &m, &ip, &d, "transfer (EPP) code", "A transfer (EPP) code was issued: it is shown below.", async |c| LocalRegistrar.epp_code(c, id).await.map(|_| ())).await
+    change(
+        &state,
+        &m,
+        &ip,
+        &d,
+        "transfer (EPP) code",
+        "A transfer (EPP) code was issued: it is shown below.",
+        async |c| LocalRegistrar.epp_code(c, id).await.map(|_| ()),
+    )
+    .await
 }
 
 /// Missing fields parse as empty, so the object is looked up (404 for
@@ -184,12 +280,22 @@ struct WhoisForm {
     email: String,
 }
 
-async fn set_whois(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<WhoisForm>) -> Result<Response, AppError> {
+async fn set_whois(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    Path(id): Path<Uuid>,
+    CsrfForm(f): CsrfForm<WhoisForm>,
+) -> Result<Response, AppError> {
     let d = find(&state, &m, id).await?;
-    let checked = clean_name(&f.name, "the contact's name").and_then(|n| Email::parse(&f.email).map(|e| (n, e)).map_err(|e| e.to_string()));
+    let checked = clean_name(&f.name, "the contact's name")
+        .and_then(|n| Email::parse(&f.email).map(|e| (n, e)).map_err(|e| e.to_string()));
     let (name, email) = match checked {
         Ok(v) => v,
         Err(e) => return super::refused(web::render(&ManagePage { layout: Layout::of(&m.user), d, error: Some(e) })),
     };
-    change(&state, &m, &ip, &d, "WHOIS contact", "WHOIS contact saved.", async |c| LocalRegistrar.set_whois(c, id, &name, email.as_str()).await).await
+    change(&state, &m, &ip, &d, "WHOIS contact", "WHOIS contact saved.", async |c| {
+        LocalRegistrar.set_whois(c, id, &name, email.as_str()).await
+    })
+    .await
 }

@@ -2,7 +2,11 @@
 //! rows), newest first.
 
 use askama::Template;
-use axum::{extract::{Path, State}, response::Response, routing::get};
+use axum::{
+    extract::{Path, State},
+    response::Response,
+    routing::get,
+};
 use time::OffsetDateTime;
 
 use super::SectionRoutes;
@@ -28,10 +32,12 @@ struct IndexPage {
 }
 
 async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
-    let mails = sqlx::query_as("SELECT id, to_email, subject, created_at FROM mail_outbox WHERE account_id = $1 ORDER BY id DESC LIMIT 100")
-        .bind(m.account.id)
-        .fetch_all(&state.db)
-        .await?;
+    let mails = sqlx::query_as(
+        "SELECT id, to_email, subject, created_at FROM mail_outbox WHERE account_id = $1 ORDER BY id DESC LIMIT 100",
+    )
+    .bind(m.account.id)
+    .fetch_all(&state.db)
+    .await?;
     web::render(&IndexPage { layout: Layout::of(&m.user), mails })
 }
 

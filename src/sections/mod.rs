@@ -50,7 +50,12 @@ impl SectionRoutes {
         SectionRoutes { permission, router: Router::new(), routes: Vec::new() }
     }
 
-    pub fn route(mut self, path: &'static str, methods: &'static [&'static str], handler: MethodRouter<AppState>) -> SectionRoutes {
+    pub fn route(
+        mut self,
+        path: &'static str,
+        methods: &'static [&'static str],
+        handler: MethodRouter<AppState>,
+    ) -> SectionRoutes {
         self.router = self.router.route(path, handler);
         self.routes.push(RouteInfo { permission: self.permission, methods, path });
         self
@@ -131,7 +136,12 @@ pub fn money(cents: &i64) -> String {
 pub fn parse_money(raw: &str) -> Option<i64> {
     let s = raw.trim().trim_start_matches('$');
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty() || whole.len() > 9 || !whole.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if whole.is_empty()
+        || whole.len() > 9
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let frac = format!("{frac:0<2}");

@@ -42,7 +42,13 @@ struct NoticeHtml<'a> {
 
 /// Queues `subject` with `lines` (in the caller's transaction) for the
 /// owner and the contacts who receive this kind of mail.
-pub async fn send(conn: &mut PgConnection, account_id: Uuid, kind: Kind, subject: &str, lines: &[String]) -> Result<(), crate::error::AppError> {
+pub async fn send(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    kind: Kind,
+    subject: &str,
+    lines: &[String],
+) -> Result<(), crate::error::AppError> {
     // The column name comes from our own enum, never from input.
     let recipients: Vec<(String, String)> = sqlx::query_as(&format!(
         "SELECT u.email, a.name FROM memberships m JOIN users u ON u.id = m.user_id JOIN accounts a ON a.id = m.account_id
@@ -55,9 +61,15 @@ pub async fn send(conn: &mut PgConnection, account_id: Uuid, kind: Kind, subject
     .fetch_all(&mut *conn)
     .await?;
     for (email, account_name) in recipients {
-        Mail::new(&email, Some(account_id), subject.to_string(), &NoticeText { account_name: &account_name, lines }, &NoticeHtml { account_name: &account_name, lines })?
-            .queue(conn)
-            .await?;
+        Mail::new(
+            &email,
+            Some(account_id),
+            subject.to_string(),
+            &NoticeText { account_name: &account_name, lines },
+            &NoticeHtml { account_name: &account_name, lines },
+        )?
+        .queue(conn)
+        .await?;
     }
     Ok(())
 }

@@ -3,12 +3,30 @@
 //! group, request cancellation now or at the end of the billing period.
 
 use askama::Template;
-use axum::{extract::{Path, State}, response::{IntoResponse, Redirect, Response}, routing::get};
+use axum::{
+    extract::{Path, State},
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{domains::valid_host, invoices::{self, Line}, money, notify, services, SectionRoutes};
-use crate::{audit, auth::{csrf::CsrfForm, session::{self, Member}}, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+use super::{
+    domains::valid_host,
+    invoices::{self, Line},
+    money, notify, services, SectionRoutes,
+};
+use crate::{
+    audit,
+    auth::{
+        csrf::CsrfForm,
+        session::{self, Member},
+    },
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web::{self, ClientIp},
+};
 
 pub fn routes() -> SectionRoutes {
     SectionRoutes::new("orders")
@@ -29,12 +47,18 @@ pub struct Product {
 impl Product {
     /// The price for a billing cycle: a year costs ten months.
     fn price(&self, cycle: &str) -> i64 {
-        if cycle == "Annually" { self.monthly_cents * 10 } else { self.monthly_cents }
+        if cycle == "Annually" {
+            self.monthly_cents * 10
+        } else {
+            self.monthly_cents
+        }
     }
 }
 
 async fn products(state: &AppState) -> Result<Vec<Product>, sqlx::Error> {
-    sqlx::query_as("SELECT id, product_group, name, description, monthly_cents FROM products ORDER BY sort").fetch_all(&state.db).await
+    sqlx::query_as("SELECT id, product_group, name, description, monthly_cents FROM products ORDER BY sort")
+        .fetch_all(&state.db)
+        .await
 }
 
 #[derive(Template)]
@@ -56,18 +80,29 @@ struct OrderForm {
     billing_cycle: String,
 }
 
-async fn order(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, CsrfForm(f): CsrfForm<OrderForm>) -> Result<Response, AppError> {
+async fn order(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    CsrfForm(f): CsrfForm<OrderForm>,
+) -> Result<Response, AppError> {
     let all = products(&state).await?;
     let domain = f.domain.trim().to_lowercase();
     let product = all.iter().find(|p| p.id.to_string() == f.product_id).cloned();
     let problem = match &product {
         None => Some("Choose a product from the list.".to_string()),
-        Some(_) if !["Monthly", "Annually"].contains(&f.billing_cycle.as_str()) => Some("Choose Monthly or Annually.".into()),
+        Some(_) if !["Monthly", "Annually"].contains(&f.billing_cycle.as_str()) => {
+            Some("Choose Monthly or Annually.".into())
+        }
         Some(_) if !valid_host(&domain) => Some("Enter the domain for the service, such as example.com.".into()),
         _ => None,
     };
     let (Some(product), None) = (product, problem.clone()) else {
-        return super::refused(web::render(&CataloguePage { layout: Layout::of(&m.user), products: all, error: problem }));
+        return super::refused(web::render(&CataloguePage {
+            layout: Layout::of(&m.user),
+            products: all,
+            error: problem,
+        }));
     };
     let amount = product.price(&f.billing_cycle);
     let months = if f.billing_cycle == "Annually" { 12 } else { 1 };
@@ -77,15 +112,57 @@ async fn order(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member,
         "INSERT INTO services (id, account_id, product_id, domain, status, billing_cycle, amount_cents, next_due_date)
          VALUES ($1, $2, $3, $4, 'Pending', $5, $6, (current_date + make_interval(months => $7))::date)",
     )
-    .bind(service_id).bind(m.account.id).bind(product.id).bind(&domain).bind(&f.billing_cycle).bind(amount).bind(months)
+    .bind(service_id)
+    .bind(m.account.id)
+    .bind(product.id)
+    .bind(&domain)
+    .bind(&f.billing_cycle)
+    .bind(amount)
+    .bind(months)
     .execute(&mut *tx)
     .await?;
-    let line = Line { description: format!("{} ({}) for {domain}, {}", product.name, product.product_group, f.billing_cycle), amount_cents: amount };
+    let line = Line {
+        description: format!("{} ({}) for {domain}, {}", product.name, product.product_group, f.billing_cycle),
+        amount_cents: amount,
+    };
     let (invoice_id, number) = invoices::create(&mut tx, m.account.id, &[line], 7).await?;
-    sqlx::query("INSERT INTO order_invoices (invoice_id, service_id) VALUES ($1, $2)").bind(invoice_id).bind(service_id).execute(&mut *tx).await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "order.placed", details: serde_json::json!({ "product": product.name, "domain": domain, "invoice": number }), ip: &ip }).await?;
-    notify::send(&mut tx, m.account.id, notify::Kind::Invoices, &format!("Invoice #{number} for your order"), &[format!("{} ordered {} for {domain}. Invoice #{number} of {} is due in 7 days; the service starts once it is paid.", m.user.name, product.name, money(&amount))]).await?;
-    session::set_flash(&mut *tx, m.user.session_id, &format!("Order placed. Pay invoice #{number} to start the service.")).await?;
+    sqlx::query("INSERT INTO order_invoices (invoice_id, service_id) VALUES ($1, $2)")
+        .bind(invoice_id)
+        .bind(service_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(m.user.id),
+            account_id: Some(m.account.id),
+            target_user_id: None,
+            target_email: None,
+            action: "order.placed",
+            details: serde_json::json!({ "product": product.name, "domain": domain, "invoice": number }),
+            ip: &ip,
+        },
+    )
+    .await?;
+    notify::send(
+        &mut tx,
+        m.account.id,
+        notify::Kind::Invoices,
+        &format!("Invoice #{number} for your order"),
+        &[format!(
+            "{} ordered {} for {domain}. Invoice #{number} of {} is due in 7 days; the service starts once it is paid.",
+            m.user.name,
+            product.name,
+            money(&amount)
+        )],
+    )
+    .await?;
+    session::set_flash(
+        &mut *tx,
+        m.user.session_id,
+        &format!("Order placed. Pay invoice #{number} to start the service."),
+    )
+    .await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
     Ok(Redirect::to(&format!("/invoices/{invoice_id}")).into_response())
@@ -101,7 +178,11 @@ struct UpgradePage {
 }
 
 async fn upgrade_options(state: &AppState, s: &services::Service) -> Result<Vec<Product>, AppError> {
-    Ok(products(state).await?.into_iter().filter(|p| p.product_group == s.product_group && p.name != s.product).collect())
+    Ok(products(state)
+        .await?
+        .into_iter()
+        .filter(|p| p.product_group == s.product_group && p.name != s.product)
+        .collect())
 }
 
 async fn upgrade_page(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
@@ -118,21 +199,33 @@ struct UpgradeForm {
     product_id: String,
 }
 
-async fn upgrade(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<UpgradeForm>) -> Result<Response, AppError> {
+async fn upgrade(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    Path(id): Path<Uuid>,
+    CsrfForm(f): CsrfForm<UpgradeForm>,
+) -> Result<Response, AppError> {
     let s = services::find(&state, m.account.id, id).await?;
     let options = upgrade_options(&state, &s).await?;
     let Some(target) = options.iter().find(|p| p.id.to_string() == f.product_id).cloned() else {
-        return super::refused(web::render(&UpgradePage { layout: Layout::of(&m.user), s, options, error: Some("Choose one of the listed products of this group.".into()) }));
+        return super::refused(web::render(&UpgradePage {
+            layout: Layout::of(&m.user),
+            s,
+            options,
+            error: Some("Choose one of the listed products of this group.".into()),
+        }));
     };
     let mut tx = state.db.begin().await?;
     // Re-read under a lock: the price difference is worked out from the
     // service as it is now, not as it was when the page was read.
-    let (product_id, amount, status): (Uuid, i64, String) =
-        sqlx::query_as("SELECT product_id, amount_cents, status FROM services WHERE id = $1 AND account_id = $2 FOR UPDATE")
-            .bind(id)
-            .bind(m.account.id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let (product_id, amount, status): (Uuid, i64, String) = sqlx::query_as(
+        "SELECT product_id, amount_cents, status FROM services WHERE id = $1 AND account_id = $2 FOR UPDATE",
+    )
+    .bind(id)
+    .bind(m.account.id)
+    .fetch_one(&mut *tx)
+    .await?;
     if status != "Active" {
         return Err(AppError::Conflict(format!("The service is {status}: it can be upgraded once it is active.")));
     }
@@ -143,19 +236,56 @@ async fn upgrade(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Membe
     let difference = new_amount - amount;
     let flash = if difference > 0 {
         // A dearer product starts when its difference is paid.
-        let line = Line { description: format!("Upgrade of {} from {} to {}", s.domain, s.product, target.name), amount_cents: difference };
+        let line = Line {
+            description: format!("Upgrade of {} from {} to {}", s.domain, s.product, target.name),
+            amount_cents: difference,
+        };
         let (invoice_id, number) = invoices::create(&mut tx, m.account.id, &[line], 7).await?;
-        sqlx::query("INSERT INTO pending_upgrades (invoice_id, service_id, product_id, amount_cents) VALUES ($1, $2, $3, $4)")
-            .bind(invoice_id).bind(id).bind(target.id).bind(new_amount)
+        sqlx::query(
+            "INSERT INTO pending_upgrades (invoice_id, service_id, product_id, amount_cents) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(invoice_id)
+        .bind(id)
+        .bind(target.id)
+        .bind(new_amount)
+        .execute(&mut *tx)
+        .await?;
+        format!(
+            "Invoice #{number} for the difference of {} was created: {} moves to {} once it is paid.",
+            money(&difference),
+            s.domain,
+            target.name
+        )
+    } else {
+        sqlx::query("UPDATE services SET product_id = $2, amount_cents = $3 WHERE id = $1")
+            .bind(id)
+            .bind(target.id)
+            .bind(new_amount)
             .execute(&mut *tx)
             .await?;
-        format!("Invoice #{number} for the difference of {} was created: {} moves to {} once it is paid.", money(&difference), s.domain, target.name)
-    } else {
-        sqlx::query("UPDATE services SET product_id = $2, amount_cents = $3 WHERE id = $1").bind(id).bind(target.id).bind(new_amount).execute(&mut *tx).await?;
         format!("{} now runs {}.", s.domain, target.name)
     };
-    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "order.upgraded", details: serde_json::json!({ "service": s.domain, "from": s.product, "to": target.name }), ip: &ip }).await?;
-    notify::send(&mut tx, m.account.id, notify::Kind::Products, &format!("Change of {} to {}", s.domain, target.name), &[format!("{} asked to change {} from {} to {}.", m.user.name, s.domain, s.product, target.name)]).await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(m.user.id),
+            account_id: Some(m.account.id),
+            target_user_id: None,
+            target_email: None,
+            action: "order.upgraded",
+            details: serde_json::json!({ "service": s.domain, "from": s.product, "to": target.name }),
+            ip: &ip,
+        },
+    )
+    .await?;
+    notify::send(
+        &mut tx,
+        m.account.id,
+        notify::Kind::Products,
+        &format!("Change of {} to {}", s.domain, target.name),
+        &[format!("{} asked to change {} from {} to {}.", m.user.name, s.domain, s.product, target.name)],
+    )
+    .await?;
     session::set_flash(&mut *tx, m.user.session_id, &flash).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
@@ -182,12 +312,22 @@ struct CancelForm {
     when: String,
 }
 
-async fn cancel(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<CancelForm>) -> Result<Response, AppError> {
+async fn cancel(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    Path(id): Path<Uuid>,
+    CsrfForm(f): CsrfForm<CancelForm>,
+) -> Result<Response, AppError> {
     let s = services::find(&state, m.account.id, id).await?;
     let when = match f.when.as_str() {
         "immediate" => "Immediate",
         "end" => "End of Billing Period",
-        _ => return Err(AppError::BadRequest("Choose when to cancel: immediately or at the end of the billing period.".into())),
+        _ => {
+            return Err(AppError::BadRequest(
+                "Choose when to cancel: immediately or at the end of the billing period.".into(),
+            ))
+        }
     };
     let already = || AppError::Conflict(format!("Cancellation of {} was already requested.", s.domain));
     let mut tx = state.db.begin().await?;
@@ -196,15 +336,37 @@ async fn cancel(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member
         "UPDATE services SET cancellation = $3, status = CASE WHEN $3 = 'Immediate' THEN 'Cancelled' ELSE status END
          WHERE id = $1 AND account_id = $2 AND cancellation IS NULL AND status <> 'Cancelled'",
     )
-    .bind(id).bind(m.account.id).bind(when)
+    .bind(id)
+    .bind(m.account.id)
+    .bind(when)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
         return Err(already());
     }
-    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "order.cancellation_requested", details: serde_json::json!({ "service": s.domain, "when": when }), ip: &ip }).await?;
-    notify::send(&mut tx, m.account.id, notify::Kind::Products, &format!("Cancellation of {} requested", s.domain), &[format!("{} requested cancellation of {} ({}): {when}.", m.user.name, s.domain, s.product)]).await?;
-    session::set_flash(&mut *tx, m.user.session_id, &format!("Cancellation of {} requested ({when}).", s.domain)).await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(m.user.id),
+            account_id: Some(m.account.id),
+            target_user_id: None,
+            target_email: None,
+            action: "order.cancellation_requested",
+            details: serde_json::json!({ "service": s.domain, "when": when }),
+            ip: &ip,
+        },
+    )
+    .await?;
+    notify::send(
+        &mut tx,
+        m.account.id,
+        notify::Kind::Products,
+        &format!("Cancellation of {} requested", s.domain),
+        &[format!("{} requested cancellation of {} ({}): {when}.", m.user.name, s.domain, s.product)],
+    )
+    .await?;
+    session::set_flash(&mut *tx, m.user.session_id, &format!("Cancellation of {} requested ({when}).", s.domain))
+        .await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
     Ok(Redirect::to("/orders").into_response())

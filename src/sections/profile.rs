@@ -3,11 +3,25 @@
 //! can only be changed through our support"): shown read-only here.
 
 use askama::Template;
-use axum::{extract::State, response::{IntoResponse, Redirect, Response}, routing::get};
+use axum::{
+    extract::State,
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+};
 use serde::Deserialize;
 
 use super::SectionRoutes;
-use crate::{audit, auth::{csrf::CsrfForm, session::{self, Member}}, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+use crate::{
+    audit,
+    auth::{
+        csrf::CsrfForm,
+        session::{self, Member},
+    },
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web::{self, ClientIp},
+};
 
 pub fn routes() -> SectionRoutes {
     SectionRoutes::new("profile").route("/account/profile", &["GET", "POST"], get(show).post(save))
@@ -34,10 +48,12 @@ struct Page {
 }
 
 async fn load(state: &AppState, m: &Member) -> Result<Profile, AppError> {
-    Ok(sqlx::query_as("SELECT name, address, city, region, postcode, country, phone, tax_id FROM accounts WHERE id = $1")
-        .bind(m.account.id)
-        .fetch_one(&state.db)
-        .await?)
+    Ok(sqlx::query_as(
+        "SELECT name, address, city, region, postcode, country, phone, tax_id FROM accounts WHERE id = $1",
+    )
+    .bind(m.account.id)
+    .fetch_one(&state.db)
+    .await?)
 }
 
 async fn show(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
@@ -66,7 +82,12 @@ pub fn field(raw: &str, label: &str, max: usize) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-async fn save(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, CsrfForm(f): CsrfForm<Form>) -> Result<Response, AppError> {
+async fn save(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    CsrfForm(f): CsrfForm<Form>,
+) -> Result<Response, AppError> {
     let checked = (|| {
         Ok::<_, String>((
             field(&f.address, "Address", 200)?,
@@ -85,10 +106,27 @@ async fn save(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, 
     };
     let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE accounts SET address = $2, city = $3, region = $4, postcode = $5, phone = $6 WHERE id = $1")
-        .bind(m.account.id).bind(&address).bind(&city).bind(&region).bind(&postcode).bind(&phone)
+        .bind(m.account.id)
+        .bind(&address)
+        .bind(&city)
+        .bind(&region)
+        .bind(&postcode)
+        .bind(&phone)
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "account.profile_changed", details: serde_json::json!({}), ip: &ip }).await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(m.user.id),
+            account_id: Some(m.account.id),
+            target_user_id: None,
+            target_email: None,
+            action: "account.profile_changed",
+            details: serde_json::json!({}),
+            ip: &ip,
+        },
+    )
+    .await?;
     session::set_flash(&mut *tx, m.user.session_id, "The account profile has been saved.").await?;
     tx.commit().await?;
     Ok(Redirect::to("/account/profile").into_response())

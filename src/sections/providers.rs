@@ -15,7 +15,12 @@ use crate::domain::token;
 /// A service's control panel (cPanel, Plesk, ...).
 pub trait ControlPanel {
     /// Sets the control-panel password of the service's login.
-    async fn set_password(&self, conn: &mut PgConnection, service_id: Uuid, password_hash: &str) -> Result<(), sqlx::Error>;
+    async fn set_password(
+        &self,
+        conn: &mut PgConnection,
+        service_id: Uuid,
+        password_hash: &str,
+    ) -> Result<(), sqlx::Error>;
     /// A single-use, short-lived sign-in link for the service's panel.
     async fn sso_link(&self, conn: &mut PgConnection, service_id: Uuid, base_url: &str) -> Result<String, sqlx::Error>;
 }
@@ -27,7 +32,12 @@ pub struct LocalControlPanel;
 pub const SSO_VALID_SECONDS: i32 = 60;
 
 impl ControlPanel for LocalControlPanel {
-    async fn set_password(&self, conn: &mut PgConnection, service_id: Uuid, password_hash: &str) -> Result<(), sqlx::Error> {
+    async fn set_password(
+        &self,
+        conn: &mut PgConnection,
+        service_id: Uuid,
+        password_hash: &str,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO control_panel_logins (service_id, username, password_hash, changed_at)
              VALUES ($1, 'user' || substr(replace($1::text, '-', ''), 1, 8), $2, now())
@@ -54,24 +64,48 @@ impl ControlPanel for LocalControlPanel {
 
 /// A domain registrar.
 pub trait Registrar {
-    async fn set_nameservers(&self, conn: &mut PgConnection, domain_id: Uuid, nameservers: &[String]) -> Result<(), sqlx::Error>;
+    async fn set_nameservers(
+        &self,
+        conn: &mut PgConnection,
+        domain_id: Uuid,
+        nameservers: &[String],
+    ) -> Result<(), sqlx::Error>;
     async fn set_lock(&self, conn: &mut PgConnection, domain_id: Uuid, locked: bool) -> Result<(), sqlx::Error>;
     /// The transfer (EPP) code, issued now.
     async fn epp_code(&self, conn: &mut PgConnection, domain_id: Uuid) -> Result<String, sqlx::Error>;
-    async fn set_whois(&self, conn: &mut PgConnection, domain_id: Uuid, name: &str, email: &str) -> Result<(), sqlx::Error>;
+    async fn set_whois(
+        &self,
+        conn: &mut PgConnection,
+        domain_id: Uuid,
+        name: &str,
+        email: &str,
+    ) -> Result<(), sqlx::Error>;
 }
 
 /// The built-in registrar: the domain rows are its registry.
 pub struct LocalRegistrar;
 
 impl Registrar for LocalRegistrar {
-    async fn set_nameservers(&self, conn: &mut PgConnection, domain_id: Uuid, nameservers: &[String]) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE domains SET nameservers = $2 WHERE id = $1").bind(domain_id).bind(nameservers).execute(conn).await?;
+    async fn set_nameservers(
+        &self,
+        conn: &mut PgConnection,
+        domain_id: Uuid,
+        nameservers: &[String],
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE domains SET nameservers = $2 WHERE id = $1")
+            .bind(domain_id)
+            .bind(nameservers)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 
     async fn set_lock(&self, conn: &mut PgConnection, domain_id: Uuid, locked: bool) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE domains SET registrar_lock = $2 WHERE id = $1").bind(domain_id).bind(locked).execute(conn).await?;
+        sqlx::query("UPDATE domains SET registrar_lock = $2 WHERE id = $1")
+            .bind(domain_id)
+            .bind(locked)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 
@@ -81,8 +115,19 @@ impl Registrar for LocalRegistrar {
         Ok(code)
     }
 
-    async fn set_whois(&self, conn: &mut PgConnection, domain_id: Uuid, name: &str, email: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE domains SET whois_name = $2, whois_email = $3 WHERE id = $1").bind(domain_id).bind(name).bind(email).execute(conn).await?;
+    async fn set_whois(
+        &self,
+        conn: &mut PgConnection,
+        domain_id: Uuid,
+        name: &str,
+        email: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE domains SET whois_name = $2, whois_email = $3 WHERE id = $1")
+            .bind(domain_id)
+            .bind(name)
+            .bind(email)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 }

@@ -2,12 +2,29 @@
 //! creates its invoice, once.
 
 use askama::Template;
-use axum::{extract::{Path, State}, response::{IntoResponse, Redirect, Response}, routing::{get, post}};
+use axum::{
+    extract::{Path, State},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
 use time::Date;
 use uuid::Uuid;
 
-use super::{invoices::{self, Line}, money, notify, SectionRoutes};
-use crate::{audit, auth::{csrf::{CsrfForm, NoFields}, session::{self, Member}}, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+use super::{
+    invoices::{self, Line},
+    money, notify, SectionRoutes,
+};
+use crate::{
+    audit,
+    auth::{
+        csrf::{CsrfForm, NoFields},
+        session::{self, Member},
+    },
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web::{self, ClientIp},
+};
 
 pub fn routes() -> SectionRoutes {
     SectionRoutes::new("quotes")
@@ -30,11 +47,16 @@ struct Quote {
 
 impl Quote {
     fn shown_status(&self) -> &str {
-        if self.status == "Open" && self.expired { "Expired" } else { &self.status }
+        if self.status == "Open" && self.expired {
+            "Expired"
+        } else {
+            &self.status
+        }
     }
 }
 
-const COLUMNS: &str = "id, number, subject, status, valid_until, total_cents, valid_until < current_date AS expired, invoice_id";
+const COLUMNS: &str =
+    "id, number, subject, status, valid_until, total_cents, valid_until < current_date AS expired, invoice_id";
 
 #[derive(Template)]
 #[template(path = "sections/quotes.html")]
@@ -44,10 +66,11 @@ struct IndexPage {
 }
 
 async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
-    let quotes = sqlx::query_as(&format!("SELECT {COLUMNS} FROM quotes WHERE account_id = $1 ORDER BY number DESC LIMIT 100"))
-        .bind(m.account.id)
-        .fetch_all(&state.db)
-        .await?;
+    let quotes =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM quotes WHERE account_id = $1 ORDER BY number DESC LIMIT 100"))
+            .bind(m.account.id)
+            .fetch_all(&state.db)
+            .await?;
     web::render(&IndexPage { layout: Layout::of(&m.user), quotes })
 }
 
@@ -66,30 +89,81 @@ async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) ->
         .fetch_optional(&state.db)
         .await?
         .ok_or_else(|| super::not_found("quote"))?;
-    let lines = sqlx::query_as("SELECT description, amount_cents FROM quote_lines WHERE quote_id = $1 ORDER BY id").bind(id).fetch_all(&state.db).await?;
+    let lines = sqlx::query_as("SELECT description, amount_cents FROM quote_lines WHERE quote_id = $1 ORDER BY id")
+        .bind(id)
+        .fetch_all(&state.db)
+        .await?;
     web::render(&ShowPage { layout: Layout::of(&m.user), q, lines })
 }
 
-async fn accept(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
+async fn accept(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
     let mut tx = state.db.begin().await?;
-    let q: Quote = sqlx::query_as(&format!("SELECT {COLUMNS} FROM quotes WHERE id = $1 AND account_id = $2 FOR UPDATE"))
-        .bind(id)
-        .bind(m.account.id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| super::not_found("quote"))?;
+    let q: Quote =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM quotes WHERE id = $1 AND account_id = $2 FOR UPDATE"))
+            .bind(id)
+            .bind(m.account.id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| super::not_found("quote"))?;
     if q.status == "Accepted" {
         return Err(AppError::Conflict(format!("Quote #{} was already accepted.", q.number)));
     }
     if q.expired {
-        return Err(AppError::Conflict(format!("Quote #{} expired on {}. Ask us for a new quote in a support ticket.", q.number, q.valid_until)));
+        return Err(AppError::Conflict(format!(
+            "Quote #{} expired on {}. Ask us for a new quote in a support ticket.",
+            q.number, q.valid_until
+        )));
     }
-    let lines: Vec<Line> = sqlx::query_as("SELECT description, amount_cents FROM quote_lines WHERE quote_id = $1 ORDER BY id").bind(id).fetch_all(&mut *tx).await?;
+    let lines: Vec<Line> =
+        sqlx::query_as("SELECT description, amount_cents FROM quote_lines WHERE quote_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
     let (invoice_id, invoice_number) = invoices::create(&mut tx, m.account.id, &lines, 14).await?;
-    sqlx::query("UPDATE quotes SET status = 'Accepted', accepted_at = now(), invoice_id = $2 WHERE id = $1").bind(id).bind(invoice_id).execute(&mut *tx).await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "quote.accepted", details: serde_json::json!({ "quote": q.number, "invoice": invoice_number }), ip: &ip }).await?;
-    notify::send(&mut tx, m.account.id, notify::Kind::Invoices, &format!("Invoice #{invoice_number} for quote #{}", q.number), &[format!("{} accepted quote #{} ({}). Invoice #{invoice_number} of {} is due in 14 days.", m.user.name, q.number, q.subject, money(&q.total_cents))]).await?;
-    session::set_flash(&mut *tx, m.user.session_id, &format!("Quote #{} accepted. Invoice #{invoice_number} was created.", q.number)).await?;
+    sqlx::query("UPDATE quotes SET status = 'Accepted', accepted_at = now(), invoice_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(invoice_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(m.user.id),
+            account_id: Some(m.account.id),
+            target_user_id: None,
+            target_email: None,
+            action: "quote.accepted",
+            details: serde_json::json!({ "quote": q.number, "invoice": invoice_number }),
+            ip: &ip,
+        },
+    )
+    .await?;
+    notify::send(
+        &mut tx,
+        m.account.id,
+        notify::Kind::Invoices,
+        &format!("Invoice #{invoice_number} for quote #{}", q.number),
+        &[format!(
+            "{} accepted quote #{} ({}). Invoice #{invoice_number} of {} is due in 14 days.",
+            m.user.name,
+            q.number,
+            q.subject,
+            money(&q.total_cents)
+        )],
+    )
+    .await?;
+    session::set_flash(
+        &mut *tx,
+        m.user.session_id,
+        &format!("Quote #{} accepted. Invoice #{invoice_number} was created.", q.number),
+    )
+    .await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
     Ok(Redirect::to(&format!("/invoices/{invoice_id}")).into_response())

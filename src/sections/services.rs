@@ -3,22 +3,49 @@
 //! single-use link into the control panel).
 
 use askama::Template;
-use axum::{extract::{Path, State}, response::{IntoResponse, Redirect, Response}, routing::{get, post}, Router};
+use axum::{
+    extract::{Path, State},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Router,
+};
 use serde::Deserialize;
 use time::Date;
 use uuid::Uuid;
 
-use super::{notify, providers::{ControlPanel, LocalControlPanel}, SectionRoutes};
-use crate::{audit, auth::{csrf::{CsrfForm, NoFields}, password, session::{self, Member}}, domain::token, error::AppError, layout::Layout, state::AppState, web::{self, ClientIp}};
+use super::{
+    notify,
+    providers::{ControlPanel, LocalControlPanel},
+    SectionRoutes,
+};
+use crate::{
+    audit,
+    auth::{
+        csrf::{CsrfForm, NoFields},
+        password,
+        session::{self, Member},
+    },
+    domain::token,
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web::{self, ClientIp},
+};
 
 pub fn view_routes() -> SectionRoutes {
-    SectionRoutes::new("products")
-        .route("/services", &["GET"], get(index))
-        .route("/services/{service}", &["GET"], get(show))
+    SectionRoutes::new("products").route("/services", &["GET"], get(index)).route(
+        "/services/{service}",
+        &["GET"],
+        get(show),
+    )
 }
 
 pub fn manage_routes() -> SectionRoutes {
-    SectionRoutes::new("manageproducts").route("/services/{service}/password", &["GET", "POST"], get(password_page).post(change_password))
+    SectionRoutes::new("manageproducts").route(
+        "/services/{service}/password",
+        &["GET", "POST"],
+        get(password_page).post(change_password),
+    )
 }
 
 pub fn sso_routes() -> SectionRoutes {
@@ -45,7 +72,8 @@ pub struct Service {
     pub cancellation: Option<String>,
 }
 
-pub const SERVICE_COLUMNS: &str = "s.id, p.name AS product, p.product_group, s.domain, s.status, s.billing_cycle, s.amount_cents,
+pub const SERVICE_COLUMNS: &str =
+    "s.id, p.name AS product, p.product_group, s.domain, s.status, s.billing_cycle, s.amount_cents,
      s.next_due_date, s.parent_id IS NOT NULL AS is_addon, s.cancellation";
 
 /// A service of the active account, or 404.
@@ -137,32 +165,74 @@ async fn change_password(
     CsrfForm(f): CsrfForm<PasswordForm>,
 ) -> Result<Response, AppError> {
     let s = find(&state, m.account.id, id).await?;
-    let problem = check_panel_password(&f.password).err().or_else(|| (f.password != f.confirm).then(|| "The two passwords do not match.".to_string()));
+    let problem = check_panel_password(&f.password)
+        .err()
+        .or_else(|| (f.password != f.confirm).then(|| "The two passwords do not match.".to_string()));
     if let Some(e) = problem {
         return super::refused(web::render(&PasswordPage { layout: Layout::of(&m.user), s, error: Some(e) }));
     }
     if s.status != "Active" {
-        return Err(AppError::Conflict(format!("The service is {}: its password can be changed once it is active.", s.status)));
+        return Err(AppError::Conflict(format!(
+            "The service is {}: its password can be changed once it is active.",
+            s.status
+        )));
     }
     let hash = state.hasher.hash(&f.password).await?;
     let mut tx = state.db.begin().await?;
     LocalControlPanel.set_password(&mut tx, id, &hash).await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "service.password_changed", details: serde_json::json!({ "service": s.domain }), ip: &ip }).await?;
-    notify::send(&mut tx, m.account.id, notify::Kind::Products, &format!("Control panel password changed for {}", s.domain), &[format!("{} changed the control panel password of {} ({}).", m.user.name, s.domain, s.product)]).await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(m.user.id),
+            account_id: Some(m.account.id),
+            target_user_id: None,
+            target_email: None,
+            action: "service.password_changed",
+            details: serde_json::json!({ "service": s.domain }),
+            ip: &ip,
+        },
+    )
+    .await?;
+    notify::send(
+        &mut tx,
+        m.account.id,
+        notify::Kind::Products,
+        &format!("Control panel password changed for {}", s.domain),
+        &[format!("{} changed the control panel password of {} ({}).", m.user.name, s.domain, s.product)],
+    )
+    .await?;
     session::set_flash(&mut *tx, m.user.session_id, "The control panel password has been changed.").await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
     Ok(Redirect::to(&format!("/services/{id}")).into_response())
 }
 
-async fn sso(State(state): State<AppState>, ClientIp(ip): ClientIp, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
+async fn sso(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
     let s = find(&state, m.account.id, id).await?;
     if s.status != "Active" {
         return Err(AppError::Conflict(format!("The service is {}: sign-on works once it is active.", s.status)));
     }
     let mut tx = state.db.begin().await?;
     let link = LocalControlPanel.sso_link(&mut tx, id, &state.config.base_url).await?;
-    audit::record(&mut tx, audit::Event { actor_id: Some(m.user.id), account_id: Some(m.account.id), target_user_id: None, target_email: None, action: "service.single_sign_on", details: serde_json::json!({ "service": s.domain }), ip: &ip }).await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor_id: Some(m.user.id),
+            account_id: Some(m.account.id),
+            target_user_id: None,
+            target_email: None,
+            action: "service.single_sign_on",
+            details: serde_json::json!({ "service": s.domain }),
+            ip: &ip,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to(&link).into_response())
 }
@@ -175,7 +245,11 @@ struct ControlPanelPage {
 }
 
 async fn control_panel_landing(State(state): State<AppState>, Path(t): Path<String>) -> Result<Response, AppError> {
-    let dead = || AppError::Gone("This sign-on link has expired or was already used. Use \"Log in to control panel\" again.".into());
+    let dead = || {
+        AppError::Gone(
+            "This sign-on link has expired or was already used. Use \"Log in to control panel\" again.".into(),
+        )
+    };
     if !token::well_formed(&t) {
         return Err(dead());
     }

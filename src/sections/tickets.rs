@@ -2,13 +2,26 @@
 //! close; staff replies (from the staff area) appear in the thread.
 
 use askama::Template;
-use axum::{extract::{Path, State}, response::{IntoResponse, Redirect, Response}, routing::{get, post}};
+use axum::{
+    extract::{Path, State},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{notify, SectionRoutes};
-use crate::{auth::{csrf::{CsrfForm, NoFields}, session::{self, Member}}, error::AppError, layout::Layout, state::AppState, web};
+use crate::{
+    auth::{
+        csrf::{CsrfForm, NoFields},
+        session::{self, Member},
+    },
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web,
+};
 
 pub const DEPARTMENTS: [&str; 3] = ["Support", "Billing", "Sales"];
 
@@ -97,7 +110,14 @@ impl NewPage {
 }
 
 async fn new_page(m: Member) -> Result<Response, AppError> {
-    web::render(&NewPage { layout: Layout::of(&m.user), departments: DEPARTMENTS, department: "Support".into(), subject: String::new(), message: String::new(), error: None })
+    web::render(&NewPage {
+        layout: Layout::of(&m.user),
+        departments: DEPARTMENTS,
+        department: "Support".into(),
+        subject: String::new(),
+        message: String::new(),
+        error: None,
+    })
 }
 
 #[derive(Deserialize)]
@@ -134,8 +154,20 @@ async fn open(State(state): State<AppState>, m: Member, CsrfForm(f): CsrfForm<Op
         .bind(id).bind(m.account.id).bind(&f.department).bind(&subject)
         .fetch_one(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO ticket_messages (ticket_id, author_id, from_staff, body) VALUES ($1, $2, false, $3)").bind(id).bind(m.user.id).bind(&body).execute(&mut *tx).await?;
-    notify::send(&mut tx, m.account.id, notify::Kind::Support, &format!("Ticket #{number} opened: {subject}"), &[format!("{} opened ticket #{number} with {}: {subject}.", m.user.name, f.department)]).await?;
+    sqlx::query("INSERT INTO ticket_messages (ticket_id, author_id, from_staff, body) VALUES ($1, $2, false, $3)")
+        .bind(id)
+        .bind(m.user.id)
+        .bind(&body)
+        .execute(&mut *tx)
+        .await?;
+    notify::send(
+        &mut tx,
+        m.account.id,
+        notify::Kind::Support,
+        &format!("Ticket #{number} opened: {subject}"),
+        &[format!("{} opened ticket #{number} with {}: {subject}.", m.user.name, f.department)],
+    )
+    .await?;
     session::set_flash(&mut *tx, m.user.session_id, &format!("Ticket #{number} opened. We will answer soon.")).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
@@ -143,12 +175,14 @@ async fn open(State(state): State<AppState>, m: Member, CsrfForm(f): CsrfForm<Op
 }
 
 async fn find(state: &AppState, m: &Member, id: Uuid) -> Result<Ticket, AppError> {
-    sqlx::query_as("SELECT id, number, department, subject, status, updated_at FROM tickets WHERE id = $1 AND account_id = $2")
-        .bind(id)
-        .bind(m.account.id)
-        .fetch_optional(&state.db)
-        .await?
-        .ok_or_else(|| super::not_found("ticket"))
+    sqlx::query_as(
+        "SELECT id, number, department, subject, status, updated_at FROM tickets WHERE id = $1 AND account_id = $2",
+    )
+    .bind(id)
+    .bind(m.account.id)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| super::not_found("ticket"))
 }
 
 #[derive(Template)]
@@ -174,10 +208,18 @@ struct ReplyForm {
     message: String,
 }
 
-async fn reply(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, CsrfForm(f): CsrfForm<ReplyForm>) -> Result<Response, AppError> {
+async fn reply(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<Uuid>,
+    CsrfForm(f): CsrfForm<ReplyForm>,
+) -> Result<Response, AppError> {
     let t = find(&state, &m, id).await?;
     if t.status == "Closed" {
-        return Err(AppError::Conflict(format!("Ticket #{} is closed. Open a new ticket if you need more help.", t.number)));
+        return Err(AppError::Conflict(format!(
+            "Ticket #{} is closed. Open a new ticket if you need more help.",
+            t.number
+        )));
     }
     let body = match check_body(&f.message) {
         Ok(b) => b,
@@ -187,18 +229,34 @@ async fn reply(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, C
         }
     };
     let mut tx = state.db.begin().await?;
-    sqlx::query("INSERT INTO ticket_messages (ticket_id, author_id, from_staff, body) VALUES ($1, $2, false, $3)").bind(id).bind(m.user.id).bind(&body).execute(&mut *tx).await?;
-    sqlx::query("UPDATE tickets SET status = 'Customer-Reply', updated_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO ticket_messages (ticket_id, author_id, from_staff, body) VALUES ($1, $2, false, $3)")
+        .bind(id)
+        .bind(m.user.id)
+        .bind(&body)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE tickets SET status = 'Customer-Reply', updated_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/tickets/{id}")).into_response())
 }
 
-async fn close(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>, CsrfForm(_): CsrfForm<NoFields>) -> Result<Response, AppError> {
+async fn close(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
     let t = find(&state, &m, id).await?;
     if t.status == "Closed" {
         return Err(AppError::Conflict(format!("Ticket #{} is already closed.", t.number)));
     }
-    sqlx::query("UPDATE tickets SET status = 'Closed', updated_at = now() WHERE id = $1").bind(id).execute(&state.db).await?;
+    sqlx::query("UPDATE tickets SET status = 'Closed', updated_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&state.db)
+        .await?;
     session::set_flash(&state.db, m.user.session_id, &format!("Ticket #{} closed.", t.number)).await?;
     Ok(Redirect::to(&format!("/tickets/{id}")).into_response())
 }

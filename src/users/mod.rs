@@ -18,7 +18,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::{
-    auth::{csrf::{CsrfForm, NoFields}, session::{self, Owner}},
+    auth::{
+        csrf::{CsrfForm, NoFields},
+        session::{self, Owner},
+    },
     domain::{
         email::Email,
         permissions::{Grant, Permission, PERMISSIONS, PRESETS},
@@ -104,7 +107,11 @@ struct IndexQuery {
     iafter: Option<String>,
 }
 
-async fn index(State(state): State<AppState>, Owner(me): Owner, Query(q): Query<IndexQuery>) -> Result<Response, AppError> {
+async fn index(
+    State(state): State<AppState>,
+    Owner(me): Owner,
+    Query(q): Query<IndexQuery>,
+) -> Result<Response, AppError> {
     let after = parse_cursor(q.after.as_deref())?;
     let iafter = parse_cursor(q.iafter.as_deref())?;
     let ((members, next_m), (invitations, next_i)) = store::lists(&state.db, me.account.id, after, iafter).await?;
@@ -145,7 +152,13 @@ async fn invite_page(Owner(me): Owner, Query(q): Query<InviteQuery>) -> Result<R
         Some((_, keys)) => GrantChoice { all: false, chosen: keys.iter().copied().collect() },
         None => GrantChoice { all: true, chosen: BTreeSet::new() },
     };
-    web::render(&InvitePage { layout: Layout::of(&me.user), email: String::new(), grant, presets: &PRESETS, error: None })
+    web::render(&InvitePage {
+        layout: Layout::of(&me.user),
+        email: String::new(),
+        grant,
+        presets: &PRESETS,
+        error: None,
+    })
 }
 
 /// The All Permissions / Choose Permissions part of a form, as sent (the
@@ -200,7 +213,8 @@ async fn invite(
         Err(e) => return refuse(StatusCode::CONFLICT, e.to_string()),
     }
     state.mail_wakeup.notify_one();
-    session::set_flash(&state.db, me.user.session_id, &format!("Invitation sent to {email}. It is valid for 7 days.")).await?;
+    session::set_flash(&state.db, me.user.session_id, &format!("Invitation sent to {email}. It is valid for 7 days."))
+        .await?;
     Ok(Redirect::to("/users").into_response())
 }
 
@@ -227,7 +241,12 @@ async fn resend(
     let from = Inviter::owner(&me, &ip, &state.config);
     let email = service::resend(&state.db, &from, id).await?;
     state.mail_wakeup.notify_one();
-    session::set_flash(&state.db, me.user.session_id, &format!("A new invitation was sent to {email}; the earlier link no longer works.")).await?;
+    session::set_flash(
+        &state.db,
+        me.user.session_id,
+        &format!("A new invitation was sent to {email}; the earlier link no longer works."),
+    )
+    .await?;
     Ok(Redirect::to("/users").into_response())
 }
 
@@ -258,7 +277,11 @@ fn not_a_member() -> AppError {
     AppError::NotFound("That person does not have access to this account.".into())
 }
 
-async fn permissions_page(State(state): State<AppState>, Owner(me): Owner, Path(user_id): Path<Uuid>) -> Result<Response, AppError> {
+async fn permissions_page(
+    State(state): State<AppState>,
+    Owner(me): Owner,
+    Path(user_id): Path<Uuid>,
+) -> Result<Response, AppError> {
     let member = store::member(&state.db, me.account.id, user_id).await?.ok_or_else(not_a_member)?;
     let grant = GrantChoice::of(&member.grant());
     web::render(&PermissionsPage { layout: Layout::of(&me.user), member, grant, error: None })
@@ -289,7 +312,12 @@ async fn set_permissions(
     if !store::set_permissions(&mut tx, &change, &grant).await? {
         return Err(not_a_member());
     }
-    session::set_flash(&mut *tx, me.user.session_id, &format!("Permissions of {} saved: {}.", member.name, grant.describe())).await?;
+    session::set_flash(
+        &mut *tx,
+        me.user.session_id,
+        &format!("Permissions of {} saved: {}.", member.name, grant.describe()),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to("/users").into_response())
 }
@@ -304,7 +332,11 @@ struct RemovePage {
     account_name: String,
 }
 
-async fn remove_page(State(state): State<AppState>, Owner(me): Owner, Path(user_id): Path<Uuid>) -> Result<Response, AppError> {
+async fn remove_page(
+    State(state): State<AppState>,
+    Owner(me): Owner,
+    Path(user_id): Path<Uuid>,
+) -> Result<Response, AppError> {
     let member = store::member(&state.db, me.account.id, user_id).await?.ok_or_else(not_a_member)?;
     web::render(&RemovePage { layout: Layout::of(&me.user), member, account_name: me.account.name.clone() })
 }
@@ -322,7 +354,8 @@ async fn remove(
     if !store::remove(&mut tx, &change).await? {
         return Err(not_a_member());
     }
-    session::set_flash(&mut *tx, me.user.session_id, &format!("{} no longer has access to this account.", member.name)).await?;
+    session::set_flash(&mut *tx, me.user.session_id, &format!("{} no longer has access to this account.", member.name))
+        .await?;
     tx.commit().await?;
     Ok(Redirect::to("/users").into_response())
 }
@@ -342,7 +375,11 @@ struct AuditQuery {
     before: Option<String>,
 }
 
-async fn audit_log(State(state): State<AppState>, Owner(me): Owner, Query(q): Query<AuditQuery>) -> Result<Response, AppError> {
+async fn audit_log(
+    State(state): State<AppState>,
+    Owner(me): Owner,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, AppError> {
     let before = q.before.as_deref().map(|s| s.parse::<i64>().map_err(|_| bad_cursor())).transpose()?;
     let (events, next) = store::audit_log(&state.db, me.account.id, before).await?;
     web::render(&AuditPage { layout: Layout::of(&me.user), events, next })
@@ -370,7 +407,13 @@ pub fn details_text(details: &serde_json::Value) -> String {
         .map(|o| {
             o.iter()
                 .filter(|(k, _)| !k.ends_with("_id"))
-                .map(|(k, v)| format!("{}: {}", k.replace('_', " "), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                .map(|(k, v)| {
+                    format!(
+                        "{}: {}",
+                        k.replace('_', " "),
+                        v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         })

@@ -90,8 +90,16 @@ pub async fn lists(
     // Fixed fragments chosen by whether a cursor is given (a prepared
     // statement's generic plan cannot drop a "$3 IS NULL OR ..." condition,
     // and then misses the index); every value is bound.
-    let member_after = if after.is_some() { "AND (m.created_at, m.user_id) > ($3, $4)" } else { "AND $3::timestamptz IS NULL AND $4::uuid IS NULL" };
-    let invitation_after = if iafter.is_some() { "AND (i.sent_at, i.id) < ($5, $6)" } else { "AND $5::timestamptz IS NULL AND $6::uuid IS NULL" };
+    let member_after = if after.is_some() {
+        "AND (m.created_at, m.user_id) > ($3, $4)"
+    } else {
+        "AND $3::timestamptz IS NULL AND $4::uuid IS NULL"
+    };
+    let invitation_after = if iafter.is_some() {
+        "AND (i.sent_at, i.id) < ($5, $6)"
+    } else {
+        "AND $5::timestamptz IS NULL AND $6::uuid IS NULL"
+    };
     let sql = format!(
         "SELECT
            (SELECT coalesce(json_agg(x), '[]') FROM (
@@ -186,7 +194,8 @@ pub async fn remove(conn: &mut PgConnection, c: &Change<'_>) -> Result<bool, sql
     .fetch_optional(&mut *conn)
     .await?;
     let Some((all, keys)) = removed else { return Ok(false) };
-    let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = $1").bind(c.user_id).fetch_optional(&mut *conn).await?;
+    let email: Option<String> =
+        sqlx::query_scalar("SELECT email FROM users WHERE id = $1").bind(c.user_id).fetch_optional(&mut *conn).await?;
     audit::record(
         conn,
         audit::Event {
@@ -215,7 +224,11 @@ pub struct AuditRow {
 }
 
 /// One page of the account's audit log, newest first (`before`: an event id).
-pub async fn audit_log(db: &PgPool, account_id: Uuid, before: Option<i64>) -> Result<(Vec<AuditRow>, Option<i64>), sqlx::Error> {
+pub async fn audit_log(
+    db: &PgPool,
+    account_id: Uuid,
+    before: Option<i64>,
+) -> Result<(Vec<AuditRow>, Option<i64>), sqlx::Error> {
     let mut rows: Vec<AuditRow> = sqlx::query_as(
         "SELECT e.id, e.at, coalesce(u.name || ' (' || u.email || ')', 'deleted user') AS actor, e.action, e.target_email, e.details, e.ip
          FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id

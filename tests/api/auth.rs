@@ -23,7 +23,10 @@ async fn registering_an_email_again_in_other_case_is_refused_without_a_second_lo
     app.register("Ann", "ann@example.com").await;
     let res = app
         .browser()
-        .post_form("/register", &[("name", "Other"), ("email", "ANN@example.com"), ("password", PASSWORD), ("account_name", "X")])
+        .post_form(
+            "/register",
+            &[("name", "Other"), ("email", "ANN@example.com"), ("password", PASSWORD), ("account_name", "X")],
+        )
         .await;
     assert_eq!(res.status, 422);
     assert!(res.body.contains("cannot be used to register"), "{}", res.body);
@@ -35,14 +38,35 @@ async fn registration_refuses_bad_input_with_a_message_and_writes_nothing() {
     let app = spawn_app().await;
     let long = "n".repeat(10_000);
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
-        (vec![("name", "A"), ("email", "a@"), ("password", PASSWORD), ("account_name", "X")], "does not look like an email"),
-        (vec![("name", "A"), ("email", "@b.com"), ("password", PASSWORD), ("account_name", "X")], "does not look like an email"),
-        (vec![("name", "A"), ("email", "a@b@c.com"), ("password", PASSWORD), ("account_name", "X")], "does not look like an email"),
-        (vec![("name", "A"), ("email", "a@example.com"), ("password", "short"), ("account_name", "X")], "at least 10 characters"),
-        (vec![("name", "  "), ("email", "a@example.com"), ("password", PASSWORD), ("account_name", "X")], "Enter your name"),
+        (
+            vec![("name", "A"), ("email", "a@"), ("password", PASSWORD), ("account_name", "X")],
+            "does not look like an email",
+        ),
+        (
+            vec![("name", "A"), ("email", "@b.com"), ("password", PASSWORD), ("account_name", "X")],
+            "does not look like an email",
+        ),
+        (
+            vec![("name", "A"), ("email", "a@b@c.com"), ("password", PASSWORD), ("account_name", "X")],
+            "does not look like an email",
+        ),
+        (
+            vec![("name", "A"), ("email", "a@example.com"), ("password", "short"), ("account_name", "X")],
+            "at least 10 characters",
+        ),
+        (
+            vec![("name", "  "), ("email", "a@example.com"), ("password", PASSWORD), ("account_name", "X")],
+            "Enter your name",
+        ),
         (vec![("name", &long), ("email", "a@example.com"), ("password", PASSWORD), ("account_name", "X")], "too long"),
-        (vec![("name", "A"), ("email", "a@example.com"), ("password", PASSWORD), ("account_name", "")], "Enter an account name"),
-        (vec![("name", "A\u{0}"), ("email", "a@example.com"), ("password", PASSWORD), ("account_name", "X")], "not allowed"),
+        (
+            vec![("name", "A"), ("email", "a@example.com"), ("password", PASSWORD), ("account_name", "")],
+            "Enter an account name",
+        ),
+        (
+            vec![("name", "A\u{0}"), ("email", "a@example.com"), ("password", PASSWORD), ("account_name", "X")],
+            "not allowed",
+        ),
     ];
     for (fields, message) in cases {
         let res = app.browser().post_form("/register", &fields).await;
@@ -68,8 +92,10 @@ async fn sign_out_ends_the_session_and_a_replayed_cookie_is_refused() {
 async fn unknown_email_and_wrong_password_get_the_same_answer() {
     let app = spawn_app().await;
     app.register("Ann", "ann@example.com").await;
-    let wrong = app.browser().post_form("/login", &[("email", "ann@example.com"), ("password", "not the password")]).await;
-    let unknown = app.browser().post_form("/login", &[("email", "nobody@example.com"), ("password", "not the password")]).await;
+    let wrong =
+        app.browser().post_form("/login", &[("email", "ann@example.com"), ("password", "not the password")]).await;
+    let unknown =
+        app.browser().post_form("/login", &[("email", "nobody@example.com"), ("password", "not the password")]).await;
     assert_eq!(wrong.status, 401);
     assert_eq!(unknown.status, 401);
     assert_eq!(wrong.texts(".error"), unknown.texts(".error"));
@@ -85,7 +111,10 @@ async fn the_session_id_changes_at_sign_in_and_the_old_one_dies() {
     res.assert_redirect_to("/");
     let after = b.cookie("panel_session").unwrap();
     assert_ne!(before, after);
-    Browser::with_cookie(&app.address, &format!("panel_session={before}")).get("/").await.assert_redirect_to("/login?next=/");
+    Browser::with_cookie(&app.address, &format!("panel_session={before}"))
+        .get("/")
+        .await
+        .assert_redirect_to("/login?next=/");
     assert_eq!(b.get("/").await.status, 200);
 }
 
@@ -115,7 +144,10 @@ async fn repeated_failures_are_rate_limited_and_the_limit_lifts_with_time() {
     app.register("Ann", "ann@example.com").await;
     let b = app.browser();
     for _ in 0..5 {
-        assert_eq!(b.post_form("/login", &[("email", "ann@example.com"), ("password", "wrong password")]).await.status, 401);
+        assert_eq!(
+            b.post_form("/login", &[("email", "ann@example.com"), ("password", "wrong password")]).await.status,
+            401
+        );
     }
     // Even the right password waits now, with a plain explanation.
     let limited = b.post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)]).await;
@@ -138,11 +170,12 @@ async fn password_reset_works_once_through_the_mailed_link_and_ends_other_sessio
     let link = link_in(&mail, &app, "/password/reset/");
     // The token is stored only as its hash.
     let token = link.rsplit('/').next().unwrap();
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM password_resets WHERE token_hash = sha256($1::text::bytea)")
-        .bind(token)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM password_resets WHERE token_hash = sha256($1::text::bytea)")
+            .bind(token)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!(stored, 1);
 
     assert_eq!(b.get(&link).await.status, 200);
@@ -155,10 +188,17 @@ async fn password_reset_works_once_through_the_mailed_link_and_ends_other_sessio
 
     // The link is dead after use; the old password no longer works.
     assert_eq!(b.get(&link).await.status, 410);
-    let again = app.browser().post_form(&link, &[("password", "third password 1"), ("confirm", "third password 1")]).await;
+    let again =
+        app.browser().post_form(&link, &[("password", "third password 1"), ("confirm", "third password 1")]).await;
     assert_eq!(again.status, 410);
-    assert_eq!(app.browser().post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)]).await.status, 401);
-    app.browser().post_form("/login", &[("email", "ann@example.com"), ("password", "a new password 1")]).await.assert_redirect_to("/");
+    assert_eq!(
+        app.browser().post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)]).await.status,
+        401
+    );
+    app.browser()
+        .post_form("/login", &[("email", "ann@example.com"), ("password", "a new password 1")])
+        .await
+        .assert_redirect_to("/");
 }
 
 #[tokio::test]
@@ -187,12 +227,23 @@ async fn changing_the_password_signs_out_other_sessions_but_not_this_one() {
     let app = spawn_app().await;
     let here = app.register("Ann", "ann@example.com").await;
     let elsewhere = app.browser();
-    elsewhere.post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)]).await.assert_redirect_to("/");
-    let wrong = here.post_form("/profile/password", &[("current", "nope nope nope"), ("password", "brand new pass 1"), ("confirm", "brand new pass 1")]).await;
-    assert_eq!(wrong.status, 422);
-    here.post_form("/profile/password", &[("current", PASSWORD), ("password", "brand new pass 1"), ("confirm", "brand new pass 1")])
+    elsewhere
+        .post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)])
         .await
-        .assert_redirect_to("/profile");
+        .assert_redirect_to("/");
+    let wrong = here
+        .post_form(
+            "/profile/password",
+            &[("current", "nope nope nope"), ("password", "brand new pass 1"), ("confirm", "brand new pass 1")],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    here.post_form(
+        "/profile/password",
+        &[("current", PASSWORD), ("password", "brand new pass 1"), ("confirm", "brand new pass 1")],
+    )
+    .await
+    .assert_redirect_to("/profile");
     assert_eq!(here.get("/").await.status, 200);
     elsewhere.get("/").await.assert_redirect_to("/login?next=/");
 }
@@ -223,6 +274,11 @@ async fn changing_the_password_kills_outstanding_reset_links() {
     let ann = app.register("Ann", "ann@example.com").await;
     app.browser().post_form("/password/forgot", &[("email", "ann@example.com")]).await;
     let link = link_in(&app.mail.wait_for("ann@example.com", "Reset your password").await, &app, "/password/reset/");
-    ann.post_form("/profile/password", &[("current", PASSWORD), ("password", "brand new pass 1"), ("confirm", "brand new pass 1")]).await.assert_redirect_to("/profile");
+    ann.post_form(
+        "/profile/password",
+        &[("current", PASSWORD), ("password", "brand new pass 1"), ("confirm", "brand new pass 1")],
+    )
+    .await
+    .assert_redirect_to("/profile");
     assert_eq!(app.browser().get(&link).await.status, 410);
 }

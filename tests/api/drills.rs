@@ -16,7 +16,11 @@ async fn mail_queued_while_smtp_is_down_is_delivered_once_later_with_working_lin
     }
     app.browser().post_form("/password/forgot", &[("email", "ann@example.com")]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(app.count("SELECT count(*) FROM mail_outbox WHERE status = 'pending'").await, 6, "nothing lost while down");
+    assert_eq!(
+        app.count("SELECT count(*) FROM mail_outbox WHERE status = 'pending'").await,
+        6,
+        "nothing lost while down"
+    );
     app.mail.come_up().await;
     for i in 0..5 {
         let m = app.mail.wait_for(&format!("p{i}@example.com"), "has invited you").await;
@@ -60,7 +64,8 @@ async fn a_postgres_restart_gives_plain_503s_then_recovers_within_5_seconds() {
     assert_eq!(ann.get("/healthz").await.status, 200, "alive while the database is away");
 
     let dir = root.clone();
-    let pg2 = tokio::task::spawn_blocking(move || panel::db::embedded::EmbeddedPostgres::start(&dir)).await.unwrap().unwrap();
+    let pg2 =
+        tokio::task::spawn_blocking(move || panel::db::embedded::EmbeddedPostgres::start(&dir)).await.unwrap().unwrap();
     let took = wait_status(&ann, "/readyz", 200, Duration::from_secs(5)).await;
     for _ in 0..20 {
         assert_eq!(ann.get("/").await.status, 200, "no errors once back ({took:?} to ready); the session survived");
@@ -115,10 +120,23 @@ async fn sigkill_during_concurrent_accepts_leaves_every_invitation_whole() {
     for i in 0..40 {
         let email = format!("p{i}@example.com");
         let user = uuid::Uuid::new_v4();
-        let (session, csrf, invitation) = (panel::domain::token::generate(), panel::domain::token::generate(), panel::domain::token::generate());
-        sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, 'x')").bind(user).bind(&email).bind(format!("P{i}")).execute(&app.db).await.unwrap();
+        let (session, csrf, invitation) =
+            (panel::domain::token::generate(), panel::domain::token::generate(), panel::domain::token::generate());
+        sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, 'x')")
+            .bind(user)
+            .bind(&email)
+            .bind(format!("P{i}"))
+            .execute(&app.db)
+            .await
+            .unwrap();
         sqlx::query("INSERT INTO sessions (id, token_hash, user_id, csrf_token) VALUES ($1, $2, $3, $4)")
-            .bind(uuid::Uuid::new_v4()).bind(panel::domain::token::hash(&session)).bind(user).bind(&csrf).execute(&app.db).await.unwrap();
+            .bind(uuid::Uuid::new_v4())
+            .bind(panel::domain::token::hash(&session))
+            .bind(user)
+            .bind(&csrf)
+            .execute(&app.db)
+            .await
+            .unwrap();
         sqlx::query("INSERT INTO invitations (id, account_id, email, token_hash, all_permissions, invited_by, expires_at) VALUES ($1, $2, $3, $4, true, $5, now() + interval '7 days')")
             .bind(uuid::Uuid::new_v4()).bind(account).bind(&email).bind(panel::domain::token::hash(&invitation)).bind(owner).execute(&app.db).await.unwrap();
         people.push((session, csrf, invitation));
@@ -181,20 +199,29 @@ async fn two_server_processes_on_one_database_share_sessions_access_and_send_eac
     wait_ready(&a).await;
     wait_ready(&b).await;
     let owner = Browser::new(&a);
-    owner.post_form("/register", &[("name", "Ann"), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", "Ann's account")]).await.assert_redirect_to("/");
+    owner
+        .post_form(
+            "/register",
+            &[("name", "Ann"), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", "Ann's account")],
+        )
+        .await
+        .assert_redirect_to("/");
     invite(&owner, "bob@example.com", &["invoices"]).await.assert_redirect_to("/users");
     let mail = sink.wait_for("bob@example.com", "has invited you").await;
     let link = mail.text.split_whitespace().find(|w| w.contains("/invitations/")).unwrap();
     let path = &link[link.find("/invitations/").unwrap()..];
     // Bob accepts on the second server, then his session works on both.
     let bob = Browser::new(&b);
-    bob.post_form(&format!("{path}/register"), &[("name", "Bob"), ("password", PASSWORD)]).await.assert_redirect_to("/");
+    bob.post_form(&format!("{path}/register"), &[("name", "Bob"), ("password", PASSWORD)])
+        .await
+        .assert_redirect_to("/");
     let cookie = bob.cookie("panel_session").unwrap();
     let bob_on_a = Browser::with_cookie(&a, &format!("panel_session={cookie}"));
     assert_eq!(bob_on_a.get("/").await.texts(".active-account"), vec!["Ann's account"]);
     // Remove Access on the first server; Bob's next request on the second falls back.
     let db = panel::db::connect(&db_url, 1).await.unwrap();
-    let bob_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = 'bob@example.com'").fetch_one(&db).await.unwrap();
+    let bob_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'bob@example.com'").fetch_one(&db).await.unwrap();
     owner.post_form(&format!("/users/{bob_id}/remove"), &[]).await.assert_redirect_to("/users");
     assert_eq!(bob.get("/").await.texts(".active-account"), vec!["Bob's account"]);
     // Both workers share one outbox: each mail goes out exactly once.
@@ -202,7 +229,10 @@ async fn two_server_processes_on_one_database_share_sessions_access_and_send_eac
         invite(&owner, &format!("q{i}@example.com"), &[]).await;
     }
     for _ in 0..200 {
-        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM mail_outbox WHERE status = 'pending'").fetch_one(&db).await.unwrap();
+        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM mail_outbox WHERE status = 'pending'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
         if pending == 0 {
             break;
         }
@@ -214,7 +244,11 @@ async fn two_server_processes_on_one_database_share_sessions_access_and_send_eac
     let mut keys: Vec<(String, String)> = delivered.iter().map(|m| (m.to.clone(), m.subject.clone())).collect();
     keys.sort();
     keys.dedup();
-    assert_eq!((delivered.len(), keys.len()), (rows as usize, rows as usize), "each outbox row delivered once, none twice");
+    assert_eq!(
+        (delivered.len(), keys.len()),
+        (rows as usize, rows as usize),
+        "each outbox row delivered once, none twice"
+    );
     for s in [&mut one, &mut two] {
         unsafe { libc::kill(s.id() as i32, libc::SIGTERM) };
         let _ = s.wait();
@@ -225,7 +259,8 @@ async fn two_server_processes_on_one_database_share_sessions_access_and_send_eac
 async fn mixed_load_from_200_connections_for_60_seconds_has_no_5xx_and_the_records_agree() {
     let app = spawn_app().await;
     let owner = std::sync::Arc::new(app.register("Ann", "ann@example.com").await);
-    let member = std::sync::Arc::new(app.member_of(&owner, "Ann's account", "Bob", "bob@example.com", &["invoices"]).await);
+    let member =
+        std::sync::Arc::new(app.member_of(&owner, "Ann's account", "Bob", "bob@example.com", &["invoices"]).await);
     let bob = app.user_id("bob@example.com").await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut tasks = Vec::new();
@@ -242,9 +277,15 @@ async fn mixed_load_from_200_connections_for_60_seconds_has_no_5xx_and_the_recor
                     1 => member.get("/").await.status,
                     2 => anon.get("/login").await.status,
                     3 => owner.get("/accounts/switch").await.status,
-                    4 if worker % 10 == 0 => invite(&owner, &format!("load-{worker}-{n}@example.com"), &[]).await.status,
+                    4 if worker % 10 == 0 => {
+                        invite(&owner, &format!("load-{worker}-{n}@example.com"), &[]).await.status
+                    }
                     5 if worker % 20 == 0 => {
-                        let grant = if n % 2 == 0 { vec![("mode", "all")] } else { vec![("mode", "choose"), ("permissions", "invoices")] };
+                        let grant = if n % 2 == 0 {
+                            vec![("mode", "all")]
+                        } else {
+                            vec![("mode", "choose"), ("permissions", "invoices")]
+                        };
                         owner.post_form(&format!("/users/{bob}/permissions"), &grant).await.status
                     }
                     _ => owner.get("/").await.status,
@@ -287,7 +328,12 @@ async fn sigterm_finishes_in_flight_requests_and_stops_the_embedded_postgres() {
         .unwrap();
     wait_ready(&base).await;
     let b = Browser::new(&base);
-    let res = b.post_form("/register", &[("name", "Ann"), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", "A")]).await;
+    let res = b
+        .post_form(
+            "/register",
+            &[("name", "Ann"), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", "A")],
+        )
+        .await;
     assert_eq!(res.status, 303);
     // A sign-in (slow: argon2id) in flight when SIGTERM arrives still completes.
     let token = b.get("/login").await.attr("input[name=csrf_token]", "value").unwrap();

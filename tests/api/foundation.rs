@@ -24,7 +24,9 @@ async fn a_post_without_the_csrf_token_or_from_another_site_changes_nothing() {
     let name: String = sqlx::query_scalar("SELECT name FROM users").fetch_one(&app.db).await.unwrap();
     assert_eq!(name, "Ann");
     // The same form with the token goes through.
-    let ok = b.post_raw("/profile/name", &format!("name=Annie&csrf_token={token}"), &[("sec-fetch-site", "same-origin")]).await;
+    let ok = b
+        .post_raw("/profile/name", &format!("name=Annie&csrf_token={token}"), &[("sec-fetch-site", "same-origin")])
+        .await;
     ok.assert_redirect_to("/profile");
 }
 
@@ -33,7 +35,8 @@ async fn a_signed_out_form_needs_the_browsers_csrf_token_too() {
     let app = spawn_app().await;
     app.register("Ann", "ann@example.com").await;
     let b = app.browser();
-    let res = b.post_raw("/login", &format!("email=ann%40example.com&password={}", PASSWORD.replace(' ', "+")), &[]).await;
+    let res =
+        b.post_raw("/login", &format!("email=ann%40example.com&password={}", PASSWORD.replace(' ', "+")), &[]).await;
     assert_eq!(res.status, 403);
     assert!(b.cookie("panel_session").is_none());
 }
@@ -50,7 +53,10 @@ async fn every_response_carries_the_security_headers_error_pages_included() {
         assert_eq!(res.headers.get("x-content-type-options").unwrap(), "nosniff");
         assert_eq!(res.headers.get("referrer-policy").unwrap(), "no-referrer");
         assert!(res.headers.get("x-request-id").is_some());
-        assert!(res.headers.get("content-type").unwrap().to_str().unwrap().starts_with("text/html"), "{path} is a page");
+        assert!(
+            res.headers.get("content-type").unwrap().to_str().unwrap().starts_with("text/html"),
+            "{path} is a page"
+        );
     }
 }
 
@@ -58,7 +64,12 @@ async fn every_response_carries_the_security_headers_error_pages_included() {
 async fn the_session_cookie_is_httponly_and_samesite_lax() {
     let app = spawn_app().await;
     let b = app.browser();
-    let res = b.post_form("/register", &[("name", "Ann"), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", "A")]).await;
+    let res = b
+        .post_form(
+            "/register",
+            &[("name", "Ann"), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", "A")],
+        )
+        .await;
     let cookie = res
         .headers
         .get_all("set-cookie")
@@ -136,13 +147,17 @@ async fn mail_that_keeps_failing_is_marked_failed_not_dropped() {
     app.browser().post_form("/password/forgot", &[("email", "ann@example.com")]).await;
     // Skip the waiting between tries: make each try due at once.
     for _ in 0..400 {
-        sqlx::query("UPDATE mail_outbox SET next_attempt_at = now() WHERE status = 'pending'").execute(&app.db).await.unwrap();
+        sqlx::query("UPDATE mail_outbox SET next_attempt_at = now() WHERE status = 'pending'")
+            .execute(&app.db)
+            .await
+            .unwrap();
         if app.count("SELECT count(*) FROM mail_outbox WHERE status = 'failed'").await == 1 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    let (status, attempts): (String, i32) = sqlx::query_as("SELECT status, attempts FROM mail_outbox").fetch_one(&app.db).await.unwrap();
+    let (status, attempts): (String, i32) =
+        sqlx::query_as("SELECT status, attempts FROM mail_outbox").fetch_one(&app.db).await.unwrap();
     assert_eq!((status.as_str(), attempts), ("failed", 8));
 }
 
@@ -204,7 +219,12 @@ async fn create_staff_and_seed_demo_work_against_the_configured_database() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(app.count("SELECT count(*) FROM users WHERE email = 'help@example.com' AND is_staff").await, 1);
-    let again = panel().args(["create-staff", "help@example.com"]).env("DATABASE_URL", &app.db_url).env("PANEL_STAFF_PASSWORD", "a long staff password").output().unwrap();
+    let again = panel()
+        .args(["create-staff", "help@example.com"])
+        .env("DATABASE_URL", &app.db_url)
+        .env("PANEL_STAFF_PASSWORD", "a long staff password")
+        .output()
+        .unwrap();
     assert!(!again.status.success());
 
     let out = panel().arg("seed-demo").env("DATABASE_URL", &app.db_url).output().unwrap();
@@ -224,7 +244,13 @@ async fn an_internal_failure_shows_a_plain_500_page_with_the_request_id() {
     let app = spawn_app().await;
     // Break the database under the app: registering needs this table.
     sqlx::query("DROP TABLE audit_events").execute(&app.db).await.unwrap();
-    let res = app.browser().post_form("/register", &[("name", "Ann"), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", "A")]).await;
+    let res = app
+        .browser()
+        .post_form(
+            "/register",
+            &[("name", "Ann"), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", "A")],
+        )
+        .await;
     assert_eq!(res.status, 500);
     let id = res.headers.get("x-request-id").unwrap().to_str().unwrap().to_string();
     assert!(res.text().contains(&id), "the page names the request id");
@@ -246,7 +272,8 @@ async fn a_sent_mail_keeps_no_working_link_in_the_outbox() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let (text, html): (String, String) = sqlx::query_as("SELECT text_body, html_body FROM mail_outbox").fetch_one(&app.db).await.unwrap();
+    let (text, html): (String, String) =
+        sqlx::query_as("SELECT text_body, html_body FROM mail_outbox").fetch_one(&app.db).await.unwrap();
     assert!(!text.contains(&token) && !html.contains(&token));
     assert!(text.contains("[link removed after sending]"));
     assert_eq!(app.browser().get(&link).await.status, 200, "the delivered link still works");

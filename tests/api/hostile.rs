@@ -9,16 +9,25 @@ async fn markup_and_sql_in_text_fields_are_shown_escaped_in_pages_and_mails() {
     let evil_name = "<script>alert(1)</script>'; DROP TABLE users;--";
     let evil_account = "<b>Evil</b> & \"Co\" <img src=x onerror=alert(2)>";
     let b = app.browser();
-    b.post_form("/register", &[("name", evil_name), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", evil_account)])
-        .await
-        .assert_redirect_to("/");
+    b.post_form(
+        "/register",
+        &[("name", evil_name), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", evil_account)],
+    )
+    .await
+    .assert_redirect_to("/");
     let home = b.get("/").await;
     assert!(home.text().contains(evil_name) && home.text().contains(evil_account), "shown as text");
-    assert!(!home.body.contains("<script>alert") && !home.body.contains("<b>Evil") && !home.body.contains("<img src=x"));
+    assert!(
+        !home.body.contains("<script>alert") && !home.body.contains("<b>Evil") && !home.body.contains("<img src=x")
+    );
     invite(&b, "bob@example.com", &[]).await.assert_redirect_to("/users");
     let mail = app.mail.wait_for("bob@example.com", "has invited you").await;
     assert!(mail.text.contains(evil_account), "the text part is plain text");
-    assert!(!mail.html.contains("<b>Evil") && !mail.html.contains("<script>alert") && !mail.html.contains("<img src=x"), "{}", mail.html);
+    assert!(
+        !mail.html.contains("<b>Evil") && !mail.html.contains("<script>alert") && !mail.html.contains("<img src=x"),
+        "{}",
+        mail.html
+    );
     assert!(mail.html.contains("Evil"), "but the name is there, escaped");
     assert_eq!(app.count("SELECT count(*) FROM users").await, 1, "the users table is fine");
 }
@@ -38,7 +47,10 @@ async fn invalid_utf8_and_odd_paths_get_a_page_not_a_crash() {
     ] {
         let res = owner.get(path).await;
         assert_eq!(res.status, status, "{path}");
-        assert!(res.headers.get("content-type").unwrap().to_str().unwrap().starts_with("text/html"), "{path} is a page");
+        assert!(
+            res.headers.get("content-type").unwrap().to_str().unwrap().starts_with("text/html"),
+            "{path} is a page"
+        );
     }
     assert_eq!(owner.get("/").await.status, 200, "the server is unharmed");
 }
@@ -62,15 +74,32 @@ async fn get_on_every_state_changing_route_answers_405() {
     let z = uuid::Uuid::nil();
     let t = "A".repeat(43);
     let mut paths: Vec<String> = vec![
-        "/logout".into(), "/profile/name".into(), "/profile/password".into(),
-        format!("/users/invitations/{z}/resend"), format!("/users/invitations/{z}/cancel"),
-        format!("/invitations/{t}/accept"), format!("/invitations/{t}/switch-login"), format!("/invitations/{t}/sign-in"), format!("/invitations/{t}/register"),
-        format!("/admin/accounts/{z}/transfer"), format!("/admin/users/{z}/disable"), format!("/admin/users/{z}/sign-in-as"), "/admin/return".into(),
+        "/logout".into(),
+        "/profile/name".into(),
+        "/profile/password".into(),
+        format!("/users/invitations/{z}/resend"),
+        format!("/users/invitations/{z}/cancel"),
+        format!("/invitations/{t}/accept"),
+        format!("/invitations/{t}/switch-login"),
+        format!("/invitations/{t}/sign-in"),
+        format!("/invitations/{t}/register"),
+        format!("/admin/accounts/{z}/transfer"),
+        format!("/admin/users/{z}/disable"),
+        format!("/admin/users/{z}/sign-in-as"),
+        "/admin/return".into(),
         format!("/admin/tickets/{z}/reply"),
     ];
     for r in panel::sections::route_table() {
         if r.methods == ["POST"] {
-            paths.push(r.path.replace("{service}", &z.to_string()).replace("{domain}", &z.to_string()).replace("{invoice}", &z.to_string()).replace("{quote}", &z.to_string()).replace("{ticket}", &z.to_string()).replace("{contact}", &z.to_string()));
+            paths.push(
+                r.path
+                    .replace("{service}", &z.to_string())
+                    .replace("{domain}", &z.to_string())
+                    .replace("{invoice}", &z.to_string())
+                    .replace("{quote}", &z.to_string())
+                    .replace("{ticket}", &z.to_string())
+                    .replace("{contact}", &z.to_string()),
+            );
         }
     }
     for path in paths {
@@ -88,19 +117,43 @@ async fn a_password_spray_from_one_address_is_stopped_and_lifts_later() {
     let from = [("x-forwarded-for", "203.0.113.7")];
     let token = b.get("/login").await.attr("input[name=csrf_token]", "value").unwrap();
     for i in 0..30 {
-        let res = b.post_raw("/login", &format!("csrf_token={token}&email=victim{i}%40example.com&password=Password1234"), &from).await;
+        let res = b
+            .post_raw(
+                "/login",
+                &format!("csrf_token={token}&email=victim{i}%40example.com&password=Password1234"),
+                &from,
+            )
+            .await;
         assert_eq!(res.status, 401, "attempt {i}");
     }
-    let blocked = b.post_raw("/login", &format!("csrf_token={token}&email=ann%40example.com&password={}", PASSWORD.replace(' ', "+")), &from).await;
+    let blocked = b
+        .post_raw(
+            "/login",
+            &format!("csrf_token={token}&email=ann%40example.com&password={}", PASSWORD.replace(' ', "+")),
+            &from,
+        )
+        .await;
     assert_eq!(blocked.status, 429, "the 31st attempt from that address waits");
     // Someone else, elsewhere, signs in to the sprayed accounts unhindered.
     let other = [("x-forwarded-for", "198.51.100.2")];
-    let ok = b.post_raw("/login", &format!("csrf_token={token}&email=ann%40example.com&password={}", PASSWORD.replace(' ', "+")), &other).await;
+    let ok = b
+        .post_raw(
+            "/login",
+            &format!("csrf_token={token}&email=ann%40example.com&password={}", PASSWORD.replace(' ', "+")),
+            &other,
+        )
+        .await;
     assert_eq!(ok.status, 303);
     sqlx::query("UPDATE sign_in_attempts SET at = at - interval '16 minutes'").execute(&app.db).await.unwrap();
     let later = app.browser();
     let token = later.get("/login").await.attr("input[name=csrf_token]", "value").unwrap();
-    let res = later.post_raw("/login", &format!("csrf_token={token}&email=ann%40example.com&password={}", PASSWORD.replace(' ', "+")), &from).await;
+    let res = later
+        .post_raw(
+            "/login",
+            &format!("csrf_token={token}&email=ann%40example.com&password={}", PASSWORD.replace(' ', "+")),
+            &from,
+        )
+        .await;
     assert_eq!(res.status, 303, "nobody is locked out for good");
 }
 
@@ -139,7 +192,12 @@ async fn ten_thousand_character_inputs_are_refused_plainly() {
         assert!(res.status == 422 || res.status == 400, "{path}: {}", res.status);
         assert!(res.text().contains("too long") || res.text().contains("is too long"), "{path}: {}", res.text());
     }
-    assert_eq!(app.count("SELECT count(*) FROM tickets").await + app.count("SELECT count(*) FROM contacts").await + app.count("SELECT count(*) FROM invitations").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM tickets").await
+            + app.count("SELECT count(*) FROM contacts").await
+            + app.count("SELECT count(*) FROM invitations").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -148,7 +206,13 @@ async fn one_address_cannot_create_logins_without_limit() {
     for i in 0..10 {
         app.register("Spam", &format!("s{i}@example.com")).await;
     }
-    let res = app.browser().post_form("/register", &[("name", "Spam"), ("email", "s10@example.com"), ("password", PASSWORD), ("account_name", "X")]).await;
+    let res = app
+        .browser()
+        .post_form(
+            "/register",
+            &[("name", "Spam"), ("email", "s10@example.com"), ("password", PASSWORD), ("account_name", "X")],
+        )
+        .await;
     assert_eq!(res.status, 429);
     assert!(res.text().contains("Too many accounts were created from your address"));
     assert_eq!(app.count("SELECT count(*) FROM users").await, 10);

@@ -8,7 +8,11 @@ async fn a_new_person_follows_the_mailed_link_creates_a_login_and_lands_in_the_s
     let owner = app.register("Ann Owner", "ann@example.com").await;
     invite(&owner, "Bob@Example.com", &["invoices", "quotes"]).await.assert_redirect_to("/users");
     let listing = owner.get("/users").await;
-    assert!(listing.texts("#invitations td").contains(&"Pending".to_string()), "{:?}", listing.texts("#invitations td"));
+    assert!(
+        listing.texts("#invitations td").contains(&"Pending".to_string()),
+        "{:?}",
+        listing.texts("#invitations td")
+    );
 
     let mail = app.mail.wait_for("bob@example.com", "Ann Owner's account has invited you to their account").await;
     assert_eq!(mail.subject, "Ann Owner's account has invited you to their account");
@@ -25,7 +29,9 @@ async fn a_new_person_follows_the_mailed_link_creates_a_login_and_lands_in_the_s
     assert_eq!(page.attr("input#email", "value").as_deref(), Some("bob@example.com"));
     assert!(page.attr("input#email", "readonly").is_some(), "the invited address is fixed");
 
-    bob.post_form(&format!("{link}/register"), &[("name", "Bob"), ("password", PASSWORD)]).await.assert_redirect_to("/");
+    bob.post_form(&format!("{link}/register"), &[("name", "Bob"), ("password", PASSWORD)])
+        .await
+        .assert_redirect_to("/");
     let home = bob.get("/").await;
     assert_eq!(home.texts(".active-account"), vec!["Ann Owner's account"]);
     assert!(home.text().contains("View & Pay Invoices, View & Accept Quotes"));
@@ -47,7 +53,10 @@ async fn opening_the_link_never_consumes_it() {
     for _ in 0..3 {
         assert_eq!(app.browser().get(&link).await.status, 200);
     }
-    assert_eq!(app.count("SELECT count(*) FROM invitations WHERE accepted_at IS NULL AND cancelled_at IS NULL").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM invitations WHERE accepted_at IS NULL AND cancelled_at IS NULL").await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -86,13 +95,20 @@ async fn the_owner_inviting_a_second_address_of_their_own_continues_as_it_withou
     let owner = app.register("Ann", "ann@example.com").await;
     let link = app.invite_and_get_link(&owner, "Ann's account", "ann.work@example.com", &["invoices"]).await;
     let page = owner.get(&link).await;
-    assert!(page.text().contains("You are signed in as ann@example.com, but this invitation is for ann.work@example.com"), "{}", page.text());
+    assert!(
+        page.text().contains("You are signed in as ann@example.com, but this invitation is for ann.work@example.com"),
+        "{}",
+        page.text()
+    );
     assert!(page.texts("button").contains(&"Continue as ann.work@example.com".to_string()));
     assert!(!page.texts("button").contains(&"Accept".to_string()));
     owner.post_form(&format!("{link}/switch-login"), &[]).await.assert_redirect_to(&link);
     let page = owner.get(&link).await;
     assert!(page.body.contains("Create a login to accept"));
-    owner.post_form(&format!("{link}/register"), &[("name", "Ann at work"), ("password", PASSWORD)]).await.assert_redirect_to("/");
+    owner
+        .post_form(&format!("{link}/register"), &[("name", "Ann at work"), ("password", PASSWORD)])
+        .await
+        .assert_redirect_to("/");
     let home = owner.get("/").await;
     assert_eq!(home.texts("details.menu summary"), vec!["Hello, Ann at work"]);
     assert_eq!(home.texts(".active-account"), vec!["Ann's account"]);
@@ -120,24 +136,33 @@ async fn used_expired_cancelled_and_tampered_links_say_why_and_change_nothing() 
     let owner = app.register("Ann", "ann@example.com").await;
     let used = app.invite_and_get_link(&owner, "Ann's account", "bob@example.com", &[]).await;
     let bob = app.browser();
-    bob.post_form(&format!("{used}/register"), &[("name", "Bob"), ("password", PASSWORD)]).await.assert_redirect_to("/");
+    bob.post_form(&format!("{used}/register"), &[("name", "Bob"), ("password", PASSWORD)])
+        .await
+        .assert_redirect_to("/");
     let res = bob.get(&used).await;
     assert_eq!(res.status, 410);
     assert!(res.body.contains("already been used"));
     assert_eq!(bob.post_form(&format!("{used}/accept"), &[]).await.status, 410);
 
     let expired = app.invite_and_get_link(&owner, "Ann's account", "carol@example.com", &[]).await;
-    sqlx::query("UPDATE invitations SET expires_at = now() - interval '1 minute' WHERE email = 'carol@example.com'").execute(&app.db).await.unwrap();
+    sqlx::query("UPDATE invitations SET expires_at = now() - interval '1 minute' WHERE email = 'carol@example.com'")
+        .execute(&app.db)
+        .await
+        .unwrap();
     let res = app.browser().get(&expired).await;
     assert_eq!(res.status, 410);
     assert!(res.body.contains("has expired") && res.body.contains("Ask the account owner to resend it"));
-    let res = app.browser().post_form(&format!("{expired}/register"), &[("name", "Carol"), ("password", PASSWORD)]).await;
+    let res =
+        app.browser().post_form(&format!("{expired}/register"), &[("name", "Carol"), ("password", PASSWORD)]).await;
     assert_eq!(res.status, 410);
     assert_eq!(app.count("SELECT count(*) FROM users WHERE email = 'carol@example.com'").await, 0, "no login made");
     assert!(owner.get("/users").await.texts("#invitations td").contains(&"Expired".to_string()));
 
     let cancelled = app.invite_and_get_link(&owner, "Ann's account", "dan@example.com", &[]).await;
-    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM invitations WHERE email = 'dan@example.com'").fetch_one(&app.db).await.unwrap();
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM invitations WHERE email = 'dan@example.com'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     owner.post_form(&format!("/users/invitations/{id}/cancel"), &[]).await.assert_redirect_to("/users");
     let res = app.browser().get(&cancelled).await;
     assert_eq!(res.status, 410);
@@ -182,7 +207,11 @@ async fn resend_mails_a_new_link_and_the_old_one_dies() {
     assert_ne!(old, new);
     assert_eq!(app.browser().get(&old).await.status, 404);
     assert_eq!(app.browser().get(&new).await.status, 200);
-    let expires_in_days: f64 = sqlx::query_scalar("SELECT extract(epoch FROM expires_at - now())::float8 / 86400 FROM invitations").fetch_one(&app.db).await.unwrap();
+    let expires_in_days: f64 =
+        sqlx::query_scalar("SELECT extract(epoch FROM expires_at - now())::float8 / 86400 FROM invitations")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert!((6.9..=7.0).contains(&expires_in_days), "{expires_in_days}");
 }
 
@@ -206,7 +235,11 @@ async fn two_accepts_at_once_make_one_membership() {
     assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 303 || *s == 410), "{statuses:?}");
     let bob = app.user_id("bob@example.com").await;
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM memberships WHERE user_id = $1 AND NOT is_owner").bind(bob).fetch_one(&app.db).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM memberships WHERE user_id = $1 AND NOT is_owner")
+        .bind(bob)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     assert_eq!(app.count("SELECT count(*) FROM audit_events WHERE action = 'invitation.accepted'").await, 1);
 }
@@ -216,7 +249,9 @@ async fn futures_join(app: &crate::helpers::TestApp, n: usize) -> Vec<Browser> {
     let mut out = Vec::new();
     for _ in 0..n {
         let b = app.browser();
-        b.post_form_from("/login", "/login", &[("email", "bob@example.com"), ("password", PASSWORD)]).await.assert_redirect_to("/");
+        b.post_form_from("/login", "/login", &[("email", "bob@example.com"), ("password", PASSWORD)])
+            .await
+            .assert_redirect_to("/");
         out.push(b);
     }
     out

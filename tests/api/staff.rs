@@ -2,9 +2,22 @@
 
 use crate::helpers::{invite, spawn_app, Browser, PASSWORD, STAFF_PASSWORD};
 
-async fn transfer(staff: &Browser, account: uuid::Uuid, expected: uuid::Uuid, to: &str, keep: bool, reason: &str, password: &str) -> crate::helpers::browser::Page {
+async fn transfer(
+    staff: &Browser,
+    account: uuid::Uuid,
+    expected: uuid::Uuid,
+    to: &str,
+    keep: bool,
+    reason: &str,
+    password: &str,
+) -> crate::helpers::browser::Page {
     let expected = expected.to_string();
-    let mut fields = vec![("expected_owner", expected.as_str()), ("new_owner_email", to), ("reason", reason), ("password", password)];
+    let mut fields = vec![
+        ("expected_owner", expected.as_str()),
+        ("new_owner_email", to),
+        ("reason", reason),
+        ("password", password),
+    ];
     if keep {
         fields.push(("keep_old_owner", "yes"));
     }
@@ -23,7 +36,9 @@ async fn staff_transfer_ownership_and_the_new_owner_manages_users() {
     let page = staff.get(&format!("/admin/accounts/{account}")).await;
     assert_eq!(page.status, 200);
     assert!(page.text().contains("Owner: Ann (ann@example.com)"));
-    transfer(&staff, account, ann_id, "bob@example.com", true, "Ann sold the business to Bob", STAFF_PASSWORD).await.assert_redirect_to(&format!("/admin/accounts/{account}"));
+    transfer(&staff, account, ann_id, "bob@example.com", true, "Ann sold the business to Bob", STAFF_PASSWORD)
+        .await
+        .assert_redirect_to(&format!("/admin/accounts/{account}"));
 
     assert_eq!(bob.get("/users").await.status, 200, "the new owner sees User Management");
     assert_eq!(ann.get("/users").await.status, 403, "the old owner no longer does");
@@ -45,8 +60,15 @@ async fn a_transfer_can_drop_the_old_owner_entirely() {
     let staff = app.staff("help@example.com").await;
     let account = app.own_account_id("ann@example.com").await;
     let ann_id = app.user_id("ann@example.com").await;
-    transfer(&staff, account, ann_id, "carol@example.com", false, "Company moved", STAFF_PASSWORD).await.assert_redirect_to(&format!("/admin/accounts/{account}"));
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM memberships WHERE account_id = $1 AND user_id = $2").bind(account).bind(ann_id).fetch_one(&app.db).await.unwrap();
+    transfer(&staff, account, ann_id, "carol@example.com", false, "Company moved", STAFF_PASSWORD)
+        .await
+        .assert_redirect_to(&format!("/admin/accounts/{account}"));
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM memberships WHERE account_id = $1 AND user_id = $2")
+        .bind(account)
+        .bind(ann_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(n, 0);
     let home = ann.get("/").await;
     assert!(home.text().contains("You have no access to any client account"), "{}", home.text());
@@ -73,7 +95,11 @@ async fn bad_transfers_are_refused_and_change_nothing() {
         assert_eq!(res.status, 422, "{to} {reason} {password}");
         assert!(res.text().contains(message), "{message}: {}", res.text());
     }
-    let owner: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM memberships WHERE account_id = $1 AND is_owner").bind(account).fetch_one(&app.db).await.unwrap();
+    let owner: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM memberships WHERE account_id = $1 AND is_owner")
+        .bind(account)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(owner, ann_id);
     assert_eq!(app.count("SELECT count(*) FROM audit_events WHERE action = 'ownership.transferred'").await, 0);
 }
@@ -97,7 +123,11 @@ async fn two_transfers_at_once_cannot_both_win() {
     let mut statuses = vec![a.status, b.status];
     statuses.sort();
     assert_eq!(statuses, vec![303, 409], "one wins, the other is told the owner changed");
-    let owners: i64 = sqlx::query_scalar("SELECT count(*) FROM memberships WHERE account_id = $1 AND is_owner").bind(account).fetch_one(&app.db).await.unwrap();
+    let owners: i64 = sqlx::query_scalar("SELECT count(*) FROM memberships WHERE account_id = $1 AND is_owner")
+        .bind(account)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(owners, 1);
     assert_eq!(app.count("SELECT count(*) FROM audit_events WHERE action = 'ownership.transferred'").await, 1);
 }
@@ -111,7 +141,15 @@ async fn a_client_even_with_every_permission_is_denied_on_every_staff_route() {
     let bob_id = app.user_id("bob@example.com").await;
     let z = uuid::Uuid::nil();
     for client in [&ann, &bob] {
-        for path in ["/admin".to_string(), format!("/admin/accounts/{account}"), format!("/admin/users/{bob_id}"), "/admin/audit".into(), "/admin/mail".into(), "/admin/tickets".into(), format!("/admin/tickets/{z}")] {
+        for path in [
+            "/admin".to_string(),
+            format!("/admin/accounts/{account}"),
+            format!("/admin/users/{bob_id}"),
+            "/admin/audit".into(),
+            "/admin/mail".into(),
+            "/admin/tickets".into(),
+            format!("/admin/tickets/{z}"),
+        ] {
             let res = client.get(&path).await;
             assert_eq!(res.status, 403, "GET {path}");
             assert!(res.text().contains("for support staff only"));
@@ -149,7 +187,10 @@ async fn a_staff_login_cannot_be_invited_or_accept_or_use_the_client_area() {
     let later = app.staff("later.staff@example.com").await;
     let res = later.post_form(&format!("{link}/accept"), &[]).await;
     assert_eq!(res.status, 403);
-    assert_eq!(app.count("SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.is_staff").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.is_staff").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -158,14 +199,26 @@ async fn a_disabled_login_loses_its_open_session_at_once_and_cannot_sign_in_unti
     let ann = app.register("Ann", "ann@example.com").await;
     let staff = app.staff("help@example.com").await;
     let ann_id = app.user_id("ann@example.com").await;
-    staff.post_form(&format!("/admin/users/{ann_id}/disable"), &[]).await.assert_redirect_to(&format!("/admin/users/{ann_id}"));
+    staff
+        .post_form(&format!("/admin/users/{ann_id}/disable"), &[])
+        .await
+        .assert_redirect_to(&format!("/admin/users/{ann_id}"));
     ann.get("/").await.assert_redirect_to("/login?next=/");
     let res = app.browser().post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)]).await;
     assert_eq!(res.status, 403);
     assert!(res.text().contains("This login has been disabled"));
     staff.post_form(&format!("/admin/users/{ann_id}/enable"), &[]).await;
-    app.browser().post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)]).await.assert_redirect_to("/");
-    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events WHERE target_user_id = $1 AND action LIKE 'user.%abled' ORDER BY id").bind(ann_id).fetch_all(&app.db).await.unwrap();
+    app.browser()
+        .post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)])
+        .await
+        .assert_redirect_to("/");
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_events WHERE target_user_id = $1 AND action LIKE 'user.%abled' ORDER BY id",
+    )
+    .bind(ann_id)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
     assert_eq!(actions, vec!["user.disabled", "user.enabled"]);
 }
 
@@ -190,24 +243,53 @@ async fn staff_help_with_invitations_and_members_is_audited_with_staff_as_actor(
     let staff = app.staff("help@example.com").await;
     let account = app.own_account_id("ann@example.com").await;
     let bob = app.user_id("bob@example.com").await;
-    let inv: uuid::Uuid = sqlx::query_scalar("SELECT id FROM invitations WHERE email = 'carol@example.com'").fetch_one(&app.db).await.unwrap();
+    let inv: uuid::Uuid = sqlx::query_scalar("SELECT id FROM invitations WHERE email = 'carol@example.com'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     let back = format!("/admin/accounts/{account}");
-    staff.post_form(&format!("/admin/accounts/{account}/invitations/{inv}/resend"), &[]).await.assert_redirect_to(&back);
+    staff
+        .post_form(&format!("/admin/accounts/{account}/invitations/{inv}/resend"), &[])
+        .await
+        .assert_redirect_to(&back);
     // The resent mail still invites in the owner's name.
     let mails = loop {
         let m: Vec<_> = app.mail.all().into_iter().filter(|m| m.to == "carol@example.com").collect();
-        if m.len() == 2 { break m; }
+        if m.len() == 2 {
+            break m;
+        }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     assert!(mails[1].text.contains("Ann (ann@example.com)"));
-    staff.post_form(&format!("/admin/accounts/{account}/invitations/{inv}/cancel"), &[]).await.assert_redirect_to(&back);
-    staff.post_form(&format!("/admin/accounts/{account}/members/{bob}/permissions"), &[("mode", "choose"), ("permissions", "tickets")]).await.assert_redirect_to(&back);
-    let bad = staff.post_form(&format!("/admin/accounts/{account}/members/{bob}/permissions"), &[("mode", "choose"), ("permissions", "root")]).await;
+    staff
+        .post_form(&format!("/admin/accounts/{account}/invitations/{inv}/cancel"), &[])
+        .await
+        .assert_redirect_to(&back);
+    staff
+        .post_form(
+            &format!("/admin/accounts/{account}/members/{bob}/permissions"),
+            &[("mode", "choose"), ("permissions", "tickets")],
+        )
+        .await
+        .assert_redirect_to(&back);
+    let bad = staff
+        .post_form(
+            &format!("/admin/accounts/{account}/members/{bob}/permissions"),
+            &[("mode", "choose"), ("permissions", "root")],
+        )
+        .await;
     assert_eq!(bad.status, 400);
     staff.post_form(&format!("/admin/accounts/{account}/members/{bob}/remove"), &[]).await.assert_redirect_to(&back);
     let staff_id = app.user_id("help@example.com").await;
-    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events WHERE actor_id = $1 ORDER BY id").bind(staff_id).fetch_all(&app.db).await.unwrap();
-    assert_eq!(actions, vec!["invitation.resent", "invitation.cancelled", "member.permissions_changed", "member.removed"]);
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events WHERE actor_id = $1 ORDER BY id")
+        .bind(staff_id)
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        actions,
+        vec!["invitation.resent", "invitation.cancelled", "member.permissions_changed", "member.removed"]
+    );
 }
 
 #[tokio::test]
@@ -218,7 +300,11 @@ async fn staff_sign_in_as_a_client_with_a_banner_and_return_leaving_the_clients_
     let ann_id = app.user_id("ann@example.com").await;
     staff.post_form(&format!("/admin/users/{ann_id}/sign-in-as"), &[]).await.assert_redirect_to("/");
     let home = staff.get("/").await;
-    assert!(home.text().contains("Support view: help is using the client area as Ann (ann@example.com)"), "{}", home.text());
+    assert!(
+        home.text().contains("Support view: help is using the client area as Ann (ann@example.com)"),
+        "{}",
+        home.text()
+    );
     assert_eq!(home.texts(".active-account"), vec!["Ann's account"]);
     assert!(staff.get("/users").await.text().contains("Support view"), "the banner is on every page");
     assert_eq!(staff.get("/admin").await.status, 403, "no staff powers while acting as the client");
@@ -229,7 +315,11 @@ async fn staff_sign_in_as_a_client_with_a_banner_and_return_leaving_the_clients_
     staff.post_form("/admin/return", &[]).await.assert_redirect_to(&format!("/admin/users/{ann_id}"));
     assert_eq!(staff.get("/admin").await.status, 200);
     assert_eq!(ann.get("/").await.status, 200, "the client's own session is untouched");
-    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events WHERE action LIKE 'staff.sign_in_as.%' ORDER BY id").fetch_all(&app.db).await.unwrap();
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_events WHERE action LIKE 'staff.sign_in_as.%' ORDER BY id")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
     assert_eq!(actions, vec!["staff.sign_in_as.start", "staff.sign_in_as.end"]);
     // A client cannot use the return button to become staff.
     assert_eq!(ann.post_form("/admin/return", &[]).await.status, 403);
@@ -241,7 +331,9 @@ async fn staff_search_finds_clients_by_email_name_and_account_name() {
     app.register("Ann Archer", "ann@example.com").await;
     app.register("Zed", "zed@zeta.example.com").await;
     let staff = app.staff("help@example.com").await;
-    for (q, expected) in [("ARCHER", "Ann Archer's account"), ("zeta.example", "Zed's account"), ("zed's acc", "Zed's account")] {
+    for (q, expected) in
+        [("ARCHER", "Ann Archer's account"), ("zeta.example", "Zed's account"), ("zed's acc", "Zed's account")]
+    {
         let page = staff.get(&format!("/admin?q={}", q.replace(' ', "+"))).await;
         assert_eq!(page.texts("#accounts td[data-label=Account]"), vec![expected], "{q}");
     }
@@ -282,5 +374,8 @@ async fn every_staff_post_needs_the_csrf_token() {
     ] {
         assert_eq!(staff.post_raw(&path, "mode=all", &[]).await.status, 403, "{path}");
     }
-    assert_eq!(app.count("SELECT count(*) FROM audit_events WHERE actor_id = (SELECT id FROM users WHERE is_staff)").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE actor_id = (SELECT id FROM users WHERE is_staff)").await,
+        0
+    );
 }

@@ -79,6 +79,9 @@ async fn switch_account_is_searchable_and_paged_for_resellers() {
     assert_eq!(found, vec!["Client 7 Hosting_100%", "Client 70 Hosting_100%"]);
     // Wildcards in the search are taken literally.
     assert!(reseller.get("/accounts/switch?q=%25").await.texts("#accounts td[data-label=Account]").len() == 50);
-    assert_eq!(reseller.get("/accounts/switch?q=xyz_").await.texts("#accounts td"), vec!["No account matches \"xyz_\"."]);
+    assert_eq!(
+        reseller.get("/accounts/switch?q=xyz_").await.texts("#accounts td"),
+        vec!["No account matches \"xyz_\"."]
+    );
     assert_eq!(reseller.get("/accounts/switch?after=bogus").await.status, 400);
 }

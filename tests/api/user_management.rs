@@ -13,16 +13,31 @@ async fn the_invite_form_has_the_articles_labels_and_presets_tick_boxes() {
     let form = owner.get("/users/invite").await;
     assert_eq!(form.attr("input[name=email]", "placeholder").as_deref(), Some("name@example.com"));
     let labels = form.texts("label.choice");
-    for label in ["All Permissions", "Choose Permissions", "Modify Master Account Profile", "View & Manage Contacts",
-        "View Products & Services", "View & Modify Product Passwords", "Perform Single Sign-On", "View Domains",
-        "Manage Domain Settings", "View & Pay Invoices", "View & Accept Quotes", "View & Open Support Tickets",
-        "View & Manage Affiliate Account", "View Emails", "Place New Orders/Upgrades/Cancellations"] {
+    for label in [
+        "All Permissions",
+        "Choose Permissions",
+        "Modify Master Account Profile",
+        "View & Manage Contacts",
+        "View Products & Services",
+        "View & Modify Product Passwords",
+        "Perform Single Sign-On",
+        "View Domains",
+        "Manage Domain Settings",
+        "View & Pay Invoices",
+        "View & Accept Quotes",
+        "View & Open Support Tickets",
+        "View & Manage Affiliate Account",
+        "View Emails",
+        "Place New Orders/Upgrades/Cancellations",
+    ] {
         assert!(labels.iter().any(|l| l.starts_with(label)), "missing {label}: {labels:?}");
     }
     assert!(labels.iter().any(|l| l.contains("View and payment access to invoices")), "explanations shown");
     assert_eq!(form.texts("button[type=submit]").last().map(String::as_str), Some("Send Invite"));
     for input in form.html().select(&scraper::Selector::parse("input:not([type=hidden])").unwrap()) {
-        let labelled = input.value().id().is_some() || input.value().attr("type") == Some("radio") || input.value().attr("type") == Some("checkbox");
+        let labelled = input.value().id().is_some()
+            || input.value().attr("type") == Some("radio")
+            || input.value().attr("type") == Some("checkbox");
         assert!(labelled, "every field has a label");
     }
     let accountant = owner.get("/users/invite?preset=accountant").await;
@@ -49,7 +64,12 @@ async fn bad_invitations_get_a_clear_message_and_send_nothing() {
         ("already a member", vec![("email", "bob@example.com"), ("mode", "all")], 409, "already has access"),
         ("already pending", vec![("email", "carol@example.com"), ("mode", "all")], 409, "already pending"),
         ("nothing chosen", vec![("email", "dan@example.com"), ("mode", "choose")], 422, "tick at least one permission"),
-        ("unknown key", vec![("email", "dan@example.com"), ("mode", "choose"), ("permissions", "admin")], 422, "is not a permission"),
+        (
+            "unknown key",
+            vec![("email", "dan@example.com"), ("mode", "choose"), ("permissions", "admin")],
+            422,
+            "is not a permission",
+        ),
         ("no mode", vec![("email", "dan@example.com")], 422, "Choose \"All Permissions\" or \"Choose Permissions\""),
         ("bad email", vec![("email", "dan@"), ("mode", "all")], 422, "does not look like an email"),
         ("long email", vec![("email", &long), ("mode", "all")], 422, "too long"),
@@ -84,10 +104,19 @@ async fn a_member_even_with_all_permissions_gets_403_on_every_user_management_ro
     app.member_of(&owner, "Ann's account", "Carol", "carol@example.com", &["tickets"]).await;
     invite(&owner, "dan@example.com", &[]).await;
     let carol = app.user_id("carol@example.com").await;
-    let inv: uuid::Uuid = sqlx::query_scalar("SELECT id FROM invitations WHERE email = 'dan@example.com'").fetch_one(&app.db).await.unwrap();
+    let inv: uuid::Uuid = sqlx::query_scalar("SELECT id FROM invitations WHERE email = 'dan@example.com'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     let home = bob.get("/").await;
     assert!(!home.texts("details.menu li").contains(&"User Management".to_string()), "hidden from members");
-    for path in ["/users".to_string(), "/users/invite".into(), "/users/audit".into(), format!("/users/{carol}/permissions"), format!("/users/{carol}/remove")] {
+    for path in [
+        "/users".to_string(),
+        "/users/invite".into(),
+        "/users/audit".into(),
+        format!("/users/{carol}/permissions"),
+        format!("/users/{carol}/remove"),
+    ] {
         let res = bob.get(&path).await;
         assert_eq!(res.status, 403, "GET {path}");
         assert!(res.body.contains("Only the owner"), "{path}");
@@ -102,9 +131,17 @@ async fn a_member_even_with_all_permissions_gets_403_on_every_user_management_ro
     for (path, fields) in posts {
         assert_eq!(bob.post_form(&path, &fields).await.status, 403, "POST {path}");
     }
-    let (all, keys): (bool, Vec<String>) = sqlx::query_as("SELECT all_permissions, permissions FROM memberships WHERE user_id = $1 AND NOT is_owner").bind(carol).fetch_one(&app.db).await.unwrap();
+    let (all, keys): (bool, Vec<String>) =
+        sqlx::query_as("SELECT all_permissions, permissions FROM memberships WHERE user_id = $1 AND NOT is_owner")
+            .bind(carol)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!((all, keys), (false, vec!["tickets".to_string()]));
-    assert_eq!(app.count("SELECT count(*) FROM invitations WHERE cancelled_at IS NULL AND accepted_at IS NULL").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM invitations WHERE cancelled_at IS NULL AND accepted_at IS NULL").await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -115,9 +152,16 @@ async fn manage_permissions_applies_on_the_members_very_next_request() {
     assert!(bob.get("/").await.text().contains("View & Pay Invoices."));
     let bob_id = app.user_id("bob@example.com").await;
     let page = owner.get(&format!("/users/{bob_id}/permissions")).await;
-    assert_eq!(page.attr("input[name=permissions][checked]", "value").as_deref(), Some("invoices"), "pre-set to current");
+    assert_eq!(
+        page.attr("input[name=permissions][checked]", "value").as_deref(),
+        Some("invoices"),
+        "pre-set to current"
+    );
     owner
-        .post_form(&format!("/users/{bob_id}/permissions"), &[("mode", "choose"), ("permissions", "invoices"), ("permissions", "domains")])
+        .post_form(
+            &format!("/users/{bob_id}/permissions"),
+            &[("mode", "choose"), ("permissions", "invoices"), ("permissions", "domains")],
+        )
         .await
         .assert_redirect_to("/users");
     assert!(bob.get("/").await.text().contains("View Domains, View & Pay Invoices."));
@@ -147,7 +191,11 @@ async fn remove_access_asks_to_confirm_then_the_member_falls_back_to_their_own_a
     let next = bob.get("/").await;
     assert_eq!(next.status, 200);
     assert_eq!(next.texts(".active-account"), vec!["Bob's account"]);
-    assert!(next.texts(".flash").iter().any(|f| f.contains("Your access to Ann's account has ended")), "{:?}", next.texts(".flash"));
+    assert!(
+        next.texts(".flash").iter().any(|f| f.contains("Your access to Ann's account has ended")),
+        "{:?}",
+        next.texts(".flash")
+    );
     let switch = bob.get("/accounts/switch").await;
     assert!(!switch.text().contains("Ann's account"));
     assert_eq!(app.count("SELECT count(*) FROM audit_events WHERE action = 'member.removed'").await, 1);
@@ -163,10 +211,19 @@ async fn tampered_forms_and_other_accounts_ids_change_nothing() {
     invite(&other_owner, "xavier@example.com", &[]).await;
     let bob = app.user_id("bob@example.com").await;
     let yan = app.user_id("yan@example.com").await;
-    let zed_inv: uuid::Uuid = sqlx::query_scalar("SELECT id FROM invitations WHERE email = 'xavier@example.com'").fetch_one(&app.db).await.unwrap();
+    let zed_inv: uuid::Uuid = sqlx::query_scalar("SELECT id FROM invitations WHERE email = 'xavier@example.com'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
 
     // An extra "owner" field is ignored: Bob stays a member with invoices only.
-    owner.post_form(&format!("/users/{bob}/permissions"), &[("mode", "choose"), ("permissions", "invoices"), ("is_owner", "true"), ("all_permissions", "true")]).await.assert_redirect_to("/users");
+    owner
+        .post_form(
+            &format!("/users/{bob}/permissions"),
+            &[("mode", "choose"), ("permissions", "invoices"), ("is_owner", "true"), ("all_permissions", "true")],
+        )
+        .await
+        .assert_redirect_to("/users");
     let (is_owner, all): (bool, bool) = sqlx::query_as("SELECT bool_or(is_owner), bool_or(all_permissions) FROM memberships WHERE user_id = $1 AND account_id <> (SELECT account_id FROM memberships WHERE user_id = $1 AND is_owner)").bind(bob).fetch_one(&app.db).await.unwrap();
     assert!(!is_owner && !all);
 
@@ -181,7 +238,12 @@ async fn tampered_forms_and_other_accounts_ids_change_nothing() {
     assert_eq!(owner.post_form(&format!("/users/{ann}/remove"), &[]).await.status, 404);
     assert_eq!(owner.get("/users/not-a-uuid/permissions").await.status, 400);
 
-    let (all, keys): (bool, Vec<String>) = sqlx::query_as("SELECT all_permissions, permissions FROM memberships WHERE user_id = $1 AND NOT is_owner").bind(yan).fetch_one(&app.db).await.unwrap();
+    let (all, keys): (bool, Vec<String>) =
+        sqlx::query_as("SELECT all_permissions, permissions FROM memberships WHERE user_id = $1 AND NOT is_owner")
+            .bind(yan)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!((all, keys), (false, vec!["invoices".to_string()]));
     assert_eq!(app.count("SELECT count(*) FROM invitations WHERE cancelled_at IS NOT NULL").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM memberships").await, 6);
@@ -194,7 +256,10 @@ async fn every_user_management_post_needs_the_csrf_token() {
     app.member_of(&owner, "Ann's account", "Bob", "bob@example.com", &["invoices"]).await;
     invite(&owner, "carol@example.com", &[]).await;
     let bob = app.user_id("bob@example.com").await;
-    let inv: uuid::Uuid = sqlx::query_scalar("SELECT id FROM invitations WHERE email = 'carol@example.com'").fetch_one(&app.db).await.unwrap();
+    let inv: uuid::Uuid = sqlx::query_scalar("SELECT id FROM invitations WHERE email = 'carol@example.com'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     let before = app.count("SELECT count(*) FROM audit_events").await;
     for (path, body) in [
         ("/users/invite".to_string(), "email=dan%40example.com&mode=all"),
@@ -260,7 +325,11 @@ async fn user_management_pages_through_thousands_of_members() {
                 assert!(seen.insert(email), "no member twice");
             }
         }
-        let next = page.html().select(&scraper::Selector::parse("nav.pager a").unwrap()).find(|a| a.text().collect::<String>() == "Next users").and_then(|a| a.value().attr("href").map(str::to_string));
+        let next = page
+            .html()
+            .select(&scraper::Selector::parse("nav.pager a").unwrap())
+            .find(|a| a.text().collect::<String>() == "Next users")
+            .and_then(|a| a.value().attr("href").map(str::to_string));
         match next {
             Some(n) => path = n,
             None => break,
@@ -269,4 +338,3 @@ async fn user_management_pages_through_thousands_of_members() {
     assert_eq!((pages, seen.len()), (3, 120));
     assert_eq!(owner.get("/users?after=garbage").await.status, 400);
 }
-

@@ -118,7 +118,10 @@ impl Person {
         self.client.execute("window.__stale = true;", vec![]).await?;
         let out = action.await?;
         for _ in 0..200 {
-            let fresh = self.client.execute("return window.__stale !== true && document.readyState === 'complete';", vec![]).await;
+            let fresh = self
+                .client
+                .execute("return window.__stale !== true && document.readyState === 'complete';", vec![])
+                .await;
             if matches!(fresh, Ok(serde_json::Value::Bool(true))) {
                 return Ok(out);
             }

@@ -69,11 +69,17 @@ async fn scenario_2_a_new_person_accepts_from_the_mail_and_switches_accounts() {
         newcomer.click_text("Create login and accept").await?;
         check(newcomer.text(".active-account").await? == "Ann Owner's account", "lands in the shared account")?;
         let body = newcomer.body().await?;
-        check(body.contains("View Products & Services, View Domains."), format!("only the two granted permissions: {body}"))?;
+        check(
+            body.contains("View Products & Services, View Domains."),
+            format!("only the two granted permissions: {body}"),
+        )?;
         newcomer.click_text("Hello, Dana Dev").await?;
         newcomer.click_text("Switch Account").await?;
         let accounts = newcomer.texts("#accounts td[data-label=Account]").await?;
-        check(accounts == vec!["Dana Dev's account".to_string(), "Ann Owner's account".to_string()], format!("own account first: {accounts:?}"))?;
+        check(
+            accounts == vec!["Dana Dev's account".to_string(), "Ann Owner's account".to_string()],
+            format!("own account first: {accounts:?}"),
+        )?;
         newcomer.click_text("Switch to Dana Dev's account").await?;
         check(newcomer.text(".active-account").await? == "Dana Dev's account", "switched to own account")?;
         newcomer.click_text("Hello, Dana Dev").await?;
@@ -81,11 +87,17 @@ async fn scenario_2_a_new_person_accepts_from_the_mail_and_switches_accounts() {
         newcomer.click_text("Switch to Ann Owner's account").await?;
         check(newcomer.text(".active-account").await? == "Ann Owner's account", "switched back")?;
         let nav = newcomer.texts("nav.sections a").await?;
-        check(nav == vec!["Services".to_string(), "Domains".to_string()], format!("only the two granted sections: {nav:?}"))?;
+        check(
+            nav == vec!["Services".to_string(), "Domains".to_string()],
+            format!("only the two granted sections: {nav:?}"),
+        )?;
         newcomer.click_text("Domains").await?;
         check(newcomer.path().await? == "/domains", "the granted section opens")?;
         newcomer.goto("/invoices").await?;
-        check(newcomer.body().await?.contains("does not include \"View & Pay Invoices\""), "a section not granted explains why")?;
+        check(
+            newcomer.body().await?.contains("does not include \"View & Pay Invoices\""),
+            "a section not granted explains why",
+        )?;
         let menu = newcomer.texts("details.menu li").await?;
         check(!menu.iter().any(|m| m == "User Management"), "a member sees no User Management")
     }
@@ -115,7 +127,10 @@ async fn scenario_3_existing_user_accepts_and_owner_continues_as_second_address(
         sign_in(&owner, "ann@example.com").await?;
         owner.goto(&self_link).await?;
         let body = owner.body().await?;
-        check(body.contains("You are signed in as ann@example.com, but this invitation is for ann.work@example.com"), body)?;
+        check(
+            body.contains("You are signed in as ann@example.com, but this invitation is for ann.work@example.com"),
+            body,
+        )?;
         owner.click_text("Continue as ann.work@example.com").await?;
         owner.fill("#name", "Ann at work").await?;
         owner.fill("#password", PASSWORD).await?;
@@ -157,7 +172,10 @@ async fn scenario_4_manage_permissions_then_remove_access() {
 
         member.navigating(member.client.refresh()).await?;
         let body = member.body().await?;
-        check(body.contains("View & Pay Invoices, View & Open Support Tickets."), format!("gains the permission on reload: {body}"))?;
+        check(
+            body.contains("View & Pay Invoices, View & Open Support Tickets."),
+            format!("gains the permission on reload: {body}"),
+        )?;
 
         owner.navigating(owner.find(&format!("a.remove[href='/users/{bob_id}/remove']")).await?.click()).await?;
         owner.click_text("Confirm").await?;
@@ -184,7 +202,10 @@ async fn scenario_5_expired_link_then_resend() {
     let outcome = async {
         invitee.goto(&old).await?;
         let body = invitee.body().await?;
-        check(body.contains("This invitation has expired") && body.contains("Ask the account owner to resend it"), body)?;
+        check(
+            body.contains("This invitation has expired") && body.contains("Ask the account owner to resend it"),
+            body,
+        )?;
 
         sign_in(&owner, "ann@example.com").await?;
         owner.goto("/users").await?;
@@ -234,7 +255,10 @@ async fn scenario_6_staff_transfer_ownership_and_the_new_owner_sees_user_managem
         staff.fill("#password", STAFF_PASSWORD).await?;
         staff.click_text("Transfer ownership").await?;
         let body = staff.body().await?;
-        check(body.contains("Ownership moved to bob@example.com") && body.contains("Owner: Bob (bob@example.com)"), body)?;
+        check(
+            body.contains("Ownership moved to bob@example.com") && body.contains("Owner: Bob (bob@example.com)"),
+            body,
+        )?;
 
         sign_in(&bob, "bob@example.com").await?;
         bob.click_text("Hello, Bob").await?;
@@ -266,7 +290,14 @@ async fn scenario_7_keyboard_only_and_a_375_pixel_window() {
     let app = spawn_app().await;
     let owner_http = app.register("Ann Owner", "ann@example.com").await;
     for i in 0..3 {
-        app.member_of(&owner_http, "Ann Owner's account", &format!("Member number {i} with a rather long name"), &format!("member.with.a.long.address.{i}@subdomain.example.com"), &["invoices", "quotes", "emails"]).await;
+        app.member_of(
+            &owner_http,
+            "Ann Owner's account",
+            &format!("Member number {i} with a rather long name"),
+            &format!("member.with.a.long.address.{i}@subdomain.example.com"),
+            &["invoices", "quotes", "emails"],
+        )
+        .await;
     }
     invite(&owner_http, "someone.with.a.very.long.address@another-subdomain.example.com", &[]).await;
     let owner = Person::open(&app.address).await;
@@ -330,7 +361,12 @@ async fn scenario_8_sections_work_in_the_browser_with_demo_data() {
     let outcome = async {
         sign_in(&owner, "ann@example.com").await?;
         owner.click_text("Invoices").await?;
-        let unpaid = owner.texts("#invoices tbody tr").await?.into_iter().find(|r| r.contains("Unpaid")).ok_or("an unpaid invoice")?;
+        let unpaid = owner
+            .texts("#invoices tbody tr")
+            .await?
+            .into_iter()
+            .find(|r| r.contains("Unpaid"))
+            .ok_or("an unpaid invoice")?;
         let number = unpaid.split_whitespace().next().unwrap_or("").to_string();
         owner.click_text(&number).await?;
         owner.click_text("Pay $12.99").await?;
@@ -339,7 +375,10 @@ async fn scenario_8_sections_work_in_the_browser_with_demo_data() {
         owner.click_text("Services").await?;
         owner.click_text("Business").await?;
         owner.click_text("Log in to control panel").await?;
-        check(owner.body().await?.contains("Signed in to the control panel"), "single sign-on opened the built-in panel")?;
+        check(
+            owner.body().await?.contains("Signed in to the control panel"),
+            "single sign-on opened the built-in panel",
+        )?;
 
         owner.goto("/domains").await?;
         owner.navigating(owner.find("#domains a").await?.click()).await?;

@@ -30,7 +30,10 @@ impl Page {
     /// The text of every element matching `selector`.
     pub fn texts(&self, selector: &str) -> Vec<String> {
         let sel = scraper::Selector::parse(selector).unwrap();
-        self.html().select(&sel).map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+        self.html()
+            .select(&sel)
+            .map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
     }
 
     /// The page's visible text (entities decoded, white space folded).

@@ -80,7 +80,10 @@ impl TestApp {
         let b = self.browser();
         let account = format!("{name}'s account");
         let res = b
-            .post_form("/register", &[("name", name), ("email", email), ("password", PASSWORD), ("account_name", &account)])
+            .post_form(
+                "/register",
+                &[("name", name), ("email", email), ("password", PASSWORD), ("account_name", &account)],
+            )
             .await;
         assert_eq!(res.status, 303, "registration of {email} failed: {}", res.body);
         b
@@ -128,7 +131,13 @@ pub async fn invite(owner: &Browser, email: &str, perms: &[&str]) -> browser::Pa
 
 impl TestApp {
     /// Invites `email` from `owner` and returns the link path from the mail.
-    pub async fn invite_and_get_link(&self, owner: &Browser, account_name: &str, email: &str, perms: &[&str]) -> String {
+    pub async fn invite_and_get_link(
+        &self,
+        owner: &Browser,
+        account_name: &str,
+        email: &str,
+        perms: &[&str],
+    ) -> String {
         let res = invite(owner, email, perms).await;
         res.assert_redirect_to("/users");
         let subject = format!("{account_name} has invited you to their account");
@@ -137,10 +146,19 @@ impl TestApp {
     }
 
     /// A member of `owner`'s account, signed in and working in it.
-    pub async fn member_of(&self, owner: &Browser, account_name: &str, name: &str, email: &str, perms: &[&str]) -> Browser {
+    pub async fn member_of(
+        &self,
+        owner: &Browser,
+        account_name: &str,
+        name: &str,
+        email: &str,
+        perms: &[&str],
+    ) -> Browser {
         let link = self.invite_and_get_link(owner, account_name, email, perms).await;
         let b = self.browser();
-        b.post_form(&format!("{link}/register"), &[("name", name), ("password", PASSWORD)]).await.assert_redirect_to("/");
+        b.post_form(&format!("{link}/register"), &[("name", name), ("password", PASSWORD)])
+            .await
+            .assert_redirect_to("/");
         b
     }
 }

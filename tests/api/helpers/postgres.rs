@@ -79,7 +79,10 @@ pub async fn fresh_database() -> String {
 pub async fn private_cluster() -> (EmbeddedPostgres, PathBuf, String) {
     let root = scratch_dir(&format!("drill-{}", uuid::Uuid::new_v4().simple()));
     let dir = root.clone();
-    let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir)).await.unwrap().expect("drill cluster starts");
+    let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir))
+        .await
+        .unwrap()
+        .expect("drill cluster starts");
     panel::db::ensure_database(&pg.url("postgres"), "panel").await.unwrap();
     let url = pg.url("panel");
     let pool = panel::db::connect(&url, 1).await.unwrap();
