@@ -52,7 +52,7 @@ pub fn router(state: AppState) -> Router {
             "/static",
             tower::ServiceBuilder::new()
                 .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")))
-                .service(ServeDir::new(static_dir()).precompressed_gzip()),
+                .service(ServeDir::new(&state.config.static_dir).precompressed_gzip()),
         )
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state)
@@ -81,14 +81,6 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
 }
 
-/// Static files sit beside the templates in the source tree; PANEL_STATIC_DIR
-/// overrides that for an installed binary.
-fn static_dir() -> std::path::PathBuf {
-    std::env::var_os("PANEL_STATIC_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static"))
-}
-
 pub struct App {
     listener: TcpListener,
     state: AppState,
@@ -106,7 +98,7 @@ impl App {
     pub fn with_listener(config: Config, db: PgPool, listener: TcpListener) -> App {
         let state = AppState {
             db,
-            hasher: auth::password::Hasher::new(config.hash_concurrency),
+            hasher: crate::hashing::Hasher::new(config.hash_concurrency),
             config: Arc::new(config),
             mail_wakeup: Arc::new(Notify::new()),
         };

@@ -1,32 +1,63 @@
 //! The audit trail: who did what to whom, when and from where. Written in
 //! the same transaction as the change it records.
 
-use sqlx::PgConnection;
+use sqlx::{
+    encode::IsNull,
+    error::BoxDynError,
+    postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef},
+    Decode, Encode, PgConnection, Postgres, Type,
+};
 use uuid::Uuid;
+
+use crate::domain::audit::AuditAction;
 
 pub struct Event<'a> {
     pub actor_id: Option<Uuid>,
     pub account_id: Option<Uuid>,
     pub target_user_id: Option<Uuid>,
     pub target_email: Option<&'a str>,
-    pub action: &'a str,
+    pub action: AuditAction,
     pub details: serde_json::Value,
     pub ip: &'a str,
 }
 
 pub async fn record(conn: &mut PgConnection, e: Event<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO audit_events (actor_id, account_id, target_user_id, target_email, action, details, ip)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        e.actor_id,
+        e.account_id,
+        e.target_user_id,
+        e.target_email,
+        e.action as AuditAction,
+        e.details,
+        e.ip
     )
-    .bind(e.actor_id)
-    .bind(e.account_id)
-    .bind(e.target_user_id)
-    .bind(e.target_email)
-    .bind(e.action)
-    .bind(e.details)
-    .bind(e.ip)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// `audit_events.action` holds the action's code; reading back a code this
+/// release does not know is a decoding error, never a raw code on a page.
+impl Type<Postgres> for AuditAction {
+    fn type_info() -> PgTypeInfo {
+        <&str as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <&str as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for AuditAction {
+    fn decode(value: PgValueRef<'r>) -> Result<AuditAction, BoxDynError> {
+        Ok(<&str as Decode<Postgres>>::decode(value)?.parse()?)
+    }
+}
+
+impl Encode<'_, Postgres> for AuditAction {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <&str as Encode<Postgres>>::encode_by_ref(&self.code(), buf)
+    }
 }

@@ -1,11 +1,17 @@
 //! Configuration from the environment (DESIGN.md section 6). Every value is
 //! checked at start-up so a typo stops the server with one clear line.
 
-use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    collections::HashMap,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use lettre::message::Mailbox;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// `None`: start the embedded local Postgres cluster under `data_dir`.
     pub database_url: Option<String>,
@@ -29,6 +35,45 @@ pub struct Config {
     pub trust_x_forwarded_for: bool,
     /// Invitations (and resends) one account may send per hour.
     pub invitations_per_hour: i64,
+    /// The CSS and images: beside the templates in the source tree, or
+    /// PANEL_STATIC_DIR for an installed binary.
+    pub static_dir: PathBuf,
+}
+
+/// Logged at start-up and in panics: never the passwords inside the
+/// database or SMTP URLs.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &self.database_url.as_deref().map(redact_password))
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_password))
+            .field("mail_from", &self.mail_from.to_string())
+            .field("base_url", &self.base_url)
+            .field("listen_addr", &self.listen_addr)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("hash_concurrency", &self.hash_concurrency)
+            .field("data_dir", &self.data_dir)
+            .field("mail_retry_base", &self.mail_retry_base)
+            .field("mail_max_attempts", &self.mail_max_attempts)
+            .field("mail_poll_interval", &self.mail_poll_interval)
+            .field("trust_x_forwarded_for", &self.trust_x_forwarded_for)
+            .field("invitations_per_hour", &self.invitations_per_hour)
+            .field("static_dir", &self.static_dir)
+            .finish()
+    }
+}
+
+/// `scheme://user:secret@host/...` becomes `scheme://user:***@host/...`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => url.to_string(),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +115,7 @@ impl Config {
             .parse::<SocketAddr>()
             .map_err(|_| bad("LISTEN_ADDR", "must be an address and port such as 127.0.0.1:8080"))?;
         let db_max_connections = number(&get, "DB_MAX_CONNECTIONS", 10, 1, 1000)?;
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(2);
         // One core is left for serving pages while a sign-in flood hashes.
         let hash_concurrency =
             number(&get, "HASH_CONCURRENCY", (cores as u32).saturating_sub(1).max(1), 1, 64)? as usize;
@@ -81,6 +126,14 @@ impl Config {
         };
         let invitations_per_hour = number(&get, "INVITATIONS_PER_HOUR", 20, 1, 1_000_000)? as i64;
         let data_dir = PathBuf::from(get("PANEL_DATA_DIR").unwrap_or_else(|| ".data".into()));
+        let static_dir =
+            get("PANEL_STATIC_DIR").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("static"), PathBuf::from);
+        if !static_dir.join("app.css").is_file() {
+            return Err(bad(
+                "PANEL_STATIC_DIR",
+                &format!("must be a folder holding app.css ({})", static_dir.display()),
+            ));
+        }
         if let Some(level) = get("RUST_LOG") {
             tracing_subscriber::EnvFilter::try_new(&level)
                 .map_err(|_| bad("RUST_LOG", "is not a valid tracing filter (try info or debug)"))?;
@@ -99,6 +152,7 @@ impl Config {
             mail_poll_interval: Duration::from_secs(2),
             trust_x_forwarded_for,
             invitations_per_hour,
+            static_dir,
         })
     }
 
@@ -133,5 +187,33 @@ fn number(
             .ok()
             .filter(|n| (min..=max).contains(n))
             .ok_or_else(|| bad(var, &format!("must be a whole number from {min} to {max}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn debug_never_prints_passwords() {
+        let c = Config::from_vars(&vars(&[
+            ("SMTP_URL", "smtps://mailer:s3cret-smtp@mail.example.com:465"),
+            ("DATABASE_URL", "postgres://panel:s3cret-db@db.example.com/panel"),
+        ]))
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("smtps://mailer:***@mail.example.com:465"), "{shown}");
+    }
+
+    #[test]
+    fn a_static_dir_without_the_stylesheet_is_refused() {
+        let e = Config::from_vars(&vars(&[("PANEL_STATIC_DIR", "/nonexistent")])).unwrap_err();
+        assert!(e.to_string().contains("PANEL_STATIC_DIR"), "{e}");
+        assert!(Config::from_vars(&vars(&[])).is_ok());
     }
 }

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::{
     error::AppError,
     state::AppState,
-    web::{self, ClientIp},
+    web::{self, filters, ClientIp},
 };
 
 pub fn router() -> Router<AppState> {
@@ -30,7 +30,6 @@ fn guard(state: &AppState, ip: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
     to_email: String,
@@ -46,9 +45,10 @@ struct IndexPage {
 
 async fn index(State(state): State<AppState>, ClientIp(ip): ClientIp) -> Result<Response, AppError> {
     guard(&state, &ip)?;
-    let mails = sqlx::query_as("SELECT id, to_email, subject, created_at FROM mail_outbox ORDER BY id DESC LIMIT 100")
-        .fetch_all(&state.db)
-        .await?;
+    let mails =
+        sqlx::query_as!(Row, "SELECT id, to_email, subject, created_at FROM mail_outbox ORDER BY id DESC LIMIT 100")
+            .fetch_all(&state.db)
+            .await?;
     web::render(&IndexPage { mails })
 }
 
@@ -67,13 +67,15 @@ async fn show(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     guard(&state, &ip)?;
-    let (to_email, subject, text_body): (String, String, String) =
-        sqlx::query_as("SELECT to_email, subject, text_body FROM mail_outbox WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&state.db)
-            .await?
-            .ok_or_else(|| AppError::NotFound("There is no mail with that number.".into()))?;
-    let lines =
-        text_body.lines().map(|l| (l.to_string(), l.starts_with("http://") || l.starts_with("https://"))).collect();
+    let mail = sqlx::query!("SELECT to_email, subject, text_body FROM mail_outbox WHERE id = $1", id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("There is no mail with that number.".into()))?;
+    let (to_email, subject) = (mail.to_email, mail.subject);
+    let lines = mail
+        .text_body
+        .lines()
+        .map(|l| (l.to_string(), l.starts_with("http://") || l.starts_with("https://")))
+        .collect();
     web::render(&ShowPage { to_email, subject, lines })
 }

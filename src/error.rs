@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::hashing::HashError;
 use askama::Template;
 use axum::{
     extract::Request,
@@ -69,6 +70,58 @@ impl From<askama::Error> for AppError {
     }
 }
 
+impl From<HashError> for AppError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => AppError::Busy,
+            HashError::Failed(m) => AppError::Internal(anyhow::anyhow!(m)),
+        }
+    }
+}
+
+/// The one internal variant of every service's error enum: the database
+/// failed, or a mail could not be rendered. Kept apart from `anyhow` so a
+/// database that is down still becomes a 503, not a 500.
+#[derive(Debug, thiserror::Error)]
+pub enum Internal {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Render(#[from] askama::Error),
+}
+
+impl From<Internal> for AppError {
+    fn from(e: Internal) -> Self {
+        match e {
+            Internal::Db(e) => e.into(),
+            Internal::Render(e) => e.into(),
+        }
+    }
+}
+
+/// Gives a service error enum with an `Internal(Internal)` variant the
+/// conversions `?` needs from sqlx and askama errors.
+macro_rules! internal_error_from {
+    ($service_error:ty) => {
+        impl From<$crate::error::Internal> for $service_error {
+            fn from(e: $crate::error::Internal) -> Self {
+                Self::Internal(e)
+            }
+        }
+        impl From<sqlx::Error> for $service_error {
+            fn from(e: sqlx::Error) -> Self {
+                Self::Internal(e.into())
+            }
+        }
+        impl From<askama::Error> for $service_error {
+            fn from(e: askama::Error) -> Self {
+                Self::Internal(e.into())
+            }
+        }
+    };
+}
+pub(crate) use internal_error_from;
+
 /// Marks a response as an internal failure for `render_errors`.
 #[derive(Clone)]
 struct InternalFailure(Arc<anyhow::Error>);
@@ -85,7 +138,7 @@ impl IntoResponse for AppError {
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Too large"),
             AppError::Unavailable | AppError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
             AppError::SignInRequired { next } => {
-                return Redirect::to(&format!("/login?next={}", crate::web::url_encode(next))).into_response()
+                return Redirect::to(&format!("/login?next={}", url_encode(next))).into_response()
             }
             AppError::Internal(e) => {
                 let mut res = StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -95,6 +148,18 @@ impl IntoResponse for AppError {
         };
         error_page(status, title, &self.to_string(), None)
     }
+}
+
+/// Percent-encodes a path for the `next=` parameter (`/` kept readable).
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 #[derive(Template)]

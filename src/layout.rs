@@ -1,6 +1,21 @@
 //! What the shared page frame (templates/base.html) needs to know.
 
-use crate::auth::session::CurrentUser;
+use crate::{domain::permissions::Permission, identity::CurrentUser};
+
+/// The client-area navigation, each entry shown only to those who hold its
+/// permission: (permission, label, link).
+pub const NAV: [(Permission, &str, &str); 10] = [
+    (Permission::Profile, "Account Profile", "/account/profile"),
+    (Permission::Contacts, "Contacts", "/contacts"),
+    (Permission::Products, "Services", "/services"),
+    (Permission::Domains, "Domains", "/domains"),
+    (Permission::Invoices, "Invoices", "/invoices"),
+    (Permission::Quotes, "Quotes", "/quotes"),
+    (Permission::Tickets, "Support Tickets", "/tickets"),
+    (Permission::Affiliates, "Affiliates", "/affiliates"),
+    (Permission::Emails, "Emails", "/emails"),
+    (Permission::Orders, "Order", "/orders"),
+];
 
 pub struct Layout {
     pub signed_in: bool,
@@ -45,11 +60,9 @@ impl Layout {
             impersonator: user.impersonator.as_ref().map(|(_, name)| name.clone()),
             user_email: user.email.clone(),
             nav: match &user.account {
-                Some(a) => crate::sections::NAV
-                    .iter()
-                    .filter(|(key, _, _)| a.allows(key))
-                    .map(|(_, label, href)| (*label, *href))
-                    .collect(),
+                Some(a) => {
+                    NAV.iter().filter(|(key, _, _)| a.allows(*key)).map(|(_, label, href)| (*label, *href)).collect()
+                }
                 None => Vec::new(),
             },
         }

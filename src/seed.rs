@@ -4,11 +4,13 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    auth::{
-        password::{self, Hasher},
-        registration::{self, NewUser, Registered},
+    auth::store::{self as login_store, NewUser, Registered},
+    domain::{
+        email::Email,
+        password,
+        permissions::{Grant, PRESETS},
     },
-    domain::email::Email,
+    hashing::Hasher,
 };
 
 pub async fn create_staff(db: &PgPool, email: &str, pass: &str) -> anyhow::Result<()> {
@@ -37,33 +39,30 @@ pub const DEMO_PASSWORD: &str = "demo-password";
 /// and web developer). Running it again changes nothing.
 pub async fn demo(db: &PgPool) -> anyhow::Result<String> {
     let hash = Hasher::new(1).hash(DEMO_PASSWORD).await?;
+    // The accountant and the web developer hold the invite form's presets.
+    let [(_, accountant), (_, developer)] = PRESETS;
     let people = [
         ("Olivia Owner", "owner@demo.example.com", "Demo Hosting Ltd", None),
-        ("Alex Accountant", "accountant@demo.example.com", "Alex's Books", Some(vec!["invoices", "quotes", "emails"])),
-        (
-            "Wendy Developer",
-            "developer@demo.example.com",
-            "Wendy's Web Studio",
-            Some(vec!["products", "manageproducts", "productsso", "domains", "managedomains", "tickets"]),
-        ),
+        ("Alex Accountant", "accountant@demo.example.com", "Alex's Books", Some(accountant)),
+        ("Wendy Developer", "developer@demo.example.com", "Wendy's Web Studio", Some(developer)),
     ];
     let mut tx = db.begin().await?;
     let mut owner_account = None;
     for (name, email, account, grant) in &people {
         let email = Email::parse(email)?;
         let new = NewUser { name, email: &email, password_hash: &hash, account_name: account };
-        let Registered::Created { user_id, account_id } = registration::create(&mut tx, new).await? else {
+        let Registered::Created { user_id, account_id } = login_store::create_user(&mut tx, new).await? else {
             return Ok(format!(
                 "The demo exists already. Sign in as owner@demo.example.com with the password {DEMO_PASSWORD}."
             ));
         };
         match (grant, owner_account) {
             (None, _) => owner_account = Some(account_id),
-            (Some(keys), Some(owner_account)) => {
+            (Some(preset), Some(owner_account)) => {
                 sqlx::query("INSERT INTO memberships (account_id, user_id, permissions) VALUES ($1, $2, $3)")
                     .bind(owner_account)
                     .bind(user_id)
-                    .bind(keys.iter().map(|k| k.to_string()).collect::<Vec<_>>())
+                    .bind(Grant::Chosen(preset.iter().copied().collect()).keys())
                     .execute(&mut *tx)
                     .await?;
             }

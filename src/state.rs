@@ -3,7 +3,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-use crate::{auth::password::Hasher, config::Config};
+use crate::{config::Config, hashing::Hasher};
 
 /// Everything a handler may need; cloned per request (all fields are handles).
 #[derive(Clone)]

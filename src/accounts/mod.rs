@@ -160,19 +160,19 @@ async fn switch(
     user: CurrentUser,
     CsrfForm(form): CsrfForm<SwitchForm>,
 ) -> Result<Response, AppError> {
-    let name: Option<String> = sqlx::query_scalar(
-        "WITH target AS (
-             SELECT a.id, a.name FROM memberships m JOIN accounts a ON a.id = m.account_id
-             WHERE m.user_id = $1 AND m.account_id = $2
-         ), upd AS (
-             UPDATE sessions SET active_account_id = target.id, flash = 'You are now working in ' || target.name || '.'
-             FROM target WHERE sessions.id = $3
-         )
-         SELECT name FROM target",
+    let name = sqlx::query_scalar!(
+        r#"WITH target AS (
+               SELECT a.id, a.name FROM memberships m JOIN accounts a ON a.id = m.account_id
+               WHERE m.user_id = $1 AND m.account_id = $2
+           ), upd AS (
+               UPDATE sessions SET active_account_id = target.id, flash = 'You are now working in ' || target.name || '.'
+               FROM target WHERE sessions.id = $3
+           )
+           SELECT name AS "name!" FROM target"#,
+        user.id,
+        form.account_id,
+        user.session_id
     )
-    .bind(user.id)
-    .bind(form.account_id)
-    .bind(user.session_id)
     .fetch_optional(&state.db)
     .await?;
     match name {

@@ -1,10 +1,14 @@
 //! Moving an account to a new owner: staff only, in one transaction, with
 //! exactly one owner before and after.
 
-use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::{audit, domain::email::Email, mail::messages::OwnershipChanged};
+use crate::{
+    change::{AccountChange, Target},
+    domain::{audit::AuditAction, email::Email},
+    error::{internal_error_from, AppError, Internal},
+    mail::messages::OwnershipChanged,
+};
 
 pub struct Transfer<'a> {
     pub account_id: Uuid,
@@ -14,8 +18,6 @@ pub struct Transfer<'a> {
     pub new_owner: &'a Email,
     pub keep_old_owner: bool,
     pub reason: &'a str,
-    pub staff_id: Uuid,
-    pub ip: &'a str,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,84 +37,94 @@ pub enum TransferError {
     )]
     OwnerChanged,
     #[error(transparent)]
-    Db(#[from] sqlx::Error),
-    #[error(transparent)]
-    Render(#[from] askama::Error),
+    Internal(Internal),
+}
+internal_error_from!(TransferError);
+
+impl From<TransferError> for AppError {
+    fn from(e: TransferError) -> Self {
+        match e {
+            TransferError::NoAccount => AppError::NotFound(e.to_string()),
+            TransferError::OwnerChanged => AppError::Conflict(e.to_string()),
+            TransferError::Internal(e) => e.into(),
+            refused => AppError::BadRequest(refused.to_string()),
+        }
+    }
 }
 
-pub async fn transfer(db: &PgPool, t: &Transfer<'_>) -> Result<(), TransferError> {
-    let mut tx = db.begin().await?;
+/// Moves the account in the staff member's `AccountChange`.
+pub async fn transfer(tx: &mut AccountChange<'_>, t: &Transfer<'_>) -> Result<(), TransferError> {
     // The account row lock serialises transfers of one account.
-    let account: Option<String> = sqlx::query_scalar("SELECT name FROM accounts WHERE id = $1 FOR UPDATE")
-        .bind(t.account_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let account_name = account.ok_or(TransferError::NoAccount)?;
-    let (old_id, old_name, old_email): (Uuid, String, String) = sqlx::query_as(
-        "SELECT u.id, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND m.is_owner",
+    let account_name = sqlx::query_scalar!("SELECT name FROM accounts WHERE id = $1 FOR UPDATE", t.account_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(TransferError::NoAccount)?;
+    let old = sqlx::query!(
+        "SELECT u.id, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.account_id = $1 AND m.is_owner",
+        t.account_id
     )
-    .bind(t.account_id)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
-    if old_id != t.expected_owner {
+    if old.id != t.expected_owner {
         return Err(TransferError::OwnerChanged);
     }
-    let new: Option<(Uuid, String, bool, bool)> =
-        sqlx::query_as("SELECT id, name, is_staff, disabled_at IS NOT NULL FROM users WHERE email = $1")
-            .bind(t.new_owner.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (new_id, new_name, is_staff, disabled) =
-        new.ok_or_else(|| TransferError::UnknownUser(t.new_owner.to_string()))?;
-    if is_staff {
+    let new = sqlx::query!(
+        r#"SELECT id, name, is_staff, disabled_at IS NOT NULL AS "disabled!" FROM users WHERE email = $1"#,
+        t.new_owner.as_str()
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| TransferError::UnknownUser(t.new_owner.to_string()))?;
+    if new.is_staff {
         return Err(TransferError::Staff(t.new_owner.to_string()));
     }
-    if disabled {
+    if new.disabled {
         return Err(TransferError::Disabled(t.new_owner.to_string()));
     }
-    if new_id == old_id {
+    if new.id == old.id {
         return Err(TransferError::SameOwner(t.new_owner.to_string()));
     }
     if t.keep_old_owner {
-        sqlx::query("UPDATE memberships SET is_owner = false, all_permissions = true, permissions = '{}' WHERE account_id = $1 AND user_id = $2")
-            .bind(t.account_id)
-            .bind(old_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE memberships SET is_owner = false, all_permissions = true, permissions = '{}'
+             WHERE account_id = $1 AND user_id = $2",
+            t.account_id,
+            old.id
+        )
+        .execute(&mut **tx)
+        .await?;
     } else {
-        sqlx::query("DELETE FROM memberships WHERE account_id = $1 AND user_id = $2")
-            .bind(t.account_id)
-            .bind(old_id)
-            .execute(&mut *tx)
+        sqlx::query!("DELETE FROM memberships WHERE account_id = $1 AND user_id = $2", t.account_id, old.id)
+            .execute(&mut **tx)
             .await?;
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO memberships (account_id, user_id, is_owner, all_permissions) VALUES ($1, $2, true, true)
          ON CONFLICT (account_id, user_id) DO UPDATE SET is_owner = true, all_permissions = true, permissions = '{}'",
+        t.account_id,
+        new.id
     )
-    .bind(t.account_id)
-    .bind(new_id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     // An open invitation to the new owner is moot now.
-    sqlx::query("UPDATE invitations SET cancelled_at = now() WHERE account_id = $1 AND email = $2 AND accepted_at IS NULL AND cancelled_at IS NULL")
-        .bind(t.account_id)
-        .bind(t.new_owner.as_str())
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor_id: Some(t.staff_id),
-            account_id: Some(t.account_id),
-            target_user_id: Some(new_id),
-            target_email: Some(t.new_owner.as_str()),
-            action: "ownership.transferred",
-            details: serde_json::json!({ "from": old_email, "to": t.new_owner.as_str(), "old_owner_kept_access": t.keep_old_owner, "reason": t.reason }),
-            ip: t.ip,
-        },
+    sqlx::query!(
+        "UPDATE invitations SET cancelled_at = now()
+         WHERE account_id = $1 AND email = $2 AND accepted_at IS NULL AND cancelled_at IS NULL",
+        t.account_id,
+        t.new_owner.as_str()
     )
+    .execute(&mut **tx)
     .await?;
+    let target = Target { user_id: Some(new.id), email: Some(t.new_owner.as_str()) };
+    let details = serde_json::json!({
+        "from": old.email,
+        "to": t.new_owner.as_str(),
+        "old_owner_kept_access": t.keep_old_owner,
+        "reason": t.reason,
+    });
+    tx.audit(AuditAction::OwnershipTransferred, target, details).await?;
+    let (old_name, old_email, new_name) = (old.name, old.email, new.name);
     let old_access = if t.keep_old_owner {
         "You keep access as a member with All Permissions."
     } else {
@@ -124,7 +136,7 @@ pub async fn transfer(db: &PgPool, t: &Transfer<'_>) -> Result<(), TransferError
         message: &format!("Support has moved the ownership of {account_name} to {new_name}. {old_access}"),
     }
     .to(&old_email, t.account_id)?
-    .queue(&mut tx)
+    .queue(tx)
     .await?;
     OwnershipChanged {
         name: &new_name,
@@ -134,8 +146,7 @@ pub async fn transfer(db: &PgPool, t: &Transfer<'_>) -> Result<(), TransferError
         ),
     }
     .to(t.new_owner.as_str(), t.account_id)?
-    .queue(&mut tx)
+    .queue(tx)
     .await?;
-    tx.commit().await?;
     Ok(())
 }

@@ -1,16 +1,20 @@
-//! What the staff area reads: client search, an account's full picture,
-//! a login's details, the cross-account audit log and failed mail.
+//! What the staff area reads and changes: client search, an account's full
+//! picture, a login's details, the cross-account audit log, failed mail and
+//! tickets. Every query is checked against the schema at compile time.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{domain::permissions::Grant, invitations::service::Status};
+use crate::{
+    auth::store::default_account,
+    domain::{audit::AuditAction, invitation::InvitationStatus, permissions::Grant},
+    web::contains_pattern,
+};
 
 /// How many rows a staff list shows at most.
 pub const LIMIT: i64 = 100;
 
-#[derive(sqlx::FromRow)]
 pub struct SearchHit {
     pub account_id: Uuid,
     pub account_name: String,
@@ -22,9 +26,11 @@ pub struct SearchHit {
 /// Accounts whose name, or whose owner's or a member's name or email,
 /// contains `q` (case-insensitive).
 pub async fn search(db: &PgPool, q: &str) -> Result<Vec<SearchHit>, sqlx::Error> {
-    let pattern = crate::web::contains_pattern(&q.to_lowercase());
-    sqlx::query_as(
-        "SELECT DISTINCT a.id AS account_id, a.name AS account_name, o.id AS owner_id, o.name AS owner_name, o.email AS owner_email
+    let pattern = contains_pattern(&q.to_lowercase());
+    sqlx::query_as!(
+        SearchHit,
+        "SELECT DISTINCT a.id AS account_id, a.name AS account_name, o.id AS owner_id, o.name AS owner_name,
+                o.email AS owner_email
          FROM accounts a
          JOIN memberships om ON om.account_id = a.id AND om.is_owner
          JOIN users o ON o.id = om.user_id
@@ -32,30 +38,33 @@ pub async fn search(db: &PgPool, q: &str) -> Result<Vec<SearchHit>, sqlx::Error>
             OR a.id IN (SELECT m.account_id FROM memberships m JOIN users u ON u.id = m.user_id
                         WHERE u.email LIKE $1 OR lower(u.name) LIKE $1)
          ORDER BY a.name, a.id LIMIT $2",
+        pattern,
+        LIMIT
     )
-    .bind(pattern)
-    .bind(LIMIT)
     .fetch_all(db)
     .await
 }
 
-#[derive(sqlx::FromRow)]
 pub struct StaffLogin {
     pub id: Uuid,
     pub name: String,
     pub email: String,
 }
 
+/// Client logins whose name or email contains `q`.
 pub async fn staff_matching(db: &PgPool, q: &str) -> Result<Vec<StaffLogin>, sqlx::Error> {
-    let pattern = crate::web::contains_pattern(&q.to_lowercase());
-    sqlx::query_as("SELECT id, name, email FROM users WHERE NOT is_staff AND (email LIKE $1 OR lower(name) LIKE $1) ORDER BY email LIMIT $2")
-        .bind(pattern)
-        .bind(LIMIT)
-        .fetch_all(db)
-        .await
+    let pattern = contains_pattern(&q.to_lowercase());
+    sqlx::query_as!(
+        StaffLogin,
+        "SELECT id, name, email FROM users WHERE NOT is_staff AND (email LIKE $1 OR lower(name) LIKE $1)
+         ORDER BY email LIMIT $2",
+        pattern,
+        LIMIT
+    )
+    .fetch_all(db)
+    .await
 }
 
-#[derive(sqlx::FromRow)]
 pub struct Member {
     pub user_id: Uuid,
     pub name: String,
@@ -75,7 +84,6 @@ impl Member {
     }
 }
 
-#[derive(sqlx::FromRow)]
 pub struct Invitation {
     pub id: Uuid,
     pub email: String,
@@ -88,8 +96,8 @@ pub struct Invitation {
 }
 
 impl Invitation {
-    pub fn status(&self) -> Status {
-        Status::of(self.accepted_at, self.cancelled_at, self.expires_at)
+    pub fn status(&self) -> InvitationStatus {
+        InvitationStatus::of(self.accepted_at, self.cancelled_at, self.expires_at, OffsetDateTime::now_utc())
     }
 
     pub fn access(&self) -> String {
@@ -97,7 +105,6 @@ impl Invitation {
     }
 }
 
-#[derive(sqlx::FromRow)]
 pub struct MailRow {
     pub id: i64,
     pub to_email: String,
@@ -108,13 +115,12 @@ pub struct MailRow {
     pub created_at: OffsetDateTime,
 }
 
-#[derive(sqlx::FromRow)]
 pub struct AuditRow {
     pub at: OffsetDateTime,
     pub actor: Option<String>,
     pub account_id: Option<Uuid>,
     pub account_name: Option<String>,
-    pub action: String,
+    pub action: AuditAction,
     pub target_email: Option<String>,
     pub details: serde_json::Value,
     pub ip: Option<String>,
@@ -131,34 +137,36 @@ pub struct AccountView {
 }
 
 pub async fn account(db: &PgPool, id: Uuid) -> Result<Option<AccountView>, sqlx::Error> {
-    let Some(name) =
-        sqlx::query_scalar::<_, String>("SELECT name FROM accounts WHERE id = $1").bind(id).fetch_optional(db).await?
+    let Some(name) = sqlx::query_scalar!("SELECT name FROM accounts WHERE id = $1", id).fetch_optional(db).await?
     else {
         return Ok(None);
     };
     let by_account = AuditFilter { account: Some(id), ..AuditFilter::default() };
     let (mut members, invitations, mails, audit) = tokio::try_join!(
-        sqlx::query_as::<_, Member>(
+        sqlx::query_as!(
+            Member,
             "SELECT m.user_id, u.name, u.email, m.is_owner, m.all_permissions, m.permissions
              FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = $1
              ORDER BY m.is_owner DESC, m.created_at, m.user_id LIMIT $2",
+            id,
+            LIMIT + 1
         )
-        .bind(id)
-        .bind(LIMIT + 1)
         .fetch_all(db),
-        sqlx::query_as::<_, Invitation>(
+        sqlx::query_as!(
+            Invitation,
             "SELECT id, email, all_permissions, permissions, sent_at, expires_at, accepted_at, cancelled_at
              FROM invitations WHERE account_id = $1 ORDER BY sent_at DESC, id DESC LIMIT $2",
+            id,
+            LIMIT
         )
-        .bind(id)
-        .bind(LIMIT)
         .fetch_all(db),
-        sqlx::query_as::<_, MailRow>(
+        sqlx::query_as!(
+            MailRow,
             "SELECT id, to_email, subject, status, attempts, last_error, created_at FROM mail_outbox
              WHERE account_id = $1 ORDER BY id DESC LIMIT $2",
+            id,
+            LIMIT
         )
-        .bind(id)
-        .bind(LIMIT)
         .fetch_all(db),
         audit_log(db, &by_account),
     )?;
@@ -170,46 +178,47 @@ pub async fn account(db: &PgPool, id: Uuid) -> Result<Option<AccountView>, sqlx:
 pub struct AuditFilter {
     pub account: Option<Uuid>,
     pub actor_email: Option<String>,
-    pub action: Option<String>,
+    pub action: Option<AuditAction>,
     pub from: Option<time::Date>,
     pub to: Option<time::Date>,
 }
 
 pub async fn audit_log(db: &PgPool, f: &AuditFilter) -> Result<Vec<AuditRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT e.at, u.name || ' (' || u.email || ')' AS actor, e.account_id, a.name AS account_name,
-                e.action, e.target_email, e.details, e.ip
-         FROM audit_events e
-         LEFT JOIN users u ON u.id = e.actor_id
-         LEFT JOIN accounts a ON a.id = e.account_id
-         WHERE ($1::uuid IS NULL OR e.account_id = $1)
-           AND ($2::text IS NULL OR u.email = $2)
-           AND ($3::text IS NULL OR e.action = $3)
-           AND ($4::date IS NULL OR e.at >= $4)
-           AND ($5::date IS NULL OR e.at < $5 + 1)
-         ORDER BY e.id DESC LIMIT $6",
+    sqlx::query_as!(
+        AuditRow,
+        r#"SELECT e.at, u.name || ' (' || u.email || ')' AS actor, e.account_id, a.name AS "account_name?",
+                  e.action AS "action: AuditAction", e.target_email, e.details, e.ip
+           FROM audit_events e
+           LEFT JOIN users u ON u.id = e.actor_id
+           LEFT JOIN accounts a ON a.id = e.account_id
+           WHERE ($1::uuid IS NULL OR e.account_id = $1)
+             AND ($2::text IS NULL OR u.email = $2)
+             AND ($3::text IS NULL OR e.action = $3)
+             AND ($4::date IS NULL OR e.at >= $4)
+             AND ($5::date IS NULL OR e.at < $5 + 1)
+           ORDER BY e.id DESC LIMIT $6"#,
+        f.account,
+        f.actor_email,
+        f.action.map(AuditAction::code),
+        f.from,
+        f.to,
+        LIMIT
     )
-    .bind(f.account)
-    .bind(&f.actor_email)
-    .bind(&f.action)
-    .bind(f.from)
-    .bind(f.to)
-    .bind(LIMIT)
     .fetch_all(db)
     .await
 }
 
 pub async fn failed_mail(db: &PgPool) -> Result<Vec<MailRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        MailRow,
         "SELECT id, to_email, subject, status, attempts, last_error, created_at FROM mail_outbox
          WHERE status = 'failed' ORDER BY id DESC LIMIT $1",
+        LIMIT
     )
-    .bind(LIMIT)
     .fetch_all(db)
     .await
 }
 
-#[derive(sqlx::FromRow)]
 pub struct UserView {
     pub id: Uuid,
     pub name: String,
@@ -222,17 +231,17 @@ pub struct UserView {
 }
 
 pub async fn user(db: &PgPool, id: Uuid) -> Result<Option<UserView>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT u.id, u.name, u.email, u.is_staff, u.disabled_at, u.created_at, u.last_sign_in_at,
-                (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.impersonator_id IS NULL) AS sessions
-         FROM users u WHERE u.id = $1",
+    sqlx::query_as!(
+        UserView,
+        r#"SELECT u.id, u.name, u.email, u.is_staff, u.disabled_at, u.created_at, u.last_sign_in_at,
+                  (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.impersonator_id IS NULL) AS "sessions!"
+           FROM users u WHERE u.id = $1"#,
+        id
     )
-    .bind(id)
     .fetch_optional(db)
     .await
 }
 
-#[derive(sqlx::FromRow)]
 pub struct UserAccount {
     pub account_id: Uuid,
     pub name: String,
@@ -240,12 +249,144 @@ pub struct UserAccount {
 }
 
 pub async fn accounts_of(db: &PgPool, user_id: Uuid) -> Result<Vec<UserAccount>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        UserAccount,
         "SELECT a.id AS account_id, a.name, m.is_owner FROM memberships m JOIN accounts a ON a.id = m.account_id
          WHERE m.user_id = $1 ORDER BY m.is_owner DESC, a.name LIMIT $2",
+        user_id,
+        LIMIT
     )
-    .bind(user_id)
-    .bind(LIMIT)
     .fetch_all(db)
     .await
+}
+
+/// An account's name and its owner, in whose name staff send invitations.
+pub struct OwnerOf {
+    pub account_name: String,
+    pub owner_name: String,
+    pub owner_email: String,
+}
+
+pub async fn owner_of(db: &PgPool, account_id: Uuid) -> Result<Option<OwnerOf>, sqlx::Error> {
+    sqlx::query_as!(
+        OwnerOf,
+        "SELECT a.name AS account_name, u.name AS owner_name, u.email AS owner_email
+         FROM accounts a JOIN memberships m ON m.account_id = a.id AND m.is_owner JOIN users u ON u.id = m.user_id
+         WHERE a.id = $1",
+        account_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// What staff may do to a client login.
+#[derive(Clone, Copy)]
+pub enum LoginAction {
+    EndSessions,
+    Disable,
+    Enable,
+}
+
+impl LoginAction {
+    pub fn audited_as(self) -> AuditAction {
+        match self {
+            LoginAction::EndSessions => AuditAction::UserSessionsEnded,
+            LoginAction::Disable => AuditAction::UserDisabled,
+            LoginAction::Enable => AuditAction::UserEnabled,
+        }
+    }
+
+    /// The message staff see afterwards.
+    pub fn done(self) -> &'static str {
+        match self {
+            LoginAction::EndSessions => "All sessions of this login have ended.",
+            LoginAction::Disable => "The login is disabled and its sessions have ended.",
+            LoginAction::Enable => "The login is enabled again.",
+        }
+    }
+}
+
+/// Locks a client (not staff) login; its email, or None.
+pub async fn lock_client_login(conn: &mut PgConnection, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT email FROM users WHERE id = $1 AND NOT is_staff FOR UPDATE", id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn apply(conn: &mut PgConnection, action: LoginAction, id: Uuid) -> Result<(), sqlx::Error> {
+    match action {
+        LoginAction::EndSessions => sqlx::query!("DELETE FROM sessions WHERE user_id = $1", id).execute(conn).await?,
+        LoginAction::Disable => {
+            sqlx::query!(
+                "WITH s AS (DELETE FROM sessions WHERE user_id = $1)
+                 UPDATE users SET disabled_at = now() WHERE id = $1 AND disabled_at IS NULL",
+                id
+            )
+            .execute(conn)
+            .await?
+        }
+        LoginAction::Enable => {
+            sqlx::query!("UPDATE users SET disabled_at = NULL WHERE id = $1", id).execute(conn).await?
+        }
+    };
+    Ok(())
+}
+
+/// An enabled client login's email and the account a session of it starts in.
+pub async fn enabled_client(conn: &mut PgConnection, id: Uuid) -> Result<Option<(String, Option<Uuid>)>, sqlx::Error> {
+    let email =
+        sqlx::query_scalar!("SELECT email FROM users WHERE id = $1 AND NOT is_staff AND disabled_at IS NULL", id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(email) = email else { return Ok(None) };
+    Ok(Some((email, default_account(conn, id).await?)))
+}
+
+pub async fn is_enabled_staff(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND is_staff AND disabled_at IS NULL) AS "yes!""#,
+        id
+    )
+    .fetch_one(conn)
+    .await
+}
+
+pub struct TicketRow {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub number: i64,
+    pub account_name: String,
+    pub department: String,
+    pub subject: String,
+    pub status: String,
+    pub updated_at: OffsetDateTime,
+}
+
+pub async fn open_tickets(db: &PgPool) -> Result<Vec<TicketRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TicketRow,
+        "SELECT t.id, t.account_id, t.number, a.name AS account_name, t.department, t.subject, t.status, t.updated_at
+         FROM tickets t JOIN accounts a ON a.id = t.account_id
+         WHERE t.status <> 'Closed' ORDER BY t.updated_at DESC LIMIT $1",
+        LIMIT
+    )
+    .fetch_all(db)
+    .await
+}
+
+pub async fn ticket(db: &PgPool, id: Uuid) -> Result<Option<TicketRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TicketRow,
+        "SELECT t.id, t.account_id, t.number, a.name AS account_name, t.department, t.subject, t.status, t.updated_at
+         FROM tickets t JOIN accounts a ON a.id = t.account_id WHERE t.id = $1",
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Locks a ticket for a reply, so replies to one ticket go in one at a time.
+pub async fn lock_ticket(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!("SELECT id FROM tickets WHERE id = $1 FOR UPDATE", id).fetch_optional(conn).await?;
+    Ok(())
 }

@@ -165,3 +165,26 @@ fn decodes_to_utf8(body: &[u8]) -> bool {
     }
     std::str::from_utf8(&decoded).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::decodes_to_utf8;
+
+    #[test]
+    fn plain_and_percent_encoded_utf8_forms_decode() {
+        assert!(decodes_to_utf8(b""));
+        assert!(decodes_to_utf8(b"name=Ann&email=ann%40example.com"));
+        assert!(decodes_to_utf8("name=Zo%C3%AB&city=K%C3%B8benhavn".as_bytes()));
+        assert!(decodes_to_utf8("name=Zoë".as_bytes()), "raw UTF-8 bytes are fine too");
+        assert!(decodes_to_utf8(b"a=100%"), "a lone % at the end is kept as text");
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_in_keys_values_and_across_escapes() {
+        assert!(!decodes_to_utf8(b"name=%FF"));
+        assert!(!decodes_to_utf8(b"%C3=x"), "a key cut in the middle of a character");
+        assert!(!decodes_to_utf8(b"name=%C3&x=%A9"), "a character split across two fields");
+        assert!(!decodes_to_utf8(b"name=%ZZabc"), "an escape that is not hex");
+        assert!(!decodes_to_utf8(&[b'a', b'=', 0xC3]), "raw invalid bytes");
+    }
+}

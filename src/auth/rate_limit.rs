@@ -25,49 +25,57 @@ pub struct Attempt(i64);
 pub async fn begin(db: &PgPool, ip: &str, email: &str) -> Result<Attempt, AppError> {
     let mut tx = db.begin().await?;
     // Always address first, then email: no two requests wait on each other in a cycle.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sign-in ip ' || $1)), pg_advisory_xact_lock(hashtext('sign-in email ' || $2))")
-        .bind(ip)
-        .bind(email)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtext('sign-in ip ' || $1)),
+                pg_advisory_xact_lock(hashtext('sign-in email ' || $2))",
+        ip,
+        email
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     check(&mut tx, ip, email).await?;
-    let id: i64 =
-        sqlx::query_scalar("INSERT INTO sign_in_attempts (ip, email, success) VALUES ($1, $2, false) RETURNING id")
-            .bind(ip)
-            .bind(email)
-            .fetch_one(&mut *tx)
-            .await?;
+    let id = sqlx::query_scalar!(
+        "INSERT INTO sign_in_attempts (ip, email, success) VALUES ($1, $2, false) RETURNING id",
+        ip,
+        email
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Attempt(id))
 }
 
 pub async fn succeeded(db: &PgPool, attempt: Attempt) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE sign_in_attempts SET success = true WHERE id = $1").bind(attempt.0).execute(db).await?;
+    sqlx::query!("UPDATE sign_in_attempts SET success = true WHERE id = $1", attempt.0).execute(db).await?;
     Ok(())
 }
 
 async fn check(conn: &mut sqlx::PgConnection, ip: &str, email: &str) -> Result<(), AppError> {
     // For each limit: the failures in the window, and when the oldest of them
     // leaves it (which is when the limit lifts).
-    let (ip_n, ip_until, pair_n, pair_until, acct_n, acct_until): (i64, Option<f64>, i64, Option<f64>, i64, Option<f64>) =
-        sqlx::query_as(
-            "WITH w AS (
-                 SELECT ip, email, at FROM sign_in_attempts
-                 WHERE NOT success AND at > now() - make_interval(mins => $3) AND (ip = $1 OR email = $2)
-             )
-             SELECT count(*) FILTER (WHERE ip = $1),
-                    extract(epoch FROM min(at) FILTER (WHERE ip = $1) + make_interval(mins => $3) - now())::float8,
-                    count(*) FILTER (WHERE ip = $1 AND email = $2),
-                    extract(epoch FROM min(at) FILTER (WHERE ip = $1 AND email = $2) + make_interval(mins => $3) - now())::float8,
-                    count(*) FILTER (WHERE email = $2),
-                    extract(epoch FROM min(at) FILTER (WHERE email = $2) + make_interval(mins => $3) - now())::float8
-             FROM w",
-        )
-        .bind(ip)
-        .bind(email)
-        .bind(WINDOW_MINUTES)
-        .fetch_one(conn)
-        .await?;
+    let w = sqlx::query!(
+        r#"WITH w AS (
+               SELECT ip, email, at FROM sign_in_attempts
+               WHERE NOT success AND at > now() - make_interval(mins => $3) AND (ip = $1 OR email = $2)
+           )
+           SELECT count(*) FILTER (WHERE ip = $1) AS "ip_n!",
+                  extract(epoch FROM min(at) FILTER (WHERE ip = $1) + make_interval(mins => $3) - now())::float8
+                      AS ip_until,
+                  count(*) FILTER (WHERE ip = $1 AND email = $2) AS "pair_n!",
+                  extract(epoch FROM min(at) FILTER (WHERE ip = $1 AND email = $2) + make_interval(mins => $3) - now())::float8
+                      AS pair_until,
+                  count(*) FILTER (WHERE email = $2) AS "acct_n!",
+                  extract(epoch FROM min(at) FILTER (WHERE email = $2) + make_interval(mins => $3) - now())::float8
+                      AS acct_until
+           FROM w"#,
+        ip,
+        email,
+        WINDOW_MINUTES
+    )
+    .fetch_one(conn)
+    .await?;
+    let (ip_n, ip_until, pair_n, pair_until, acct_n, acct_until) =
+        (w.ip_n, w.ip_until, w.pair_n, w.pair_until, w.acct_n, w.acct_until);
     let blocked_for =
         [(ip_n, PER_IP, ip_until), (pair_n, PER_ACCOUNT_AND_IP, pair_until), (acct_n, PER_ACCOUNT, acct_until)]
             .into_iter()

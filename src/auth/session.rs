@@ -30,37 +30,7 @@ pub fn cookie_name(secure: bool) -> &'static str {
     }
 }
 
-#[derive(Clone, Debug)]
-pub struct ActiveAccount {
-    pub id: Uuid,
-    pub name: String,
-    pub is_owner: bool,
-    pub grant: Grant,
-}
-
-impl ActiveAccount {
-    /// The owner may do everything; a member what was granted.
-    pub fn allows(&self, permission: &str) -> bool {
-        self.is_owner || self.grant.allows(permission)
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct CurrentUser {
-    pub session_id: Uuid,
-    /// When the session began (for the absolute timeout).
-    pub session_started: time::OffsetDateTime,
-    pub id: Uuid,
-    pub email: String,
-    pub name: String,
-    pub is_staff: bool,
-    pub csrf_token: String,
-    /// A one-time message to show on this page (then cleared).
-    pub flash: Option<String>,
-    pub account: Option<ActiveAccount>,
-    /// Support staff viewing the client area as this user: (id, name).
-    pub impersonator: Option<(Uuid, String)>,
-}
+pub use crate::identity::{ActiveAccount, CurrentUser};
 
 /// Creates a session for `user_id` working in `account_id`; returns the
 /// token for the cookie. Any session the browser had before is ended, so the
@@ -76,20 +46,20 @@ pub async fn start(
 ) -> Result<String, sqlx::Error> {
     let token = token::generate();
     let previous = previous_cookie.map(token::hash).unwrap_or_default();
-    sqlx::query(
+    sqlx::query!(
         "WITH gone AS (DELETE FROM sessions WHERE token_hash = $6)
          INSERT INTO sessions (id, token_hash, user_id, active_account_id, csrf_token, ip, flash, impersonator_id)
          VALUES ($1, $2, $3, $4, $5, $7, $8, $9)",
+        Uuid::new_v4(),
+        token::hash(&token),
+        user_id,
+        account_id as Option<Uuid>,
+        token::generate(),
+        previous,
+        ip,
+        flash as Option<&str>,
+        impersonator as Option<Uuid>
     )
-    .bind(Uuid::new_v4())
-    .bind(token::hash(&token))
-    .bind(user_id)
-    .bind(account_id)
-    .bind(token::generate())
-    .bind(previous)
-    .bind(ip)
-    .bind(flash)
-    .bind(impersonator)
     .execute(db)
     .await?;
     Ok(token)
@@ -109,12 +79,39 @@ pub fn session_token<'a>(state: &AppState, headers: &'a HeaderMap) -> Option<&'a
     web::cookie(headers, cookie_name(state.config.secure_cookies())).filter(|t| token::well_formed(t))
 }
 
-pub async fn set_flash(db: impl PgExecutor<'_>, session_id: Uuid, message: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE sessions SET flash = $2 WHERE id = $1").bind(session_id).bind(message).execute(db).await?;
+/// Makes a new session count its absolute timeout from `started` (a support
+/// view lives no longer than the staff session it came from).
+pub async fn backdate(db: impl PgExecutor<'_>, token: &str, started: time::OffsetDateTime) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE sessions SET created_at = $2 WHERE token_hash = $1", token::hash(token), started)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
+/// Ends one session (sign out, leaving a support view).
+pub async fn end(db: impl PgExecutor<'_>, session_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM sessions WHERE id = $1", session_id).execute(db).await?;
+    Ok(())
+}
+
+/// Makes `account_id` the session's active account, with a message.
+pub async fn switch_account(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    account_id: Uuid,
+    flash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE sessions SET active_account_id = $2, flash = $3 WHERE id = $1", session_id, account_id, flash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_flash(db: impl PgExecutor<'_>, session_id: Uuid, message: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE sessions SET flash = $2 WHERE id = $1", session_id, message).execute(db).await?;
+    Ok(())
+}
+
 struct IdentityRow {
     session_id: Uuid,
     session_started: time::OffsetDateTime,
@@ -133,9 +130,12 @@ struct IdentityRow {
     impersonator_name: Option<String>,
 }
 
-/// Session + user + active membership in one round trip. Also refreshes the
-/// idle clock (at most once a minute) and consumes the flash message.
-const IDENTITY_SQL: &str = "
+async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppError> {
+    // Session + user + active membership in one round trip. Also refreshes
+    // the idle clock (at most once a minute) and consumes the flash message.
+    let row = sqlx::query_as!(
+        IdentityRow,
+        r#"
 WITH s AS (
     SELECT id, user_id, active_account_id, csrf_token, flash, last_seen_at, impersonator_id, created_at
     FROM sessions
@@ -147,23 +147,21 @@ WITH s AS (
     FROM s
     WHERE sessions.id = s.id AND (s.last_seen_at < now() - interval '1 minute' OR s.flash IS NOT NULL)
 )
-SELECT s.id AS session_id, s.created_at AS session_started, s.csrf_token, s.flash, s.active_account_id,
-       u.id AS user_id, u.email, u.name, u.is_staff,
-       a.name AS account_name, m.is_owner, m.all_permissions, m.permissions,
-       s.impersonator_id, imp.name AS impersonator_name
+SELECT s.id AS "session_id!", s.created_at AS "session_started!", s.csrf_token AS "csrf_token!", s.flash,
+       s.active_account_id, u.id AS user_id, u.email, u.name, u.is_staff,
+       a.name AS "account_name?", m.is_owner AS "is_owner?", m.all_permissions AS "all_permissions?",
+       m.permissions AS "permissions?", s.impersonator_id, imp.name AS "impersonator_name?"
 FROM s
 JOIN users u ON u.id = s.user_id AND u.disabled_at IS NULL
 LEFT JOIN users imp ON imp.id = s.impersonator_id
 LEFT JOIN memberships m ON m.account_id = s.active_account_id AND m.user_id = s.user_id
-LEFT JOIN accounts a ON a.id = m.account_id";
-
-async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppError> {
-    let row: Option<IdentityRow> = sqlx::query_as(IDENTITY_SQL)
-        .bind(token::hash(token))
-        .bind(IDLE_TIMEOUT_MINUTES as i32)
-        .bind(ABSOLUTE_TIMEOUT_HOURS as i32)
-        .fetch_optional(&state.db)
-        .await?;
+LEFT JOIN accounts a ON a.id = m.account_id"#,
+        token::hash(token),
+        IDLE_TIMEOUT_MINUTES as i32,
+        ABSOLUTE_TIMEOUT_HOURS as i32
+    )
+    .fetch_optional(&state.db)
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let account = match (row.account_name, row.is_owner) {
         (Some(name), Some(is_owner)) => Some(ActiveAccount {
@@ -195,21 +193,22 @@ async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppE
 /// Access to the active account has ended (removed, or the account moved):
 /// go back to the user's own account and say why.
 async fn fall_back_to_own_account(state: &AppState, user: &mut CurrentUser, lost: Uuid) -> Result<(), AppError> {
-    let own: Option<(Uuid, String)> = sqlx::query_as(
-        "WITH own AS (
-             SELECT a.id, a.name FROM memberships m JOIN accounts a ON a.id = m.account_id
-             WHERE m.user_id = $1 AND m.is_owner ORDER BY m.created_at, a.id LIMIT 1
-         ), upd AS (
-             UPDATE sessions SET active_account_id = (SELECT id FROM own) WHERE id = $2
-         )
-         SELECT id, name FROM own",
+    let own = sqlx::query!(
+        r#"WITH own AS (
+               SELECT a.id, a.name FROM memberships m JOIN accounts a ON a.id = m.account_id
+               WHERE m.user_id = $1 AND m.is_owner ORDER BY m.created_at, a.id LIMIT 1
+           ), upd AS (
+               UPDATE sessions SET active_account_id = (SELECT id FROM own) WHERE id = $2
+           )
+           SELECT id AS "id!", name AS "name!" FROM own"#,
+        user.id,
+        user.session_id
     )
-    .bind(user.id)
-    .bind(user.session_id)
     .fetch_optional(&state.db)
-    .await?;
-    let lost_name: Option<String> =
-        sqlx::query_scalar("SELECT name FROM accounts WHERE id = $1").bind(lost).fetch_optional(&state.db).await?;
+    .await?
+    .map(|own| (own.id, own.name));
+    let lost_name =
+        sqlx::query_scalar!("SELECT name FROM accounts WHERE id = $1", lost).fetch_optional(&state.db).await?;
     user.flash = Some(format!(
         "Your access to {} has ended. You are back in your own account.",
         lost_name.as_deref().unwrap_or("that account")

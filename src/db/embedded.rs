@@ -29,7 +29,7 @@ impl EmbeddedPostgres {
         let bin_dir = find_bin_dir().context(INSTALL_HINT)?;
         std::fs::create_dir_all(root).with_context(|| format!("cannot create {}", root.display()))?;
         let mut root = root.canonicalize()?;
-        let as_postgres_user = unsafe { libc::geteuid() } == 0;
+        let as_postgres_user = running_as_root();
         if as_postgres_user && !postgres_can_enter(&root) {
             // A checkout in a private folder (such as a fresh `mktemp -d`):
             // keep this checkout's cluster in a folder of its own that the
@@ -187,7 +187,7 @@ fn postgres_can_enter(dir: &Path) -> bool {
 fn find_bin_dir() -> Option<PathBuf> {
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
-        .filter_map(|e| e.ok())
+        .filter_map(Result::ok)
         .filter_map(|e| {
             let version = e.file_name().to_str()?.parse::<u32>().ok()?;
             let bin = e.path().join("bin");
@@ -196,4 +196,11 @@ fn find_bin_dir() -> Option<PathBuf> {
         .collect();
     found.sort();
     found.pop().map(|(_, bin)| bin)
+}
+
+/// initdb refuses to run as root, so as root the cluster runs as `postgres`.
+#[allow(unsafe_code)]
+fn running_as_root() -> bool {
+    // SAFETY: geteuid takes no arguments, cannot fail and touches no memory.
+    unsafe { libc::geteuid() == 0 }
 }

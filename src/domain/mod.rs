@@ -1,5 +1,11 @@
 //! Domain types and rules that know nothing of HTTP or the database.
 
+pub mod audit;
+pub mod cursor;
 pub mod email;
+pub mod invitation;
+pub mod money;
+pub mod names;
+pub mod password;
 pub mod permissions;
 pub mod token;

@@ -1,81 +1,144 @@
 //! The thirteen permissions (DESIGN.md section 3), with the labels and the
 //! one-line explanations customers read in the help articles.
+//!
+//! A permission is a `Permission`, never a bare string: a misspelled
+//! `Permission::ManageProdcts` does not compile. The keys are the stable
+//! strings stored in the database and shared with the best-known panel.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, fmt, str::FromStr};
 
-pub struct Permission {
-    pub key: &'static str,
-    pub label: &'static str,
-    pub explanation: &'static str,
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    Profile,
+    Contacts,
+    Products,
+    ManageProducts,
+    ProductSso,
+    Domains,
+    ManageDomains,
+    Invoices,
+    Quotes,
+    Tickets,
+    Affiliates,
+    Emails,
+    Orders,
 }
 
-pub const PERMISSIONS: [Permission; 13] = [
-    Permission {
-        key: "profile",
-        label: "Modify Master Account Profile",
-        explanation: "Access and modify the client profile information",
-    },
-    Permission { key: "contacts", label: "View & Manage Contacts", explanation: "Access and manage contacts" },
-    Permission {
-        key: "products",
-        label: "View Products & Services",
-        explanation: "View access to products, services and addons",
-    },
-    Permission {
-        key: "manageproducts",
-        label: "View & Modify Product Passwords",
-        explanation: "Allow password resets and other actions",
-    },
-    Permission {
-        key: "productsso",
-        label: "Perform Single Sign-On",
-        explanation: "Allow single sign-on into services",
-    },
-    Permission { key: "domains", label: "View Domains", explanation: "View access to domain registrations" },
-    Permission {
-        key: "managedomains",
-        label: "Manage Domain Settings",
-        explanation: "Allow domain management eg. nameservers/whois/transfers",
-    },
-    Permission { key: "invoices", label: "View & Pay Invoices", explanation: "View and payment access to invoices" },
-    Permission {
-        key: "quotes",
-        label: "View & Accept Quotes",
-        explanation: "View and acceptance permissions for quotes",
-    },
-    Permission {
-        key: "tickets",
-        label: "View & Open Support Tickets",
-        explanation: "Access to open, respond and manage support tickets",
-    },
-    Permission {
-        key: "affiliates",
-        label: "View & Manage Affiliate Account",
-        explanation: "Access to view and request withdrawals",
-    },
-    Permission { key: "emails", label: "View Emails", explanation: "Access to view account email history" },
-    Permission {
-        key: "orders",
-        label: "Place New Orders/Upgrades/Cancellations",
-        explanation: "Allow placing of new orders",
-    },
-];
+impl Permission {
+    /// Every permission, in the articles' order (the order forms show).
+    pub const ALL: [Permission; 13] = [
+        Permission::Profile,
+        Permission::Contacts,
+        Permission::Products,
+        Permission::ManageProducts,
+        Permission::ProductSso,
+        Permission::Domains,
+        Permission::ManageDomains,
+        Permission::Invoices,
+        Permission::Quotes,
+        Permission::Tickets,
+        Permission::Affiliates,
+        Permission::Emails,
+        Permission::Orders,
+    ];
+
+    /// The stable key stored in the database.
+    pub fn key(self) -> &'static str {
+        match self {
+            Permission::Profile => "profile",
+            Permission::Contacts => "contacts",
+            Permission::Products => "products",
+            Permission::ManageProducts => "manageproducts",
+            Permission::ProductSso => "productsso",
+            Permission::Domains => "domains",
+            Permission::ManageDomains => "managedomains",
+            Permission::Invoices => "invoices",
+            Permission::Quotes => "quotes",
+            Permission::Tickets => "tickets",
+            Permission::Affiliates => "affiliates",
+            Permission::Emails => "emails",
+            Permission::Orders => "orders",
+        }
+    }
+
+    /// The label, word for word as in the help articles.
+    pub fn label(self) -> &'static str {
+        match self {
+            Permission::Profile => "Modify Master Account Profile",
+            Permission::Contacts => "View & Manage Contacts",
+            Permission::Products => "View Products & Services",
+            Permission::ManageProducts => "View & Modify Product Passwords",
+            Permission::ProductSso => "Perform Single Sign-On",
+            Permission::Domains => "View Domains",
+            Permission::ManageDomains => "Manage Domain Settings",
+            Permission::Invoices => "View & Pay Invoices",
+            Permission::Quotes => "View & Accept Quotes",
+            Permission::Tickets => "View & Open Support Tickets",
+            Permission::Affiliates => "View & Manage Affiliate Account",
+            Permission::Emails => "View Emails",
+            Permission::Orders => "Place New Orders/Upgrades/Cancellations",
+        }
+    }
+
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Permission::Profile => "Access and modify the client profile information",
+            Permission::Contacts => "Access and manage contacts",
+            Permission::Products => "View access to products, services and addons",
+            Permission::ManageProducts => "Allow password resets and other actions",
+            Permission::ProductSso => "Allow single sign-on into services",
+            Permission::Domains => "View access to domain registrations",
+            Permission::ManageDomains => "Allow domain management eg. nameservers/whois/transfers",
+            Permission::Invoices => "View and payment access to invoices",
+            Permission::Quotes => "View and acceptance permissions for quotes",
+            Permission::Tickets => "Access to open, respond and manage support tickets",
+            Permission::Affiliates => "Access to view and request withdrawals",
+            Permission::Emails => "Access to view account email history",
+            Permission::Orders => "Allow placing of new orders",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// A key that names no permission.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("\"{0}\" is not a permission.")]
+pub struct UnknownPermission(pub String);
+
+impl FromStr for Permission {
+    type Err = UnknownPermission;
+
+    fn from_str(key: &str) -> Result<Permission, UnknownPermission> {
+        Permission::ALL.into_iter().find(|p| p.key() == key).ok_or_else(|| UnknownPermission(key.to_string()))
+    }
+}
 
 /// Presets on the invite form, from the help articles' own examples.
-pub const PRESETS: [(&str, &[&str]); 2] = [
-    ("Accountant", &["invoices", "quotes", "emails"]),
-    ("Web developer", &["products", "manageproducts", "productsso", "domains", "managedomains", "tickets"]),
+pub const PRESETS: [(&str, &[Permission]); 2] = [
+    ("Accountant", &[Permission::Invoices, Permission::Quotes, Permission::Emails]),
+    (
+        "Web developer",
+        &[
+            Permission::Products,
+            Permission::ManageProducts,
+            Permission::ProductSso,
+            Permission::Domains,
+            Permission::ManageDomains,
+            Permission::Tickets,
+        ],
+    ),
 ];
 
-pub fn label(key: &str) -> Option<&'static str> {
-    PERMISSIONS.iter().find(|p| p.key == key).map(|p| p.label)
-}
-
-/// What a member may do: everything, or a non-empty set of known keys.
+/// What a member may do: everything, or a non-empty set of permissions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Grant {
     All,
-    Chosen(BTreeSet<&'static str>),
+    Chosen(BTreeSet<Permission>),
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -84,8 +147,8 @@ pub enum GrantError {
     NoMode,
     #[error("Under \"Choose Permissions\", tick at least one permission.")]
     NoneChosen,
-    #[error("\"{0}\" is not a permission.")]
-    Unknown(String),
+    #[error(transparent)]
+    Unknown(#[from] UnknownPermission),
 }
 
 impl Grant {
@@ -96,11 +159,7 @@ impl Grant {
         match mode {
             "all" => Ok(Grant::All),
             "choose" => {
-                let mut set = BTreeSet::new();
-                for k in keys {
-                    let p = PERMISSIONS.iter().find(|p| p.key == k).ok_or_else(|| GrantError::Unknown(k.clone()))?;
-                    set.insert(p.key);
-                }
+                let set = keys.iter().map(|k| k.parse()).collect::<Result<BTreeSet<Permission>, _>>()?;
                 if set.is_empty() {
                     Err(GrantError::NoneChosen)
                 } else {
@@ -111,22 +170,23 @@ impl Grant {
         }
     }
 
-    /// From the database's two columns.
+    /// From the database's two columns. A key no longer known (a permission
+    /// dropped in a later release) grants nothing.
     pub fn from_row(all: bool, keys: &[String]) -> Grant {
         if all {
             return Grant::All;
         }
-        Grant::Chosen(PERMISSIONS.iter().filter(|p| keys.iter().any(|k| k == p.key)).map(|p| p.key).collect())
+        Grant::Chosen(keys.iter().filter_map(|k| k.parse().ok()).collect())
     }
 
     pub fn is_all(&self) -> bool {
         matches!(self, Grant::All)
     }
 
-    pub fn allows(&self, key: &str) -> bool {
+    pub fn allows(&self, permission: Permission) -> bool {
         match self {
             Grant::All => true,
-            Grant::Chosen(set) => set.contains(key),
+            Grant::Chosen(set) => set.contains(&permission),
         }
     }
 
@@ -134,7 +194,7 @@ impl Grant {
     pub fn keys(&self) -> Vec<String> {
         match self {
             Grant::All => Vec::new(),
-            Grant::Chosen(set) => set.iter().map(|k| k.to_string()).collect(),
+            Grant::Chosen(set) => set.iter().map(|p| p.key().to_string()).collect(),
         }
     }
 
@@ -142,7 +202,7 @@ impl Grant {
     pub fn labels(&self) -> Vec<&'static str> {
         match self {
             Grant::All => vec!["All Permissions"],
-            Grant::Chosen(set) => PERMISSIONS.iter().filter(|p| set.contains(p.key)).map(|p| p.label).collect(),
+            Grant::Chosen(set) => set.iter().map(|p| p.label()).collect(),
         }
     }
 
@@ -156,22 +216,64 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_key_parses_back_to_its_permission() {
+        for p in Permission::ALL {
+            assert_eq!(p.key().parse::<Permission>(), Ok(p));
+            assert_eq!(p.to_string(), p.key());
+        }
+        assert_eq!("ManageProducts".parse::<Permission>(), Err(UnknownPermission("ManageProducts".into())));
+        assert_eq!("".parse::<Permission>(), Err(UnknownPermission(String::new())));
+    }
+
+    #[test]
+    fn keys_labels_and_order_match_the_design() {
+        let keys: Vec<&str> = Permission::ALL.iter().map(|p| p.key()).collect();
+        assert_eq!(
+            keys,
+            [
+                "profile",
+                "contacts",
+                "products",
+                "manageproducts",
+                "productsso",
+                "domains",
+                "managedomains",
+                "invoices",
+                "quotes",
+                "tickets",
+                "affiliates",
+                "emails",
+                "orders"
+            ]
+        );
+        assert_eq!(Permission::ManageDomains.label(), "Manage Domain Settings");
+        assert_eq!(Permission::Orders.label(), "Place New Orders/Upgrades/Cancellations");
+    }
+
+    #[test]
     fn choose_with_nothing_ticked_is_an_error() {
         assert_eq!(Grant::parse("choose", &[]), Err(GrantError::NoneChosen));
+        assert_eq!(Grant::parse("", &["invoices".into()]), Err(GrantError::NoMode));
     }
 
     #[test]
     fn unknown_and_duplicated_keys() {
-        assert_eq!(Grant::parse("choose", &["admin".into()]), Err(GrantError::Unknown("admin".into())));
+        assert_eq!(Grant::parse("choose", &["admin".into()]), Err(UnknownPermission("admin".into()).into()));
         let g = Grant::parse("choose", &["invoices".into(), "invoices".into()]).unwrap();
         assert_eq!(g.keys(), vec!["invoices".to_string()]);
     }
 
     #[test]
-    fn all_allows_everything_and_presets_are_real_keys() {
-        assert!(Grant::All.allows("orders"));
-        for (_, keys) in PRESETS {
-            assert!(keys.iter().all(|k| label(k).is_some()));
-        }
+    fn labels_follow_the_articles_order_whatever_the_ticking_order() {
+        let g = Grant::parse("choose", &["emails".into(), "profile".into()]).unwrap();
+        assert_eq!(g.labels(), ["Modify Master Account Profile", "View Emails"]);
+        assert_eq!(Grant::All.describe(), "All Permissions");
+    }
+
+    #[test]
+    fn rows_with_unknown_keys_grant_only_the_known_ones() {
+        let g = Grant::from_row(false, &["invoices".into(), "retired".into()]);
+        assert!(g.allows(Permission::Invoices) && !g.allows(Permission::Orders));
+        assert!(Grant::from_row(true, &[]).allows(Permission::Orders));
     }
 }

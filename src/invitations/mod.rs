@@ -1,6 +1,7 @@
 //! The invitation link: what the invited person sees and does.
 
-pub mod service;
+pub mod accept;
+pub mod send;
 
 use askama::Template;
 use axum::{
@@ -16,15 +17,17 @@ use crate::{
     auth::{
         self,
         csrf::{AnonCsrf, CsrfForm, NoFields},
-        registration::{self, NewUser, Registered},
+        register::check_new_login,
         session::{self, CurrentUser},
+        store::{self as login_store, NewUser, Registered},
     },
+    domain::invitation::InvitationStatus,
     error::AppError,
     layout::Layout,
     state::AppState,
     web::{self, ClientIp},
 };
-use service::{AcceptError, Acceptor, Offer, Status};
+use accept::{AcceptError, Acceptor, Offer};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,28 +38,14 @@ pub fn router() -> Router<AppState> {
         .route("/invitations/{token}/register", post(register_and_accept))
 }
 
-impl From<AcceptError> for AppError {
-    fn from(e: AcceptError) -> Self {
-        let message = e.to_string();
-        match e {
-            AcceptError::Unknown => AppError::NotFound(message),
-            AcceptError::Expired | AcceptError::Cancelled | AcceptError::Used => AppError::Gone(message),
-            AcceptError::WrongLogin(_) | AcceptError::Staff => AppError::Forbidden(message),
-            AcceptError::AlreadyMember(_) => AppError::Conflict(message),
-            AcceptError::Db(e) => e.into(),
-            AcceptError::Render(e) => e.into(),
-        }
-    }
-}
-
 /// Loads a usable invitation, or the page that says why it is not.
 async fn open_offer(state: &AppState, token: &str) -> Result<Offer, AppError> {
-    let offer = service::find(&state.db, token).await?.ok_or(AcceptError::Unknown)?;
+    let offer = accept::find(&state.db, token).await?.ok_or(AcceptError::Unknown)?;
     match offer.status() {
-        Status::Pending => Ok(offer),
-        Status::Expired => Err(AcceptError::Expired.into()),
-        Status::Cancelled => Err(AcceptError::Cancelled.into()),
-        Status::Accepted => Err(AcceptError::Used.into()),
+        InvitationStatus::Pending => Ok(offer),
+        InvitationStatus::Expired => Err(AcceptError::Expired.into()),
+        InvitationStatus::Cancelled => Err(AcceptError::Cancelled.into()),
+        InvitationStatus::Accepted => Err(AcceptError::Used.into()),
     }
 }
 
@@ -127,13 +116,9 @@ async fn accept(
 ) -> Result<Response, AppError> {
     let mut tx = state.db.begin().await?;
     let who = Acceptor { user_id: user.id, email: &user.email, name: &user.name, is_staff: user.is_staff, ip: &ip };
-    let accepted = service::accept(&mut tx, &token, &who).await?;
-    sqlx::query("UPDATE sessions SET active_account_id = $2, flash = $3 WHERE id = $1")
-        .bind(user.session_id)
-        .bind(accepted.account_id)
-        .bind(format!("You now have access to {}. You are working in it now.", accepted.account_name))
-        .execute(&mut *tx)
-        .await?;
+    let accepted = accept::accept(&mut tx, &token, &who).await?;
+    let flash = format!("You now have access to {}. You are working in it now.", accepted.account_name);
+    session::switch_account(&mut *tx, user.session_id, accepted.account_id, &flash).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
     Ok(Redirect::to("/").into_response())
@@ -148,7 +133,7 @@ async fn switch_login(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     open_offer(&state, &token).await?;
-    sqlx::query("DELETE FROM sessions WHERE id = $1").bind(user.session_id).execute(&state.db).await?;
+    session::end(&state.db, user.session_id).await?;
     Ok(([(header::SET_COOKIE, session::clear_session_cookie(&state))], Redirect::to(&format!("/invitations/{token}")))
         .into_response())
 }
@@ -176,8 +161,8 @@ async fn sign_in_and_accept(
     }
     let mut tx = state.db.begin().await?;
     let who = Acceptor { user_id, email: &offer.email, name: &name, is_staff, ip: &ip };
-    let accepted = service::accept(&mut tx, &token, &who).await?;
-    sqlx::query("UPDATE users SET last_sign_in_at = now() WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+    let accepted = accept::accept(&mut tx, &token, &who).await?;
+    login_store::record_sign_in(&mut *tx, user_id).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
     let flash = format!("You now have access to {}. You are working in it now.", accepted.account_name);
@@ -199,7 +184,7 @@ async fn register_and_accept(
     CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> Result<Response, AppError> {
     let offer = open_offer(&state, &token).await?;
-    let (name, email) = match auth::check_new_login(&form.name, &offer.email, &form.password) {
+    let (name, email) = match check_new_login(&form.name, &offer.email, &form.password) {
         Ok(v) => v,
         Err(m) => return show_page(None, anon, token, offer, Some(m)),
     };
@@ -207,7 +192,7 @@ async fn register_and_accept(
     let mut tx = state.db.begin().await?;
     let own_account = format!("{name}'s account");
     let new = NewUser { name: &name, email: &email, password_hash: &hash, account_name: &own_account };
-    let user_id = match registration::create(&mut tx, new).await? {
+    let user_id = match login_store::create_user(&mut tx, new).await? {
         Registered::Created { user_id, .. } => user_id,
         Registered::EmailTaken => {
             drop(tx);
@@ -221,7 +206,7 @@ async fn register_and_accept(
         }
     };
     let who = Acceptor { user_id, email: email.as_str(), name: &name, is_staff: false, ip: &ip };
-    let accepted = service::accept(&mut tx, &token, &who).await?;
+    let accepted = accept::accept(&mut tx, &token, &who).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
     let flash =

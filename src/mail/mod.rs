@@ -39,15 +39,16 @@ impl Mail {
     }
 
     pub async fn queue(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO mail_outbox (to_email, subject, text_body, html_body, account_id, secret) VALUES ($1, $2, $3, $4, $5, $6)",
+        sqlx::query!(
+            "INSERT INTO mail_outbox (to_email, subject, text_body, html_body, account_id, secret)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            self.to,
+            self.subject,
+            self.text,
+            self.html,
+            self.account_id,
+            self.secret
         )
-        .bind(&self.to)
-        .bind(&self.subject)
-        .bind(&self.text)
-        .bind(&self.html)
-        .bind(self.account_id)
-        .bind(&self.secret)
         .execute(conn)
         .await?;
         Ok(())

@@ -13,7 +13,6 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::Config;
 
-#[derive(sqlx::FromRow)]
 struct Due {
     id: i64,
     to_email: String,
@@ -56,10 +55,11 @@ async fn send_one(
     transport: &AsyncSmtpTransport<Tokio1Executor>,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let due: Option<Due> = sqlx::query_as(
+    let due = sqlx::query_as!(
+        Due,
         "SELECT id, to_email, subject, text_body, html_body, attempts FROM mail_outbox
          WHERE status = 'pending' AND next_attempt_at <= now()
-         ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+         ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -67,10 +67,13 @@ async fn send_one(
     let domain = mail.to_email.rsplit('@').next().unwrap_or("").to_string();
     match deliver(config, transport, &mail).await {
         Ok(()) => {
-            sqlx::query("UPDATE mail_outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1")
-                .bind(mail.id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "UPDATE mail_outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL
+                 WHERE id = $1",
+                mail.id
+            )
+            .execute(&mut *tx)
+            .await?;
             tracing::info!(mail_id = mail.id, to_domain = %domain, "mail sent");
         }
         Err(e) => {
@@ -80,29 +83,29 @@ async fn send_one(
                 .mail_retry_base
                 .saturating_mul(1u32 << (attempts - 1).clamp(0, 16) as u32)
                 .min(Duration::from_secs(3600));
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE mail_outbox SET attempts = $2, last_error = $3,
                         status = CASE WHEN $4 THEN 'failed' ELSE 'pending' END,
                         next_attempt_at = now() + make_interval(secs => $5)
                  WHERE id = $1",
+                mail.id,
+                attempts,
+                e.to_string(),
+                give_up,
+                delay.as_secs_f64()
             )
-            .bind(mail.id)
-            .bind(attempts)
-            .bind(e.to_string())
-            .bind(give_up)
-            .bind(delay.as_secs_f64())
             .execute(&mut *tx)
             .await?;
             tracing::warn!(mail_id = mail.id, to_domain = %domain, attempts, give_up, error = %e, "mail not sent");
         }
     }
     // Sent or given up: the stored copy no longer needs a working link.
-    sqlx::query(
+    sqlx::query!(
         "UPDATE mail_outbox SET text_body = replace(text_body, secret, '[link removed after sending]'),
                                 html_body = replace(html_body, secret, '[link removed after sending]'), secret = NULL
          WHERE id = $1 AND secret IS NOT NULL AND status <> 'pending'",
+        mail.id
     )
-    .bind(mail.id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -4,35 +4,27 @@
 use askama::Template;
 use axum::{
     extract::State,
-    response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{money, parse_money, SectionRoutes};
+use super::SectionRoutes;
 use crate::{
-    audit,
-    auth::{
-        csrf::CsrfForm,
-        session::{self, Member},
-    },
-    domain::token,
+    auth::{csrf::CsrfForm, session::Member},
+    change::{AccountChange, Target},
+    domain::{audit::AuditAction, money, permissions::Permission, token},
     error::AppError,
     layout::Layout,
     state::AppState,
-    web::{self, ClientIp},
+    web::{self, filters, ClientIp},
 };
 
 pub const MIN_WITHDRAWAL_CENTS: i64 = 2500;
 
 pub fn routes() -> SectionRoutes {
-    SectionRoutes::new("affiliates").route("/affiliates", &["GET"], get(show)).route(
-        "/affiliates/withdraw",
-        &["POST"],
-        post(withdraw),
-    )
+    SectionRoutes::new(Permission::Affiliates).get("/affiliates", show).post("/affiliates/withdraw", withdraw)
 }
 
 #[derive(sqlx::FromRow)]
@@ -104,13 +96,14 @@ async fn withdraw(
     m: Member,
     CsrfForm(f): CsrfForm<Form>,
 ) -> Result<Response, AppError> {
-    let Some(amount) = parse_money(&f.amount) else {
+    let Some(amount) = money::parse(&f.amount) else {
         return page(&state, &m, Some("Enter an amount such as 25.00.".into())).await;
     };
     if amount < MIN_WITHDRAWAL_CENTS {
-        return page(&state, &m, Some(format!("The smallest withdrawal is {}.", money(&MIN_WITHDRAWAL_CENTS)))).await;
+        return page(&state, &m, Some(format!("The smallest withdrawal is {}.", money::format(MIN_WITHDRAWAL_CENTS))))
+            .await;
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
     // Deducted in the same statement that checks it: two requests at once
     // cannot both take the same money.
     let taken = sqlx::query("UPDATE accounts SET affiliate_balance_cents = affiliate_balance_cents - $2 WHERE id = $1 AND affiliate_balance_cents >= $2")
@@ -123,7 +116,7 @@ async fn withdraw(
         return page(
             &state,
             &m,
-            Some(format!("You can withdraw at most your balance; {} is more than that.", money(&amount))),
+            Some(format!("You can withdraw at most your balance; {} is more than that.", money::format(amount))),
         )
         .await;
     }
@@ -133,20 +126,11 @@ async fn withdraw(
         .bind(amount)
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor_id: Some(m.user.id),
-            account_id: Some(m.account.id),
-            target_user_id: None,
-            target_email: None,
-            action: "affiliate.withdrawal_requested",
-            details: serde_json::json!({ "amount": money(&amount) }),
-            ip: &ip,
-        },
+    tx.audit(
+        AuditAction::WithdrawalRequested,
+        Target::default(),
+        serde_json::json!({ "amount": money::format(amount) }),
     )
     .await?;
-    session::set_flash(&mut *tx, m.user.session_id, &format!("Withdrawal of {} requested.", money(&amount))).await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/affiliates").into_response())
+    tx.finish(&format!("Withdrawal of {} requested.", money::format(amount)), "/affiliates").await
 }

@@ -4,32 +4,34 @@
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
+    response::Response,
 };
 use serde::Deserialize;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{profile::field, SectionRoutes};
 use crate::{
     auth::{
         csrf::{CsrfForm, NoFields},
-        registration::clean_name,
-        session::{self, Member},
+        session::Member,
     },
-    domain::email::Email,
+    change::AccountChange,
+    domain::{email::Email, names::clean_name, permissions::Permission},
     error::AppError,
     layout::Layout,
     state::AppState,
-    web,
+    web::{self, ClientIp},
 };
 
 pub fn routes() -> SectionRoutes {
-    SectionRoutes::new("contacts")
-        .route("/contacts", &["GET"], get(index))
-        .route("/contacts/new", &["GET", "POST"], get(new_page).post(create))
-        .route("/contacts/{contact}", &["GET", "POST"], get(edit_page).post(update))
-        .route("/contacts/{contact}/delete", &["POST"], post(delete))
+    SectionRoutes::new(Permission::Contacts)
+        .get("/contacts", index)
+        .get("/contacts/new", new_page)
+        .post("/contacts/new", create)
+        .get("/contacts/{contact}", edit_page)
+        .post("/contacts/{contact}", update)
+        .post("/contacts/{contact}/delete", delete)
 }
 
 #[derive(sqlx::FromRow, Default, Clone)]
@@ -148,7 +150,7 @@ fn check(f: &Form, id: Uuid) -> Result<Contact, (Contact, String)> {
     Ok(Contact { name, email: email.to_string(), phone, ..typed })
 }
 
-async fn save(state: &AppState, m: &Member, c: &Contact, is_new: bool) -> Result<bool, AppError> {
+async fn save(conn: &mut PgConnection, account_id: Uuid, c: &Contact, is_new: bool) -> Result<bool, sqlx::Error> {
     let sql = if is_new {
         "INSERT INTO contacts (id, account_id, name, email, phone, notify_invoices, notify_domains, notify_products, notify_support)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -158,7 +160,7 @@ async fn save(state: &AppState, m: &Member, c: &Contact, is_new: bool) -> Result
     };
     let done = sqlx::query(sql)
         .bind(c.id)
-        .bind(m.account.id)
+        .bind(account_id)
         .bind(&c.name)
         .bind(&c.email)
         .bind(&c.phone)
@@ -166,26 +168,32 @@ async fn save(state: &AppState, m: &Member, c: &Contact, is_new: bool) -> Result
         .bind(c.notify_domains)
         .bind(c.notify_products)
         .bind(c.notify_support)
-        .execute(&state.db)
+        .execute(conn)
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
-async fn create(State(state): State<AppState>, m: Member, CsrfForm(f): CsrfForm<Form>) -> Result<Response, AppError> {
+async fn create(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    CsrfForm(f): CsrfForm<Form>,
+) -> Result<Response, AppError> {
     match check(&f, Uuid::new_v4()) {
         Err((c, e)) => {
             super::refused(web::render(&FormPage { layout: Layout::of(&m.user), c, is_new: true, error: Some(e) }))
         }
         Ok(c) => {
-            save(&state, &m, &c, true).await?;
-            session::set_flash(&state.db, m.user.session_id, &format!("Contact {} added.", c.name)).await?;
-            Ok(Redirect::to("/contacts").into_response())
+            let mut change = AccountChange::by_member(&state, &m, &ip).await?;
+            save(&mut change, m.account.id, &c, true).await?;
+            change.finish(&format!("Contact {} added.", c.name), "/contacts").await
         }
     }
 }
 
 async fn update(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     m: Member,
     Path(id): Path<Uuid>,
     CsrfForm(f): CsrfForm<Form>,
@@ -196,29 +204,30 @@ async fn update(
             super::refused(web::render(&FormPage { layout: Layout::of(&m.user), c, is_new: false, error: Some(e) }))
         }
         Ok(c) => {
-            if !save(&state, &m, &c, false).await? {
+            let mut change = AccountChange::by_member(&state, &m, &ip).await?;
+            if !save(&mut change, m.account.id, &c, false).await? {
                 return Err(super::not_found("contact"));
             }
-            session::set_flash(&state.db, m.user.session_id, &format!("Contact {} saved.", c.name)).await?;
-            Ok(Redirect::to("/contacts").into_response())
+            change.finish(&format!("Contact {} saved.", c.name), "/contacts").await
         }
     }
 }
 
 async fn delete(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     m: Member,
     Path(id): Path<Uuid>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
+    let mut change = AccountChange::by_member(&state, &m, &ip).await?;
     let gone = sqlx::query("DELETE FROM contacts WHERE id = $1 AND account_id = $2")
         .bind(id)
         .bind(m.account.id)
-        .execute(&state.db)
+        .execute(&mut *change)
         .await?;
     if gone.rows_affected() == 0 {
         return Err(super::not_found("contact"));
     }
-    session::set_flash(&state.db, m.user.session_id, "Contact deleted.").await?;
-    Ok(Redirect::to("/contacts").into_response())
+    change.finish("Contact deleted.", "/contacts").await
 }

@@ -4,8 +4,7 @@
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
+    response::Response,
 };
 use serde::Deserialize;
 use time::Date;
@@ -17,13 +16,12 @@ use super::{
     SectionRoutes,
 };
 use crate::{
-    audit,
     auth::{
         csrf::{CsrfForm, NoFields},
-        registration::clean_name,
-        session::{self, Member},
+        session::Member,
     },
-    domain::email::Email,
+    change::{AccountChange, Target},
+    domain::{audit::AuditAction, email::Email, names::clean_name, permissions::Permission},
     error::AppError,
     layout::Layout,
     state::AppState,
@@ -31,20 +29,16 @@ use crate::{
 };
 
 pub fn view_routes() -> SectionRoutes {
-    SectionRoutes::new("domains").route("/domains", &["GET"], get(index)).route(
-        "/domains/{domain}",
-        &["GET"],
-        get(show),
-    )
+    SectionRoutes::new(Permission::Domains).get("/domains", index).get("/domains/{domain}", show)
 }
 
 pub fn manage_routes() -> SectionRoutes {
-    SectionRoutes::new("managedomains")
-        .route("/domains/{domain}/manage", &["GET"], get(manage_page))
-        .route("/domains/{domain}/nameservers", &["POST"], post(set_nameservers))
-        .route("/domains/{domain}/lock", &["POST"], post(set_lock))
-        .route("/domains/{domain}/epp", &["POST"], post(epp_code))
-        .route("/domains/{domain}/whois", &["POST"], post(set_whois))
+    SectionRoutes::new(Permission::ManageDomains)
+        .get("/domains/{domain}/manage", manage_page)
+        .post("/domains/{domain}/nameservers", set_nameservers)
+        .post("/domains/{domain}/lock", set_lock)
+        .post("/domains/{domain}/epp", epp_code)
+        .post("/domains/{domain}/whois", set_whois)
 }
 
 #[derive(sqlx::FromRow)]
@@ -106,7 +100,7 @@ struct ShowPage {
 
 async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
     let d = find(&state, &m, id).await?;
-    web::render(&ShowPage { layout: Layout::of(&m.user), can_manage: m.account.allows("managedomains"), d })
+    web::render(&ShowPage { layout: Layout::of(&m.user), can_manage: m.account.allows(Permission::ManageDomains), d })
 }
 
 #[derive(Template)]
@@ -147,21 +141,10 @@ async fn change(
     flash: &str,
     apply: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<(), sqlx::Error>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = AccountChange::by_member(state, m, ip).await?;
     apply(&mut tx).await?;
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor_id: Some(m.user.id),
-            account_id: Some(m.account.id),
-            target_user_id: None,
-            target_email: None,
-            action: "domain.changed",
-            details: serde_json::json!({ "domain": d.name, "change": what }),
-            ip,
-        },
-    )
-    .await?;
+    tx.audit(AuditAction::DomainChanged, Target::default(), serde_json::json!({ "domain": d.name, "change": what }))
+        .await?;
     notify::send(
         &mut tx,
         m.account.id,
@@ -170,10 +153,7 @@ async fn change(
         &[format!("{} changed the {what} of {}.", m.user.name, d.name)],
     )
     .await?;
-    session::set_flash(&mut *tx, m.user.session_id, flash).await?;
-    tx.commit().await?;
-    state.mail_wakeup.notify_one();
-    Ok(Redirect::to(&format!("/domains/{}/manage", d.id)).into_response())
+    tx.finish(flash, &format!("/domains/{}/manage", d.id)).await
 }
 
 #[derive(Deserialize)]

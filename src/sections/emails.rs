@@ -5,15 +5,21 @@ use askama::Template;
 use axum::{
     extract::{Path, State},
     response::Response,
-    routing::get,
 };
 use time::OffsetDateTime;
 
 use super::SectionRoutes;
-use crate::{auth::session::Member, error::AppError, layout::Layout, state::AppState, web};
+use crate::{
+    auth::session::Member,
+    domain::permissions::Permission,
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web::{self, filters},
+};
 
 pub fn routes() -> SectionRoutes {
-    SectionRoutes::new("emails").route("/emails", &["GET"], get(index)).route("/emails/{email}", &["GET"], get(show))
+    SectionRoutes::new(Permission::Emails).get("/emails", index).get("/emails/{email}", show)
 }
 
 #[derive(sqlx::FromRow)]

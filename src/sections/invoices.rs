@@ -5,8 +5,7 @@
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
+    response::Response,
 };
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -14,27 +13,25 @@ use time::Date;
 use uuid::Uuid;
 
 use super::{
-    money, notify,
+    notify,
     providers::{PaymentGateway, TestGateway},
     SectionRoutes,
 };
 use crate::{
-    audit,
-    auth::{
-        csrf::CsrfForm,
-        session::{self, Member},
-    },
+    auth::{csrf::CsrfForm, session::Member},
+    change::{AccountChange, Target},
+    domain::{audit::AuditAction, money, permissions::Permission},
     error::AppError,
     layout::Layout,
     state::AppState,
-    web::{self, ClientIp},
+    web::{self, filters, ClientIp},
 };
 
 pub fn routes() -> SectionRoutes {
-    SectionRoutes::new("invoices")
-        .route("/invoices", &["GET"], get(index))
-        .route("/invoices/{invoice}", &["GET"], get(show))
-        .route("/invoices/{invoice}/pay", &["POST"], post(pay))
+    SectionRoutes::new(Permission::Invoices)
+        .get("/invoices", index)
+        .get("/invoices/{invoice}", show)
+        .post("/invoices/{invoice}/pay", pay)
 }
 
 #[derive(sqlx::FromRow)]
@@ -146,7 +143,7 @@ async fn pay(
     Path(id): Path<Uuid>,
     CsrfForm(f): CsrfForm<PayForm>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
     // The row lock makes two payments at once wait for each other; the
     // second then sees "Paid" and is refused.
     let inv: Option<(i64, String, i64)> =
@@ -174,7 +171,7 @@ async fn pay(
         if paid.rows_affected() == 0 {
             return Err(AppError::Conflict(format!(
                 "The account credit is less than {}. Pay through the payment gateway instead.",
-                money(&total)
+                money::format(total)
             )));
         }
         ("Account credit".to_string(), format!("CREDIT-{number}"))
@@ -208,17 +205,10 @@ async fn pay(
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor_id: Some(m.user.id),
-            account_id: Some(m.account.id),
-            target_user_id: None,
-            target_email: None,
-            action: "invoice.paid",
-            details: serde_json::json!({ "invoice": number, "amount": money(&total), "via": gateway }),
-            ip: &ip,
-        },
+    tx.audit(
+        AuditAction::InvoicePaid,
+        Target::default(),
+        serde_json::json!({ "invoice": number, "amount": money::format(total), "via": gateway }),
     )
     .await?;
     notify::send(
@@ -228,12 +218,9 @@ async fn pay(
         &format!("Payment received for invoice #{number}"),
         &[format!(
             "We received {} for invoice #{number} ({gateway}, reference {reference}). Thank you.",
-            money(&total)
+            money::format(total)
         )],
     )
     .await?;
-    session::set_flash(&mut *tx, m.user.session_id, &format!("Invoice #{number} is paid. Thank you!")).await?;
-    tx.commit().await?;
-    state.mail_wakeup.notify_one();
-    Ok(Redirect::to(&format!("/invoices/{id}")).into_response())
+    tx.finish(&format!("Invoice #{number} is paid. Thank you!"), &format!("/invoices/{id}")).await
 }

@@ -21,43 +21,56 @@ pub mod tickets;
 
 use axum::{
     extract::{FromRequestParts, Request, State},
+    handler::Handler,
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::MethodRouter,
+    routing::{self, MethodRouter},
     Router,
 };
 
-use crate::{auth::session::Member, domain::permissions, error::AppError, state::AppState};
+use crate::{auth::session::Member, domain::permissions::Permission, error::AppError, state::AppState};
 
 #[derive(Clone, Debug)]
 pub struct RouteInfo {
-    pub permission: &'static str,
-    pub methods: &'static [&'static str],
+    pub permission: Permission,
+    /// The methods the route answers, as its handlers were added
+    /// (`.get(..)`, `.post(..)`): the list cannot drift from the router.
+    pub methods: Vec<&'static str>,
     /// With `{service}`, `{domain}`, `{invoice}`, `{quote}`, `{ticket}`,
     /// `{contact}` or `{email}` for the id of that kind of object.
     pub path: &'static str,
 }
 
+/// One section's routes, all behind one permission.
 pub struct SectionRoutes {
-    permission: &'static str,
-    router: Router<AppState>,
-    routes: Vec<RouteInfo>,
+    permission: Permission,
+    routes: Vec<(RouteInfo, MethodRouter<AppState>)>,
 }
 
 impl SectionRoutes {
-    pub fn new(permission: &'static str) -> SectionRoutes {
-        assert!(permissions::label(permission).is_some(), "{permission} is not a permission");
-        SectionRoutes { permission, router: Router::new(), routes: Vec::new() }
+    pub fn new(permission: Permission) -> SectionRoutes {
+        SectionRoutes { permission, routes: Vec::new() }
     }
 
-    pub fn route(
-        mut self,
-        path: &'static str,
-        methods: &'static [&'static str],
-        handler: MethodRouter<AppState>,
-    ) -> SectionRoutes {
-        self.router = self.router.route(path, handler);
-        self.routes.push(RouteInfo { permission: self.permission, methods, path });
+    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> SectionRoutes {
+        self.add(path, "GET", routing::get(handler))
+    }
+
+    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> SectionRoutes {
+        self.add(path, "POST", routing::post(handler))
+    }
+
+    fn add(mut self, path: &'static str, method: &'static str, handler: MethodRouter<AppState>) -> SectionRoutes {
+        match self.routes.iter_mut().find(|(info, _)| info.path == path) {
+            Some((info, existing)) => {
+                *existing = std::mem::replace(existing, MethodRouter::new()).merge(handler);
+                info.methods.push(method);
+            }
+            None => {
+                let info = RouteInfo { permission: self.permission, methods: vec![method], path };
+                self.routes.push((info, handler));
+            }
+        }
         self
     }
 }
@@ -82,26 +95,27 @@ fn all() -> Vec<SectionRoutes> {
 
 /// Every section route with the permission it needs.
 pub fn route_table() -> Vec<RouteInfo> {
-    all().into_iter().flat_map(|s| s.routes).collect()
+    all().into_iter().flat_map(|s| s.routes).map(|(info, _)| info).collect()
 }
 
 pub fn router(state: &AppState) -> Router<AppState> {
     all().into_iter().fold(Router::new(), |app, s| {
         let guard = middleware::from_fn_with_state((state.clone(), s.permission), require);
-        app.merge(s.router.route_layer(guard))
+        let section = s.routes.into_iter().fold(Router::new(), |r, (info, handler)| r.route(info.path, handler));
+        app.merge(section.route_layer(guard))
     })
 }
 
 /// The guard in front of every section route: a member of the active
 /// account with the section's permission (the owner has them all).
-async fn require(State((state, permission)): State<(AppState, &'static str)>, req: Request, next: Next) -> Response {
+async fn require(State((state, permission)): State<(AppState, Permission)>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     let member = match Member::from_request_parts(&mut parts, &state).await {
         Ok(m) => m,
         Err(e) => return e.into_response(),
     };
     if !member.account.allows(permission) {
-        let label = permissions::label(permission).unwrap_or(permission);
+        let label = permission.label();
         return AppError::Forbidden(format!(
             "Your access to {} does not include \"{label}\". Ask the account owner if you need it.",
             member.account.name
@@ -111,43 +125,6 @@ async fn require(State((state, permission)): State<(AppState, &'static str)>, re
     next.run(Request::from_parts(parts, body)).await
 }
 
-/// The client-area navigation: only what the member may open.
-pub const NAV: [(&str, &str, &str); 10] = [
-    ("profile", "Account Profile", "/account/profile"),
-    ("contacts", "Contacts", "/contacts"),
-    ("products", "Services", "/services"),
-    ("domains", "Domains", "/domains"),
-    ("invoices", "Invoices", "/invoices"),
-    ("quotes", "Quotes", "/quotes"),
-    ("tickets", "Support Tickets", "/tickets"),
-    ("affiliates", "Affiliates", "/affiliates"),
-    ("emails", "Emails", "/emails"),
-    ("orders", "Order", "/orders"),
-];
-
-/// Cents as the panel shows money.
-pub fn money(cents: &i64) -> String {
-    let sign = if *cents < 0 { "-" } else { "" };
-    let c = cents.unsigned_abs();
-    format!("{sign}${}.{:02}", c / 100, c % 100)
-}
-
-/// Parses an amount typed by a person ("25", "25.5", "25.50") into cents.
-pub fn parse_money(raw: &str) -> Option<i64> {
-    let s = raw.trim().trim_start_matches('$');
-    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty()
-        || whole.len() > 9
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || frac.len() > 2
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let frac = format!("{frac:0<2}");
-    Some(whole.parse::<i64>().ok()? * 100 + frac.parse::<i64>().ok()?)
-}
-
 fn not_found(what: &str) -> AppError {
     AppError::NotFound(format!("There is no such {what} in this account."))
 }
@@ -155,19 +132,4 @@ fn not_found(what: &str) -> AppError {
 /// Re-renders a form with its error (422).
 fn refused(page: Result<Response, AppError>) -> Result<Response, AppError> {
     page.map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn money_round_trips() {
-        assert_eq!(money(&2550), "$25.50");
-        assert_eq!(parse_money("25.5"), Some(2550));
-        assert_eq!(parse_money("$25"), Some(2500));
-        for bad in ["", "abc", "1.234", "-5", "1e3", "9999999999"] {
-            assert_eq!(parse_money(bad), None, "{bad}");
-        }
-    }
 }

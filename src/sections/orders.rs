@@ -5,8 +5,7 @@
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    response::{IntoResponse, Redirect, Response},
-    routing::get,
+    response::Response,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -14,25 +13,26 @@ use uuid::Uuid;
 use super::{
     domains::valid_host,
     invoices::{self, Line},
-    money, notify, services, SectionRoutes,
+    notify, services, SectionRoutes,
 };
 use crate::{
-    audit,
-    auth::{
-        csrf::CsrfForm,
-        session::{self, Member},
-    },
+    auth::{csrf::CsrfForm, session::Member},
+    change::{AccountChange, Target},
+    domain::{audit::AuditAction, money, permissions::Permission},
     error::AppError,
     layout::Layout,
     state::AppState,
-    web::{self, ClientIp},
+    web::{self, filters, ClientIp},
 };
 
 pub fn routes() -> SectionRoutes {
-    SectionRoutes::new("orders")
-        .route("/orders", &["GET", "POST"], get(catalogue).post(order))
-        .route("/orders/upgrade/{service}", &["GET", "POST"], get(upgrade_page).post(upgrade))
-        .route("/orders/cancel/{service}", &["GET", "POST"], get(cancel_page).post(cancel))
+    SectionRoutes::new(Permission::Orders)
+        .get("/orders", catalogue)
+        .post("/orders", order)
+        .get("/orders/upgrade/{service}", upgrade_page)
+        .post("/orders/upgrade/{service}", upgrade)
+        .get("/orders/cancel/{service}", cancel_page)
+        .post("/orders/cancel/{service}", cancel)
 }
 
 #[derive(sqlx::FromRow, Clone)]
@@ -107,7 +107,7 @@ async fn order(
     let amount = product.price(&f.billing_cycle);
     let months = if f.billing_cycle == "Annually" { 12 } else { 1 };
     let service_id = Uuid::new_v4();
-    let mut tx = state.db.begin().await?;
+    let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
     sqlx::query(
         "INSERT INTO services (id, account_id, product_id, domain, status, billing_cycle, amount_cents, next_due_date)
          VALUES ($1, $2, $3, $4, 'Pending', $5, $6, (current_date + make_interval(months => $7))::date)",
@@ -131,17 +131,10 @@ async fn order(
         .bind(service_id)
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor_id: Some(m.user.id),
-            account_id: Some(m.account.id),
-            target_user_id: None,
-            target_email: None,
-            action: "order.placed",
-            details: serde_json::json!({ "product": product.name, "domain": domain, "invoice": number }),
-            ip: &ip,
-        },
+    tx.audit(
+        AuditAction::OrderPlaced,
+        Target::default(),
+        serde_json::json!({ "product": product.name, "domain": domain, "invoice": number }),
     )
     .await?;
     notify::send(
@@ -153,19 +146,12 @@ async fn order(
             "{} ordered {} for {domain}. Invoice #{number} of {} is due in 7 days; the service starts once it is paid.",
             m.user.name,
             product.name,
-            money(&amount)
+            money::format(amount)
         )],
     )
     .await?;
-    session::set_flash(
-        &mut *tx,
-        m.user.session_id,
-        &format!("Order placed. Pay invoice #{number} to start the service."),
-    )
-    .await?;
-    tx.commit().await?;
-    state.mail_wakeup.notify_one();
-    Ok(Redirect::to(&format!("/invoices/{invoice_id}")).into_response())
+    tx.finish(&format!("Order placed. Pay invoice #{number} to start the service."), &format!("/invoices/{invoice_id}"))
+        .await
 }
 
 #[derive(Template)]
@@ -216,7 +202,7 @@ async fn upgrade(
             error: Some("Choose one of the listed products of this group.".into()),
         }));
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
     // Re-read under a lock: the price difference is worked out from the
     // service as it is now, not as it was when the page was read.
     let (product_id, amount, status): (Uuid, i64, String) = sqlx::query_as(
@@ -252,7 +238,7 @@ async fn upgrade(
         .await?;
         format!(
             "Invoice #{number} for the difference of {} was created: {} moves to {} once it is paid.",
-            money(&difference),
+            money::format(difference),
             s.domain,
             target.name
         )
@@ -265,17 +251,10 @@ async fn upgrade(
             .await?;
         format!("{} now runs {}.", s.domain, target.name)
     };
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor_id: Some(m.user.id),
-            account_id: Some(m.account.id),
-            target_user_id: None,
-            target_email: None,
-            action: "order.upgraded",
-            details: serde_json::json!({ "service": s.domain, "from": s.product, "to": target.name }),
-            ip: &ip,
-        },
+    tx.audit(
+        AuditAction::OrderUpgraded,
+        Target::default(),
+        serde_json::json!({ "service": s.domain, "from": s.product, "to": target.name }),
     )
     .await?;
     notify::send(
@@ -286,10 +265,7 @@ async fn upgrade(
         &[format!("{} asked to change {} from {} to {}.", m.user.name, s.domain, s.product, target.name)],
     )
     .await?;
-    session::set_flash(&mut *tx, m.user.session_id, &flash).await?;
-    tx.commit().await?;
-    state.mail_wakeup.notify_one();
-    Ok(Redirect::to(&format!("/orders/upgrade/{id}")).into_response())
+    tx.finish(&flash, &format!("/orders/upgrade/{id}")).await
 }
 
 #[derive(Template)]
@@ -330,7 +306,7 @@ async fn cancel(
         }
     };
     let already = || AppError::Conflict(format!("Cancellation of {} was already requested.", s.domain));
-    let mut tx = state.db.begin().await?;
+    let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
     // The guard in the statement settles two requests at once: one wins.
     let done = sqlx::query(
         "UPDATE services SET cancellation = $3, status = CASE WHEN $3 = 'Immediate' THEN 'Cancelled' ELSE status END
@@ -344,17 +320,10 @@ async fn cancel(
     if done.rows_affected() == 0 {
         return Err(already());
     }
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor_id: Some(m.user.id),
-            account_id: Some(m.account.id),
-            target_user_id: None,
-            target_email: None,
-            action: "order.cancellation_requested",
-            details: serde_json::json!({ "service": s.domain, "when": when }),
-            ip: &ip,
-        },
+    tx.audit(
+        AuditAction::CancellationRequested,
+        Target::default(),
+        serde_json::json!({ "service": s.domain, "when": when }),
     )
     .await?;
     notify::send(
@@ -365,9 +334,5 @@ async fn cancel(
         &[format!("{} requested cancellation of {} ({}): {when}.", m.user.name, s.domain, s.product)],
     )
     .await?;
-    session::set_flash(&mut *tx, m.user.session_id, &format!("Cancellation of {} requested ({when}).", s.domain))
-        .await?;
-    tx.commit().await?;
-    state.mail_wakeup.notify_one();
-    Ok(Redirect::to("/orders").into_response())
+    tx.finish(&format!("Cancellation of {} requested ({when}).", s.domain), "/orders").await
 }

@@ -3,20 +3,14 @@
 //! can only be changed through our support"): shown read-only here.
 
 use askama::Template;
-use axum::{
-    extract::State,
-    response::{IntoResponse, Redirect, Response},
-    routing::get,
-};
+use axum::{extract::State, response::Response};
 use serde::Deserialize;
 
 use super::SectionRoutes;
 use crate::{
-    audit,
-    auth::{
-        csrf::CsrfForm,
-        session::{self, Member},
-    },
+    auth::{csrf::CsrfForm, session::Member},
+    change::{AccountChange, Target},
+    domain::{audit::AuditAction, permissions::Permission},
     error::AppError,
     layout::Layout,
     state::AppState,
@@ -24,7 +18,7 @@ use crate::{
 };
 
 pub fn routes() -> SectionRoutes {
-    SectionRoutes::new("profile").route("/account/profile", &["GET", "POST"], get(show).post(save))
+    SectionRoutes::new(Permission::Profile).get("/account/profile", show).post("/account/profile", save)
 }
 
 #[derive(sqlx::FromRow)]
@@ -104,7 +98,7 @@ async fn save(
             return super::refused(web::render(&Page { layout: Layout::of(&m.user), p, error: Some(e) }));
         }
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
     sqlx::query("UPDATE accounts SET address = $2, city = $3, region = $4, postcode = $5, phone = $6 WHERE id = $1")
         .bind(m.account.id)
         .bind(&address)
@@ -114,20 +108,6 @@ async fn save(
         .bind(&phone)
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor_id: Some(m.user.id),
-            account_id: Some(m.account.id),
-            target_user_id: None,
-            target_email: None,
-            action: "account.profile_changed",
-            details: serde_json::json!({}),
-            ip: &ip,
-        },
-    )
-    .await?;
-    session::set_flash(&mut *tx, m.user.session_id, "The account profile has been saved.").await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/account/profile").into_response())
+    tx.audit(AuditAction::ProfileChanged, Target::default(), serde_json::json!({})).await?;
+    tx.finish("The account profile has been saved.", "/account/profile").await
 }

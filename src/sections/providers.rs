@@ -110,7 +110,7 @@ impl Registrar for LocalRegistrar {
     }
 
     async fn epp_code(&self, conn: &mut PgConnection, domain_id: Uuid) -> Result<String, sqlx::Error> {
-        let code: String = token::generate().chars().filter(|c| c.is_ascii_alphanumeric()).take(16).collect();
+        let code: String = token::generate().chars().filter(char::is_ascii_alphanumeric).take(16).collect();
         sqlx::query("UPDATE domains SET epp_code = $2 WHERE id = $1").bind(domain_id).bind(&code).execute(conn).await?;
         Ok(code)
     }

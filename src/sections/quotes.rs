@@ -4,33 +4,33 @@
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
+    response::Response,
 };
 use time::Date;
 use uuid::Uuid;
 
 use super::{
     invoices::{self, Line},
-    money, notify, SectionRoutes,
+    notify, SectionRoutes,
 };
 use crate::{
-    audit,
     auth::{
         csrf::{CsrfForm, NoFields},
-        session::{self, Member},
+        session::Member,
     },
+    change::{AccountChange, Target},
+    domain::{audit::AuditAction, money, permissions::Permission},
     error::AppError,
     layout::Layout,
     state::AppState,
-    web::{self, ClientIp},
+    web::{self, filters, ClientIp},
 };
 
 pub fn routes() -> SectionRoutes {
-    SectionRoutes::new("quotes")
-        .route("/quotes", &["GET"], get(index))
-        .route("/quotes/{quote}", &["GET"], get(show))
-        .route("/quotes/{quote}/accept", &["POST"], post(accept))
+    SectionRoutes::new(Permission::Quotes)
+        .get("/quotes", index)
+        .get("/quotes/{quote}", show)
+        .post("/quotes/{quote}/accept", accept)
 }
 
 #[derive(sqlx::FromRow)]
@@ -103,7 +103,7 @@ async fn accept(
     Path(id): Path<Uuid>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
     let q: Quote =
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM quotes WHERE id = $1 AND account_id = $2 FOR UPDATE"))
             .bind(id)
@@ -131,17 +131,10 @@ async fn accept(
         .bind(invoice_id)
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor_id: Some(m.user.id),
-            account_id: Some(m.account.id),
-            target_user_id: None,
-            target_email: None,
-            action: "quote.accepted",
-            details: serde_json::json!({ "quote": q.number, "invoice": invoice_number }),
-            ip: &ip,
-        },
+    tx.audit(
+        AuditAction::QuoteAccepted,
+        Target::default(),
+        serde_json::json!({ "quote": q.number, "invoice": invoice_number }),
     )
     .await?;
     notify::send(
@@ -154,17 +147,13 @@ async fn accept(
             m.user.name,
             q.number,
             q.subject,
-            money(&q.total_cents)
+            money::format(q.total_cents)
         )],
     )
     .await?;
-    session::set_flash(
-        &mut *tx,
-        m.user.session_id,
+    tx.finish(
         &format!("Quote #{} accepted. Invoice #{invoice_number} was created.", q.number),
+        &format!("/invoices/{invoice_id}"),
     )
-    .await?;
-    tx.commit().await?;
-    state.mail_wakeup.notify_one();
-    Ok(Redirect::to(&format!("/invoices/{invoice_id}")).into_response())
+    .await
 }

@@ -6,7 +6,7 @@ use askama::Template;
 use axum::{
     extract::{Path, State},
     response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
+    routing::get,
     Router,
 };
 use serde::Deserialize;
@@ -19,37 +19,30 @@ use super::{
     SectionRoutes,
 };
 use crate::{
-    audit,
     auth::{
         csrf::{CsrfForm, NoFields},
-        password,
-        session::{self, Member},
+        session::Member,
     },
-    domain::token,
+    change::{AccountChange, Target},
+    domain::{audit::AuditAction, password, permissions::Permission, token},
     error::AppError,
     layout::Layout,
     state::AppState,
-    web::{self, ClientIp},
+    web::{self, filters, ClientIp},
 };
 
 pub fn view_routes() -> SectionRoutes {
-    SectionRoutes::new("products").route("/services", &["GET"], get(index)).route(
-        "/services/{service}",
-        &["GET"],
-        get(show),
-    )
+    SectionRoutes::new(Permission::Products).get("/services", index).get("/services/{service}", show)
 }
 
 pub fn manage_routes() -> SectionRoutes {
-    SectionRoutes::new("manageproducts").route(
-        "/services/{service}/password",
-        &["GET", "POST"],
-        get(password_page).post(change_password),
-    )
+    SectionRoutes::new(Permission::ManageProducts)
+        .get("/services/{service}/password", password_page)
+        .post("/services/{service}/password", change_password)
 }
 
 pub fn sso_routes() -> SectionRoutes {
-    SectionRoutes::new("productsso").route("/services/{service}/sso", &["POST"], post(sso))
+    SectionRoutes::new(Permission::ProductSso).post("/services/{service}/sso", sso)
 }
 
 /// The built-in control panel's sign-on landing (stands in for cPanel's);
@@ -117,9 +110,9 @@ async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) ->
     let s = find(&state, m.account.id, id).await?;
     web::render(&ShowPage {
         layout: Layout::of(&m.user),
-        can_manage: m.account.allows("manageproducts"),
-        can_sso: m.account.allows("productsso"),
-        can_order: m.account.allows("orders"),
+        can_manage: m.account.allows(Permission::ManageProducts),
+        can_sso: m.account.allows(Permission::ProductSso),
+        can_order: m.account.allows(Permission::Orders),
         s,
     })
 }
@@ -178,21 +171,10 @@ async fn change_password(
         )));
     }
     let hash = state.hasher.hash(&f.password).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
     LocalControlPanel.set_password(&mut tx, id, &hash).await?;
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor_id: Some(m.user.id),
-            account_id: Some(m.account.id),
-            target_user_id: None,
-            target_email: None,
-            action: "service.password_changed",
-            details: serde_json::json!({ "service": s.domain }),
-            ip: &ip,
-        },
-    )
-    .await?;
+    tx.audit(AuditAction::ServicePasswordChanged, Target::default(), serde_json::json!({ "service": s.domain }))
+        .await?;
     notify::send(
         &mut tx,
         m.account.id,
@@ -201,10 +183,7 @@ async fn change_password(
         &[format!("{} changed the control panel password of {} ({}).", m.user.name, s.domain, s.product)],
     )
     .await?;
-    session::set_flash(&mut *tx, m.user.session_id, "The control panel password has been changed.").await?;
-    tx.commit().await?;
-    state.mail_wakeup.notify_one();
-    Ok(Redirect::to(&format!("/services/{id}")).into_response())
+    tx.finish("The control panel password has been changed.", &format!("/services/{id}")).await
 }
 
 async fn sso(
@@ -218,21 +197,9 @@ async fn sso(
     if s.status != "Active" {
         return Err(AppError::Conflict(format!("The service is {}: sign-on works once it is active.", s.status)));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
     let link = LocalControlPanel.sso_link(&mut tx, id, &state.config.base_url).await?;
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor_id: Some(m.user.id),
-            account_id: Some(m.account.id),
-            target_user_id: None,
-            target_email: None,
-            action: "service.single_sign_on",
-            details: serde_json::json!({ "service": s.domain }),
-            ip: &ip,
-        },
-    )
-    .await?;
+    tx.audit(AuditAction::ServiceSingleSignOn, Target::default(), serde_json::json!({ "service": s.domain })).await?;
     tx.commit().await?;
     Ok(Redirect::to(&link).into_response())
 }

@@ -5,9 +5,9 @@ use askama::Template;
 use axum::{
     extract::{Path, State},
     response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
 };
 use serde::Deserialize;
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -15,23 +15,26 @@ use super::{notify, SectionRoutes};
 use crate::{
     auth::{
         csrf::{CsrfForm, NoFields},
-        session::{self, Member},
+        session::Member,
     },
+    change::AccountChange,
+    domain::{names::clean_name, permissions::Permission},
     error::AppError,
     layout::Layout,
     state::AppState,
-    web,
+    web::{self, filters, ClientIp},
 };
 
 pub const DEPARTMENTS: [&str; 3] = ["Support", "Billing", "Sales"];
 
 pub fn routes() -> SectionRoutes {
-    SectionRoutes::new("tickets")
-        .route("/tickets", &["GET"], get(index))
-        .route("/tickets/new", &["GET", "POST"], get(new_page).post(open))
-        .route("/tickets/{ticket}", &["GET"], get(show))
-        .route("/tickets/{ticket}/reply", &["POST"], post(reply))
-        .route("/tickets/{ticket}/close", &["POST"], post(close))
+    SectionRoutes::new(Permission::Tickets)
+        .get("/tickets", index)
+        .get("/tickets/new", new_page)
+        .post("/tickets/new", open)
+        .get("/tickets/{ticket}", show)
+        .post("/tickets/{ticket}/reply", reply)
+        .post("/tickets/{ticket}/close", close)
 }
 
 #[derive(sqlx::FromRow)]
@@ -127,12 +130,17 @@ struct OpenForm {
     message: String,
 }
 
-async fn open(State(state): State<AppState>, m: Member, CsrfForm(f): CsrfForm<OpenForm>) -> Result<Response, AppError> {
+async fn open(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    m: Member,
+    CsrfForm(f): CsrfForm<OpenForm>,
+) -> Result<Response, AppError> {
     let checked = (|| {
         if !DEPARTMENTS.contains(&f.department.as_str()) {
             return Err("Choose a department.".to_string());
         }
-        let subject = crate::auth::registration::clean_name(&f.subject, "a subject")?;
+        let subject = clean_name(&f.subject, "a subject")?;
         Ok((subject, check_body(&f.message)?))
     })();
     let (subject, body) = match checked {
@@ -149,17 +157,12 @@ async fn open(State(state): State<AppState>, m: Member, CsrfForm(f): CsrfForm<Op
         }
     };
     let id = Uuid::new_v4();
-    let mut tx = state.db.begin().await?;
+    let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
     let number: i64 = sqlx::query_scalar("INSERT INTO tickets (id, account_id, department, subject, status) VALUES ($1, $2, $3, $4, 'Open') RETURNING number")
         .bind(id).bind(m.account.id).bind(&f.department).bind(&subject)
         .fetch_one(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO ticket_messages (ticket_id, author_id, from_staff, body) VALUES ($1, $2, false, $3)")
-        .bind(id)
-        .bind(m.user.id)
-        .bind(&body)
-        .execute(&mut *tx)
-        .await?;
+    add_message(&mut tx, id, m.user.id, false, &body).await?;
     notify::send(
         &mut tx,
         m.account.id,
@@ -168,10 +171,7 @@ async fn open(State(state): State<AppState>, m: Member, CsrfForm(f): CsrfForm<Op
         &[format!("{} opened ticket #{number} with {}: {subject}.", m.user.name, f.department)],
     )
     .await?;
-    session::set_flash(&mut *tx, m.user.session_id, &format!("Ticket #{number} opened. We will answer soon.")).await?;
-    tx.commit().await?;
-    state.mail_wakeup.notify_one();
-    Ok(Redirect::to(&format!("/tickets/{id}")).into_response())
+    tx.finish(&format!("Ticket #{number} opened. We will answer soon."), &format!("/tickets/{id}")).await
 }
 
 async fn find(state: &AppState, m: &Member, id: Uuid) -> Result<Ticket, AppError> {
@@ -210,6 +210,7 @@ struct ReplyForm {
 
 async fn reply(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     m: Member,
     Path(id): Path<Uuid>,
     CsrfForm(f): CsrfForm<ReplyForm>,
@@ -228,23 +229,16 @@ async fn reply(
             return super::refused(web::render(&ShowPage { layout: Layout::of(&m.user), t, messages, error: Some(e) }));
         }
     };
-    let mut tx = state.db.begin().await?;
-    sqlx::query("INSERT INTO ticket_messages (ticket_id, author_id, from_staff, body) VALUES ($1, $2, false, $3)")
-        .bind(id)
-        .bind(m.user.id)
-        .bind(&body)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE tickets SET status = 'Customer-Reply', updated_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
+    add_message(&mut tx, id, m.user.id, false, &body).await?;
+    set_status(&mut tx, id, "Customer-Reply").await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/tickets/{id}")).into_response())
 }
 
 async fn close(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     m: Member,
     Path(id): Path<Uuid>,
     CsrfForm(_): CsrfForm<NoFields>,
@@ -253,10 +247,34 @@ async fn close(
     if t.status == "Closed" {
         return Err(AppError::Conflict(format!("Ticket #{} is already closed.", t.number)));
     }
-    sqlx::query("UPDATE tickets SET status = 'Closed', updated_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(&state.db)
+    let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
+    set_status(&mut tx, id, "Closed").await?;
+    tx.finish(&format!("Ticket #{} closed.", t.number), &format!("/tickets/{id}")).await
+}
+
+/// Adds a message to a ticket's thread (the client's or support's).
+pub async fn add_message(
+    conn: &mut PgConnection,
+    ticket_id: Uuid,
+    author_id: Uuid,
+    from_staff: bool,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO ticket_messages (ticket_id, author_id, from_staff, body) VALUES ($1, $2, $3, $4)")
+        .bind(ticket_id)
+        .bind(author_id)
+        .bind(from_staff)
+        .bind(body)
+        .execute(conn)
         .await?;
-    session::set_flash(&state.db, m.user.session_id, &format!("Ticket #{} closed.", t.number)).await?;
-    Ok(Redirect::to(&format!("/tickets/{id}")).into_response())
+    Ok(())
+}
+
+pub async fn set_status(conn: &mut PgConnection, ticket_id: Uuid, status: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tickets SET status = $2, updated_at = now() WHERE id = $1")
+        .bind(ticket_id)
+        .bind(status)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

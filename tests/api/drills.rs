@@ -250,7 +250,11 @@ async fn two_server_processes_on_one_database_share_sessions_access_and_send_eac
         "each outbox row delivered once, none twice"
     );
     for s in [&mut one, &mut two] {
-        unsafe { libc::kill(s.id() as i32, libc::SIGTERM) };
+        // SAFETY: kill only sends a signal to a pid; no memory is involved.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(s.id() as i32, libc::SIGTERM)
+        };
         let _ = s.wait();
     }
 }
@@ -340,7 +344,11 @@ async fn sigterm_finishes_in_flight_requests_and_stops_the_embedded_postgres() {
     let body = format!("csrf_token={token}&email=ann%40example.com&password={}", PASSWORD.replace(' ', "+"));
     let in_flight = tokio::spawn(async move { b.post_raw("/login", &body, &[]).await.status });
     tokio::time::sleep(Duration::from_millis(20)).await;
-    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    // SAFETY: kill only sends a signal to a pid; no memory is involved.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(server.id() as i32, libc::SIGTERM)
+    };
     assert_eq!(in_flight.await.unwrap(), 303, "the in-flight sign-in finished");
     let start = Instant::now();
     let status = loop {

@@ -59,7 +59,9 @@ async fn bad_invitations_get_a_clear_message_and_send_nothing() {
     let before_mail = app.count("SELECT count(*) FROM mail_outbox").await;
     let before_inv = app.count("SELECT count(*) FROM invitations").await;
     let long = format!("{}@example.com", "d".repeat(300));
-    let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str)> = vec![
+    // (what is tried, the form, the status expected, words of the message)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("own address", vec![("email", "ANN@example.com"), ("mode", "all")], 409, "is your own address"),
         ("already a member", vec![("email", "bob@example.com"), ("mode", "all")], 409, "already has access"),
         ("already pending", vec![("email", "carol@example.com"), ("mode", "all")], 409, "already pending"),

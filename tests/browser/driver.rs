@@ -34,7 +34,12 @@ fn driver_port() -> u16 {
             .spawn()
             .expect("chromedriver is installed (Debian package chromium-driver; scripts/test installs it)");
         DRIVER.set(Mutex::new(child)).ok();
-        unsafe { libc::atexit(stop_driver) };
+        // SAFETY: stop_driver is a plain extern "C" fn that lives for the whole
+        // process; registering it hands over no memory.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::atexit(stop_driver)
+        };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return port;

@@ -38,11 +38,16 @@ fn cluster() -> &'static Cluster {
                 let pool = panel::db::connect(&template, 1).await.unwrap();
                 panel::db::MIGRATOR.run(&pool).await.expect("migrations apply");
                 pool.close().await;
-            })
+            });
         })
         .join()
         .expect("template database is built");
-        unsafe { libc::atexit(stop_cluster) };
+        // SAFETY: stop_cluster is a plain extern "C" fn that lives for the whole
+        // process; registering it hands over no memory.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::atexit(stop_cluster)
+        };
         Cluster { pg, root }
     })
 }
@@ -56,7 +61,11 @@ fn remove_stale_runs(base: &std::path::Path) {
         if !PathBuf::from(format!("/proc/{pid}")).exists() {
             if let Ok(pid_file) = std::fs::read_to_string(e.path().join("pg/postmaster.pid")) {
                 if let Some(pg_pid) = pid_file.lines().next().and_then(|l| l.trim().parse::<i32>().ok()) {
-                    unsafe { libc::kill(pg_pid, libc::SIGQUIT) };
+                    // SAFETY: kill only sends a signal to a pid; no memory is involved.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        libc::kill(pg_pid, libc::SIGQUIT)
+                    };
                 }
             }
             let _ = std::fs::remove_dir_all(e.path());

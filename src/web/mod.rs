@@ -1,5 +1,7 @@
 //! Small HTTP helpers shared by every area: rendering, cookies, safe
-//! redirects, the client's address and date formatting.
+//! redirects, the client's address, paging and date formatting.
+
+pub mod filters;
 
 use std::net::SocketAddr;
 
@@ -15,17 +17,6 @@ use crate::{error::AppError, state::AppState};
 
 pub fn render<T: Template>(page: &T) -> Result<Response, AppError> {
     Ok(Html(page.render()?).into_response())
-}
-
-pub fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// A `next=` target is followed only when it is a path on this site:

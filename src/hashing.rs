@@ -36,31 +36,6 @@ pub enum HashError {
     Failed(String),
 }
 
-impl From<HashError> for crate::error::AppError {
-    fn from(e: HashError) -> Self {
-        match e {
-            HashError::Busy => crate::error::AppError::Busy,
-            HashError::Failed(m) => crate::error::AppError::Internal(anyhow::anyhow!(m)),
-        }
-    }
-}
-
-pub const MIN_PASSWORD_LEN: usize = 10;
-pub const MAX_PASSWORD_LEN: usize = 256;
-
-/// Passwords must be long enough to resist guessing, and bounded so a
-/// megabyte "password" cannot be used to burn CPU.
-pub fn check_strength(password: &str) -> Result<(), String> {
-    let n = password.chars().count();
-    if n < MIN_PASSWORD_LEN {
-        return Err(format!("Choose a password of at least {MIN_PASSWORD_LEN} characters."));
-    }
-    if n > MAX_PASSWORD_LEN {
-        return Err(format!("Choose a password of at most {MAX_PASSWORD_LEN} characters."));
-    }
-    Ok(())
-}
-
 impl Hasher {
     pub fn new(threads: usize) -> Hasher {
         let (tx, rx) = mpsc::channel::<Job>();
@@ -182,8 +157,11 @@ fn verify_blocking(password: &str, stored: &str) -> bool {
 
 /// Hashing is meant to be slow; pages are not. On Linux a thread has its own
 /// nice value, so the hashing threads yield the CPU to request handling.
+#[allow(unsafe_code)]
 fn lower_priority() {
     #[cfg(target_os = "linux")]
+    // SAFETY: setpriority and gettid only read their integer arguments and
+    // change this thread's scheduling; no memory is shared or handed over.
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
     }

@@ -1,0 +1,106 @@
+//! Signing in with email and password, and signing out.
+
+use askama::Template;
+use axum::{
+    extract::{Query, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::{
+    csrf::{AnonCsrf, CsrfForm, NoFields},
+    session::{self, CurrentUser},
+    store,
+};
+use crate::{
+    domain::email::Email,
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web::{self, ClientIp},
+};
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    layout: Layout,
+    csrf_token: String,
+    next: String,
+    email: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    pub next: Option<String>,
+    signed_out: Option<String>,
+}
+
+pub async fn page(AnonCsrf(csrf_token): AnonCsrf, Query(q): Query<NextQuery>) -> Result<Response, AppError> {
+    let mut layout = Layout::signed_out();
+    if q.signed_out.is_some() {
+        layout = layout.with_flash("You have signed out.");
+    }
+    web::render(&LoginPage {
+        layout,
+        csrf_token,
+        next: web::safe_next(q.next.as_deref()),
+        email: String::new(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    AnonCsrf(csrf_token): AnonCsrf,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Result<Response, AppError> {
+    let next = web::safe_next(form.next.as_deref());
+    let failed = |email: String, status, message: &str| -> Result<Response, AppError> {
+        let page = LoginPage {
+            layout: Layout::signed_out(),
+            csrf_token: csrf_token.clone(),
+            next: next.clone(),
+            email,
+            error: Some(message.into()),
+        };
+        Ok((status, web::render(&page)?).into_response())
+    };
+    let email = match Email::parse(&form.email) {
+        Ok(e) => e,
+        Err(e) => return failed(form.email.chars().take(254).collect(), StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let Some(login) = super::verify_password(&state, &ip, email.as_str(), &form.password).await? else {
+        return failed(email.to_string(), StatusCode::UNAUTHORIZED, "Incorrect email or password.");
+    };
+    if login.disabled {
+        return failed(
+            email.to_string(),
+            StatusCode::FORBIDDEN,
+            "This login has been disabled. Please contact support.",
+        );
+    }
+    store::record_sign_in(&state.db, login.id).await?;
+    let account = store::default_account(&state.db, login.id).await?;
+    super::sign_in_response(&state, &headers, login.id, account, &ip, &next, None).await
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
+    session::end(&state.db, user.session_id).await?;
+    Ok(([(header::SET_COOKIE, session::clear_session_cookie(&state))], Redirect::to("/login?signed_out=1"))
+        .into_response())
+}

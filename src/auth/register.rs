@@ -1,0 +1,127 @@
+//! Creating a login: every new login also owns a new client account.
+
+use askama::Template;
+use axum::{
+    extract::{Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+
+use super::{
+    csrf::{AnonCsrf, CsrfForm},
+    login::NextQuery,
+    store::{self, NewUser, Registered},
+};
+use crate::{
+    audit,
+    domain::{audit::AuditAction, email::Email, names::clean_name, password},
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web::{self, ClientIp},
+};
+
+/// New logins one address may create per hour.
+pub const REGISTRATIONS_PER_HOUR: i64 = 10;
+
+#[derive(Template)]
+#[template(path = "auth/register.html")]
+struct RegisterPage {
+    layout: Layout,
+    csrf_token: String,
+    next: String,
+    name: String,
+    email: String,
+    account_name: String,
+    error: Option<String>,
+}
+
+pub async fn page(AnonCsrf(csrf_token): AnonCsrf, Query(q): Query<NextQuery>) -> Result<Response, AppError> {
+    web::render(&RegisterPage {
+        layout: Layout::signed_out(),
+        csrf_token,
+        next: web::safe_next(q.next.as_deref()),
+        name: String::new(),
+        email: String::new(),
+        account_name: String::new(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    name: String,
+    email: String,
+    password: String,
+    account_name: String,
+    next: Option<String>,
+}
+
+/// Validates a new login's fields; the message names the first problem.
+pub fn check_new_login(name: &str, email: &str, password: &str) -> Result<(String, Email), String> {
+    let name = clean_name(name, "your name")?;
+    let email = Email::parse(email).map_err(|e| e.to_string())?;
+    password::check_strength(password)?;
+    Ok((name, email))
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    AnonCsrf(csrf_token): AnonCsrf,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    CsrfForm(form): CsrfForm<RegisterForm>,
+) -> Result<Response, AppError> {
+    let next = web::safe_next(form.next.as_deref());
+    let fail = |message: String| -> Result<Response, AppError> {
+        let page = RegisterPage {
+            layout: Layout::signed_out(),
+            csrf_token: csrf_token.clone(),
+            next: next.clone(),
+            name: form.name.chars().take(200).collect(),
+            email: form.email.chars().take(254).collect(),
+            account_name: form.account_name.chars().take(200).collect(),
+            error: Some(message),
+        };
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)?).into_response())
+    };
+    let (name, email) = match check_new_login(&form.name, &form.email, &form.password) {
+        Ok(v) => v,
+        Err(m) => return fail(m),
+    };
+    let account_name = match clean_name(&form.account_name, "an account name") {
+        Ok(v) => v,
+        Err(m) => return fail(m),
+    };
+    // Each login can send invitation mail: bound how many one address makes.
+    if store::recent_registrations(&state.db, &ip).await? >= REGISTRATIONS_PER_HOUR {
+        return Err(AppError::TooManyRequests(
+            "Too many accounts were created from your address in the last hour. Please try again later.".into(),
+        ));
+    }
+    let hash = state.hasher.hash(&form.password).await?;
+    let mut tx = state.db.begin().await?;
+    let new = NewUser { name: &name, email: &email, password_hash: &hash, account_name: &account_name };
+    let (user_id, account_id) =
+        match store::create_user(&mut tx, new).await? {
+            Registered::Created { user_id, account_id } => (user_id, account_id),
+            Registered::EmailTaken => return fail(
+                "This email address cannot be used to register. If it is yours, sign in or use \"Forgot password?\"."
+                    .into(),
+            ),
+        };
+    let event = audit::Event {
+        actor_id: Some(user_id),
+        account_id: Some(account_id),
+        target_user_id: Some(user_id),
+        target_email: None,
+        action: AuditAction::UserRegistered,
+        details: serde_json::json!({}),
+        ip: &ip,
+    };
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    let welcome = Some("Welcome! Your account is ready.");
+    super::sign_in_response(&state, &headers, user_id, Some(account_id), &ip, &next, welcome).await
+}

@@ -1,0 +1,181 @@
+//! The SQL of signing in, registering, resetting and changing passwords.
+//! Every query is checked against the schema at compile time (`.sqlx/`).
+
+use sqlx::{PgConnection, PgExecutor, PgPool};
+use uuid::Uuid;
+
+use crate::domain::{audit::AuditAction, email::Email, token};
+
+/// A login as sign-in finds it by email, with its password hash.
+pub struct StoredLogin {
+    pub id: Uuid,
+    pub name: String,
+    pub is_staff: bool,
+    pub disabled: bool,
+    pub password_hash: String,
+}
+
+pub async fn login_by_email(db: &PgPool, email: &str) -> Result<Option<StoredLogin>, sqlx::Error> {
+    sqlx::query_as!(
+        StoredLogin,
+        r#"SELECT id, name, is_staff, disabled_at IS NOT NULL AS "disabled!", password_hash FROM users WHERE email = $1"#,
+        email
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Where a fresh session of this login starts: its own account, else the
+/// account it joined first.
+pub async fn default_account(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT account_id FROM memberships WHERE user_id = $1 ORDER BY is_owner DESC, created_at LIMIT 1",
+        user_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn record_sign_in(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE users SET last_sign_in_at = now() WHERE id = $1", user_id).execute(db).await?;
+    Ok(())
+}
+
+/// Sets a new password hash; every session of the login ends except
+/// `keep` (the one that made the change, if any), and every unused reset
+/// link dies.
+pub async fn set_password(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    hash: &str,
+    keep: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "WITH s AS (DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $3),
+              r AS (UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL)
+         UPDATE users SET password_hash = $2 WHERE id = $1",
+        user_id,
+        hash,
+        keep as Option<Uuid>
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub struct NewUser<'a> {
+    pub name: &'a str,
+    pub email: &'a Email,
+    pub password_hash: &'a str,
+    pub account_name: &'a str,
+}
+
+pub enum Registered {
+    Created { user_id: Uuid, account_id: Uuid },
+    EmailTaken,
+}
+
+/// Creates a login and the client account it owns.
+pub async fn create_user(conn: &mut PgConnection, u: NewUser<'_>) -> Result<Registered, sqlx::Error> {
+    let user_id = Uuid::new_v4();
+    let account_id = Uuid::new_v4();
+    let inserted = sqlx::query!(
+        "INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING",
+        user_id,
+        u.email.as_str(),
+        u.name,
+        u.password_hash
+    )
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(Registered::EmailTaken);
+    }
+    sqlx::query!(
+        "WITH a AS (INSERT INTO accounts (id, name) VALUES ($1, $2))
+         INSERT INTO memberships (account_id, user_id, is_owner, all_permissions) VALUES ($1, $3, true, true)",
+        account_id,
+        u.account_name,
+        user_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(Registered::Created { user_id, account_id })
+}
+
+/// Logins registered from `ip` in the last hour.
+pub async fn recent_registrations(db: &PgPool, ip: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM audit_events WHERE action = $2 AND ip = $1 AND at > now() - interval '1 hour'"#,
+        ip,
+        AuditAction::UserRegistered.code()
+    )
+    .fetch_one(db)
+    .await
+}
+
+pub async fn set_name(db: &PgPool, user_id: Uuid, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE users SET name = $2 WHERE id = $1", user_id, name).execute(db).await?;
+    Ok(())
+}
+
+/// An enabled login that asked for a reset link.
+pub struct ResetCandidate {
+    pub id: Uuid,
+    pub name: String,
+    /// Reset links it was sent in the last hour.
+    pub recent: i64,
+}
+
+/// An enabled login by email, locked.
+pub async fn reset_candidate(conn: &mut PgConnection, email: &str) -> Result<Option<ResetCandidate>, sqlx::Error> {
+    sqlx::query_as!(
+        ResetCandidate,
+        r#"SELECT u.id, u.name,
+                  (SELECT count(*) FROM password_resets r
+                   WHERE r.user_id = u.id AND r.created_at > now() - interval '1 hour') AS "recent!"
+           FROM users u WHERE u.email = $1 AND u.disabled_at IS NULL FOR UPDATE"#,
+        email
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn create_reset(
+    conn: &mut PgConnection,
+    token: &str,
+    user_id: Uuid,
+    valid_minutes: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, now() + make_interval(mins => $3))",
+        token::hash(token),
+        user_id,
+        valid_minutes
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn reset_is_valid(db: &PgPool, token: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now())
+           AS "valid!""#,
+        token::hash(token)
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Marks a reset link used, locking it so two uses at once cannot both
+/// pass; the login it belongs to, if it was still usable.
+pub async fn use_reset(conn: &mut PgConnection, token: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE password_resets SET used_at = now()
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING user_id",
+        token::hash(token)
+    )
+    .fetch_optional(conn)
+    .await
+}

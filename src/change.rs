@@ -1,0 +1,112 @@
+//! One way to finish a change: every section, User Management and staff
+//! handler that changes something opens an `AccountChange`, does its work
+//! in its transaction, records audit events through it, and ends with
+//! `finish`, which sets the flash message, commits and wakes the mail
+//! worker before redirecting. Forgetting the wake-up is impossible, and the
+//! audit event always carries the actor, account and address of the request.
+
+use std::ops::{Deref, DerefMut};
+
+use axum::response::{IntoResponse, Redirect, Response};
+use sqlx::{PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::{audit, auth::session, domain::audit::AuditAction, error::AppError, state::AppState};
+
+pub struct AccountChange<'a> {
+    tx: Transaction<'static, Postgres>,
+    state: &'a AppState,
+    /// The session that made the change: it gets the flash message.
+    session_id: Uuid,
+    pub actor_id: Uuid,
+    /// The account changed (`None` for a staff action on a login).
+    pub account_id: Option<Uuid>,
+    pub ip: &'a str,
+}
+
+/// Whom an audit event is about, beyond the account.
+#[derive(Clone, Copy, Default)]
+pub struct Target<'t> {
+    pub user_id: Option<Uuid>,
+    pub email: Option<&'t str>,
+}
+
+impl<'a> AccountChange<'a> {
+    /// Opens the transaction of a change by the signed-in `actor_id`.
+    pub async fn begin(
+        state: &'a AppState,
+        session_id: Uuid,
+        actor_id: Uuid,
+        account_id: Option<Uuid>,
+        ip: &'a str,
+    ) -> Result<AccountChange<'a>, sqlx::Error> {
+        let tx = state.db.begin().await?;
+        Ok(AccountChange { tx, state, session_id, actor_id, account_id, ip })
+    }
+
+    /// Records `action` in the audit log, in this change's transaction.
+    pub async fn audit(
+        &mut self,
+        action: AuditAction,
+        target: Target<'_>,
+        details: serde_json::Value,
+    ) -> Result<(), sqlx::Error> {
+        let event = audit::Event {
+            actor_id: Some(self.actor_id),
+            account_id: self.account_id,
+            target_user_id: target.user_id,
+            target_email: target.email,
+            action,
+            details,
+            ip: self.ip,
+        };
+        audit::record(&mut self.tx, event).await
+    }
+
+    /// Commits with `flash` for the next page, wakes the mail worker (mail
+    /// queued in the transaction goes out at once) and redirects to `to`.
+    pub async fn finish(mut self, flash: &str, to: &str) -> Result<Response, AppError> {
+        session::set_flash(&mut *self.tx, self.session_id, flash).await?;
+        self.commit().await?;
+        Ok(Redirect::to(to).into_response())
+    }
+
+    /// Commits and wakes the mail worker, for a change whose answer is not
+    /// a redirect with a message (a page re-rendered, a sign-on link).
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await?;
+        self.state.mail_wakeup.notify_one();
+        Ok(())
+    }
+    /// A change by a member (or the owner) in their active account.
+    pub async fn by_member(
+        state: &'a AppState,
+        m: &session::Member,
+        ip: &'a str,
+    ) -> Result<AccountChange<'a>, sqlx::Error> {
+        AccountChange::begin(state, m.user.session_id, m.user.id, Some(m.account.id), ip).await
+    }
+    /// A change by support staff, to an account or (with `None`) a login.
+    pub async fn by_staff(
+        state: &'a AppState,
+        staff: &session::CurrentUser,
+        account_id: Option<Uuid>,
+        ip: &'a str,
+    ) -> Result<AccountChange<'a>, sqlx::Error> {
+        AccountChange::begin(state, staff.session_id, staff.id, account_id, ip).await
+    }
+}
+
+impl Deref for AccountChange<'_> {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for AccountChange<'_> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}

@@ -1,0 +1,39 @@
+//! Who is asking: the signed-in login and the account it works in, as one
+//! request resolved them (`auth::session` loads them; pages, guards and the
+//! layout read them).
+
+use uuid::Uuid;
+
+use crate::domain::permissions::{Grant, Permission};
+
+#[derive(Clone, Debug)]
+pub struct ActiveAccount {
+    pub id: Uuid,
+    pub name: String,
+    pub is_owner: bool,
+    pub grant: Grant,
+}
+
+impl ActiveAccount {
+    /// The owner may do everything; a member what was granted.
+    pub fn allows(&self, permission: Permission) -> bool {
+        self.is_owner || self.grant.allows(permission)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub session_id: Uuid,
+    /// When the session began (for the absolute timeout).
+    pub session_started: time::OffsetDateTime,
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub is_staff: bool,
+    pub csrf_token: String,
+    /// A one-time message to show on this page (then cleared).
+    pub flash: Option<String>,
+    pub account: Option<ActiveAccount>,
+    /// Support staff viewing the client area as this user: (id, name).
+    pub impersonator: Option<(Uuid, String)>,
+}

@@ -1,0 +1,240 @@
+//! Sending, resending and cancelling invitations (DESIGN.md section 4): who
+//! may be invited, the rate limit, and the token's life. The owner's User
+//! Management and the staff area both come through here, inside their
+//! `AccountChange`, so the audit log reads the same whoever acted.
+
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    auth::session::Member,
+    change::{AccountChange, Target},
+    config::Config,
+    domain::{audit::AuditAction, email::Email, invitation::VALID_DAYS, permissions::Grant, token},
+    error::{internal_error_from, AppError, Internal},
+    mail::messages::InvitationMail,
+    web,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InviteError {
+    #[error("{0} is your own address: you already own this account.")]
+    OwnAddress(String),
+    #[error("{0} already has access to this account. Use Manage Permissions to change what they can do.")]
+    AlreadyMember(String),
+    #[error("An invitation to {0} is already pending. You can resend or cancel it in the list of invitations.")]
+    AlreadyPending(String),
+    #[error("{0} belongs to a support staff login and cannot be invited.")]
+    Staff(String),
+    #[error("This account has sent {0} invitations in the last hour. Please try again later.")]
+    RateLimited(i64),
+    #[error(transparent)]
+    Internal(Internal),
+}
+internal_error_from!(InviteError);
+
+/// Resending or cancelling an invitation of the account.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("There is no such invitation in this account.")]
+    NotFound,
+    #[error("This invitation was already {0} and cannot be changed.")]
+    Closed(&'static str),
+    #[error("This account has sent {0} invitations in the last hour. Please try again later.")]
+    RateLimited(i64),
+    #[error(transparent)]
+    Internal(Internal),
+}
+internal_error_from!(ChangeError);
+
+impl From<ChangeError> for AppError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::NotFound => AppError::NotFound(e.to_string()),
+            ChangeError::Closed(_) => AppError::Conflict(e.to_string()),
+            ChangeError::RateLimited(_) => AppError::TooManyRequests(e.to_string()),
+            ChangeError::Internal(e) => e.into(),
+        }
+    }
+}
+
+/// The account whose invitations are handled, and whose owner's name the
+/// invitation mail carries (staff act on the owner's behalf).
+pub struct Inviter<'a> {
+    pub account_id: Uuid,
+    pub account_name: &'a str,
+    pub owner_name: &'a str,
+    pub owner_email: &'a str,
+    pub config: &'a Config,
+}
+
+impl<'a> Inviter<'a> {
+    /// The owner, working in their active account.
+    pub fn owner(member: &'a Member, config: &'a Config) -> Inviter<'a> {
+        Inviter {
+            account_id: member.account.id,
+            account_name: &member.account.name,
+            owner_name: &member.user.name,
+            owner_email: &member.user.email,
+            config,
+        }
+    }
+}
+
+/// The hourly limit (`INVITATIONS_PER_HOUR`) when the account has reached
+/// it with the invitations it sent or resent in the last hour.
+async fn over_rate(conn: &mut PgConnection, from: &Inviter<'_>) -> Result<Option<i64>, sqlx::Error> {
+    let recent = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM invitations WHERE account_id = $1 AND sent_at > now() - interval '1 hour'"#,
+        from.account_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let limit = from.config.invitations_per_hour;
+    Ok((recent >= limit).then_some(limit))
+}
+
+async fn queue_invitation_mail(
+    conn: &mut PgConnection,
+    from: &Inviter<'_>,
+    email: &str,
+    grant: &Grant,
+    token: &str,
+    expires_at: OffsetDateTime,
+) -> Result<(), Internal> {
+    let link = format!("{}/invitations/{token}", from.config.base_url);
+    let m = InvitationMail {
+        inviter_name: from.owner_name,
+        inviter_email: from.owner_email,
+        account_name: from.account_name,
+        permissions: grant.labels(),
+        link: &link,
+        expires: web::datetime(&expires_at),
+    };
+    m.to(email, from.account_id)?.with_secret(token).queue(conn).await?;
+    Ok(())
+}
+
+pub async fn invite(
+    change: &mut AccountChange<'_>,
+    from: &Inviter<'_>,
+    email: &Email,
+    grant: &Grant,
+) -> Result<(), InviteError> {
+    if email.as_str() == from.owner_email {
+        return Err(InviteError::OwnAddress(email.to_string()));
+    }
+    // Serialises invitations of one account, for the rate limit and checks.
+    sqlx::query!("SELECT 1 AS locked FROM accounts WHERE id = $1 FOR UPDATE", from.account_id)
+        .fetch_optional(&mut **change)
+        .await?;
+    // First, so the answers below cannot be used to probe addresses freely.
+    if let Some(limit) = over_rate(change, from).await? {
+        return Err(InviteError::RateLimited(limit));
+    }
+    let found = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
+                          WHERE m.account_id = $1 AND u.email = $2) AS "is_member!",
+                  EXISTS (SELECT 1 FROM users WHERE email = $2 AND is_staff) AS "is_staff!",
+                  i.id AS "open_id?", i.expires_at AS "open_expires?"
+           FROM (SELECT 1) one
+           LEFT JOIN invitations i
+             ON i.account_id = $1 AND i.email = $2 AND i.accepted_at IS NULL AND i.cancelled_at IS NULL"#,
+        from.account_id,
+        email.as_str()
+    )
+    .fetch_one(&mut **change)
+    .await?;
+    let (is_member, is_staff, open_id, open_expires) =
+        (found.is_member, found.is_staff, found.open_id, found.open_expires);
+    if is_member {
+        return Err(InviteError::AlreadyMember(email.to_string()));
+    }
+    if is_staff {
+        return Err(InviteError::Staff(email.to_string()));
+    }
+    match open_id.zip(open_expires) {
+        Some((_, expires)) if expires > OffsetDateTime::now_utc() => {
+            return Err(InviteError::AlreadyPending(email.to_string()))
+        }
+        // An expired invitation gives way to the new one.
+        Some((id, _)) => {
+            sqlx::query!("UPDATE invitations SET cancelled_at = now() WHERE id = $1", id)
+                .execute(&mut **change)
+                .await?;
+        }
+        None => {}
+    }
+    let token = token::generate();
+    let id = Uuid::new_v4();
+    let expires_at = sqlx::query_scalar!(
+        "INSERT INTO invitations (id, account_id, email, token_hash, all_permissions, permissions, invited_by, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(days => $8)) RETURNING expires_at",
+        id,
+        from.account_id,
+        email.as_str(),
+        token::hash(&token),
+        grant.is_all(),
+        &grant.keys(),
+        change.actor_id,
+        VALID_DAYS as i32
+    )
+    .fetch_one(&mut **change)
+    .await?;
+    queue_invitation_mail(change, from, email.as_str(), grant, &token, expires_at).await?;
+    let details = serde_json::json!({ "invitation_id": id, "permissions": grant.describe() });
+    change.audit(AuditAction::InvitationSent, Target { user_id: None, email: Some(email.as_str()) }, details).await?;
+    Ok(())
+}
+
+/// Locks an invitation of the account; refuses closed ones.
+async fn lock_open(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> Result<(String, Grant), ChangeError> {
+    let row = sqlx::query!(
+        "SELECT email, all_permissions, permissions, accepted_at, cancelled_at FROM invitations
+         WHERE id = $1 AND account_id = $2 FOR UPDATE",
+        id,
+        account_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(ChangeError::NotFound)?;
+    if row.accepted_at.is_some() {
+        return Err(ChangeError::Closed("accepted"));
+    }
+    if row.cancelled_at.is_some() {
+        return Err(ChangeError::Closed("cancelled"));
+    }
+    Ok((row.email, Grant::from_row(row.all_permissions, &row.permissions)))
+}
+
+/// A new token and seven more days; the old link dies. The invited address.
+pub async fn resend(change: &mut AccountChange<'_>, from: &Inviter<'_>, id: Uuid) -> Result<String, ChangeError> {
+    let (email, grant) = lock_open(change, from.account_id, id).await?;
+    if let Some(limit) = over_rate(change, from).await? {
+        return Err(ChangeError::RateLimited(limit));
+    }
+    let token = token::generate();
+    let expires_at = sqlx::query_scalar!(
+        "UPDATE invitations SET token_hash = $2, sent_at = now(), expires_at = now() + make_interval(days => $3)
+         WHERE id = $1 RETURNING expires_at",
+        id,
+        token::hash(&token),
+        VALID_DAYS as i32
+    )
+    .fetch_one(&mut **change)
+    .await?;
+    queue_invitation_mail(change, from, &email, &grant, &token, expires_at).await?;
+    let target = Target { user_id: None, email: Some(&email) };
+    change.audit(AuditAction::InvitationResent, target, serde_json::json!({ "invitation_id": id })).await?;
+    Ok(email)
+}
+
+/// Ends an open invitation; its link dies. The invited address.
+pub async fn cancel(change: &mut AccountChange<'_>, account_id: Uuid, id: Uuid) -> Result<String, ChangeError> {
+    let (email, _) = lock_open(change, account_id, id).await?;
+    sqlx::query!("UPDATE invitations SET cancelled_at = now() WHERE id = $1", id).execute(&mut **change).await?;
+    let target = Target { user_id: None, email: Some(&email) };
+    change.audit(AuditAction::InvitationCancelled, target, serde_json::json!({ "invitation_id": id })).await?;
+    Ok(email)
+}

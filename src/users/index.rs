@@ -1,0 +1,59 @@
+//! The User Management page: members and invitations, each list paged.
+
+use askama::Template;
+use axum::{
+    extract::{Query, State},
+    response::Response,
+};
+use serde::Deserialize;
+
+use super::store::{self, InvitationRow, MemberRow};
+use crate::{
+    auth::session::Owner,
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web::{self, filters},
+};
+
+#[derive(Template)]
+#[template(path = "users/index.html")]
+struct IndexPage {
+    layout: Layout,
+    owner_name: String,
+    owner_email: String,
+    members: Vec<MemberRow>,
+    next_members: Option<String>,
+    invitations: Vec<InvitationRow>,
+    next_invitations: Option<String>,
+    /// Keeps the other list's position in the pager links.
+    members_at: String,
+    invitations_at: String,
+}
+
+#[derive(Deserialize)]
+pub struct IndexQuery {
+    after: Option<String>,
+    iafter: Option<String>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Owner(me): Owner,
+    Query(q): Query<IndexQuery>,
+) -> Result<Response, AppError> {
+    let after = super::parse_cursor(q.after.as_deref())?;
+    let iafter = super::parse_cursor(q.iafter.as_deref())?;
+    let ((members, next_m), (invitations, next_i)) = store::lists(&state.db, me.account.id, after, iafter).await?;
+    web::render(&IndexPage {
+        layout: Layout::of(&me.user),
+        owner_name: me.user.name.clone(),
+        owner_email: me.user.email.clone(),
+        members,
+        next_members: next_m.map(|c| c.encode()),
+        invitations,
+        next_invitations: next_i.map(|c| c.encode()),
+        members_at: q.after.unwrap_or_default(),
+        invitations_at: q.iafter.unwrap_or_default(),
+    })
+}

@@ -1,0 +1,125 @@
+//! Invite New User, and Resend / Cancel in the invitation list.
+
+use askama::Template;
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::GrantChoice;
+use crate::{
+    auth::{
+        csrf::{CsrfForm, NoFields},
+        session::Owner,
+    },
+    change::AccountChange,
+    domain::{
+        email::Email,
+        permissions::{Grant, Permission, PRESETS},
+    },
+    error::AppError,
+    invitations::send::{self, InviteError, Inviter},
+    layout::Layout,
+    state::AppState,
+    web::{self, ClientIp},
+};
+
+#[derive(Template)]
+#[template(path = "users/invite.html")]
+struct InvitePage {
+    layout: Layout,
+    email: String,
+    grant: GrantChoice,
+    presets: &'static [(&'static str, &'static [Permission])],
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct InviteQuery {
+    preset: Option<String>,
+}
+
+pub async fn page(Owner(me): Owner, Query(q): Query<InviteQuery>) -> Result<Response, AppError> {
+    // A preset ticks its boxes under Choose Permissions; it works without
+    // JavaScript because it is a link.
+    let grant = match PRESETS.iter().find(|(name, _)| q.preset.as_deref() == Some(&name.to_lowercase())) {
+        Some((_, preset)) => GrantChoice::of(&Grant::Chosen(preset.iter().copied().collect())),
+        None => GrantChoice::of(&Grant::All),
+    };
+    web::render(&InvitePage {
+        layout: Layout::of(&me.user),
+        email: String::new(),
+        grant,
+        presets: &PRESETS,
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    email: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    permissions: Vec<String>,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Owner(me): Owner,
+    CsrfForm(form): CsrfForm<InviteForm>,
+) -> Result<Response, AppError> {
+    let refuse = |status: StatusCode, message: String| -> Result<Response, AppError> {
+        let page = InvitePage {
+            layout: Layout::of(&me.user),
+            email: form.email.chars().take(254).collect(),
+            grant: GrantChoice::from_form(&form.mode, &form.permissions),
+            presets: &PRESETS,
+            error: Some(message),
+        };
+        Ok((status, web::render(&page)?).into_response())
+    };
+    let email = match Email::parse(&form.email) {
+        Ok(e) => e,
+        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    };
+    let grant = match Grant::parse(&form.mode, &form.permissions) {
+        Ok(g) => g,
+        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    };
+    let mut change = AccountChange::by_member(&state, &me, &ip).await?;
+    match send::invite(&mut change, &Inviter::owner(&me, &state.config), &email, &grant).await {
+        Ok(()) => change.finish(&format!("Invitation sent to {email}. It is valid for 7 days."), "/users").await,
+        Err(InviteError::Internal(e)) => Err(e.into()),
+        Err(e @ InviteError::RateLimited(_)) => refuse(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
+        Err(e) => refuse(StatusCode::CONFLICT, e.to_string()),
+    }
+}
+
+pub async fn resend(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Owner(me): Owner,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
+    let mut change = AccountChange::by_member(&state, &me, &ip).await?;
+    let email = send::resend(&mut change, &Inviter::owner(&me, &state.config), id).await?;
+    change.finish(&format!("A new invitation was sent to {email}; the earlier link no longer works."), "/users").await
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Owner(me): Owner,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
+    let mut change = AccountChange::by_member(&state, &me, &ip).await?;
+    let email = send::cancel(&mut change, me.account.id, id).await?;
+    change.finish(&format!("The invitation to {email} was cancelled."), "/users").await
+}
