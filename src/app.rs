@@ -43,7 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(invitations::router())
         .merge(users::router())
         .merge(sections::router(&state))
-        .merge(sections::services::control_panel_router())
+        .merge(sections::services::control_panel_router(&state.config))
         .layer(middleware::from_fn_with_state(state.clone(), auth::csrf::ensure_anon_cookie));
     Router::new()
         .merge(pages)

@@ -6,6 +6,7 @@ use std::{
     fmt,
     net::SocketAddr,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -38,6 +39,84 @@ pub struct Config {
     /// The CSS and images: beside the templates in the source tree, or
     /// PANEL_STATIC_DIR for an installed binary.
     pub static_dir: PathBuf,
+    /// The payment gateway, control panel and registrar the panel talks to.
+    pub outside: OutsideSystems,
+    /// The built-in test gateway answers this much later (fault drills).
+    pub test_gateway_delay: Duration,
+}
+
+/// The outside systems the panel does not own, each chosen by a setting
+/// (`PAYMENT_GATEWAY`, `CONTROL_PANEL`, `REGISTRAR`); `None` means the
+/// provider has not connected one, and its actions are refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutsideSystems {
+    pub payment_gateway: Option<PaymentGatewayKind>,
+    pub control_panel: Option<ControlPanelKind>,
+    pub registrar: Option<RegistrarKind>,
+    /// Stand-ins chosen outside the quick start: every signed-in page says
+    /// so in this banner, so nobody mistakes them for the real thing.
+    banner: Option<Arc<str>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentGatewayKind {
+    /// `TestGateway`: approves every charge; no money moves.
+    Test,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlPanelKind {
+    /// `LocalControlPanel`: logins and sign-on in Postgres.
+    Local,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistrarKind {
+    /// `LocalRegistrar`: the domain rows are its registry.
+    Local,
+}
+
+impl OutsideSystems {
+    fn new(
+        payment_gateway: Option<PaymentGatewayKind>,
+        control_panel: Option<ControlPanelKind>,
+        registrar: Option<RegistrarKind>,
+        quick_start: bool,
+    ) -> OutsideSystems {
+        let stand_ins: Vec<&str> = [
+            payment_gateway.map(|_| "Test payment gateway: no money moves."),
+            control_panel.map(|_| "Built-in control panel: no real hosting account changes."),
+            registrar.map(|_| "Built-in registrar: no real domain changes."),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let banner = (!quick_start && !stand_ins.is_empty()).then(|| Arc::from(stand_ins.join(" ")));
+        OutsideSystems { payment_gateway, control_panel, registrar, banner }
+    }
+
+    /// One line per system for the server's start-up output.
+    pub fn startup_lines(&self) -> [String; 3] {
+        let line = |what: &str, var: &str, active: Option<&str>| match active {
+            Some(name) => format!("{what}: {name} ({var})"),
+            None => format!("{what}: none, not connected ({var}); its actions are refused"),
+        };
+        [
+            line(
+                "Payment gateway",
+                "PAYMENT_GATEWAY",
+                self.payment_gateway.map(|_| "built-in test gateway, no money moves"),
+            ),
+            line("Control panel", "CONTROL_PANEL", self.control_panel.map(|_| "built-in stand-in")),
+            line("Registrar", "REGISTRAR", self.registrar.map(|_| "built-in stand-in")),
+        ]
+    }
+
+    /// The banner shown on every signed-in page when stand-ins run outside
+    /// the quick start.
+    pub fn notice(&self) -> Option<&Arc<str>> {
+        self.banner.as_ref()
+    }
 }
 
 /// Logged at start-up and in panics: never the passwords inside the
@@ -59,6 +138,8 @@ impl fmt::Debug for Config {
             .field("trust_x_forwarded_for", &self.trust_x_forwarded_for)
             .field("invitations_per_hour", &self.invitations_per_hour)
             .field("static_dir", &self.static_dir)
+            .field("outside", &self.outside)
+            .field("test_gateway_delay", &self.test_gateway_delay)
             .finish()
     }
 }
@@ -134,6 +215,14 @@ impl Config {
                 &format!("must be a folder holding app.css ({})", static_dir.display()),
             ));
         }
+        // The stand-ins are the default only for the quick start (embedded
+        // Postgres and the local mailbox); anything else starts with none.
+        let quick_start = database_url.is_none() && smtp_url.is_none();
+        let payment_gateway = choice(&get, "PAYMENT_GATEWAY", "test", PaymentGatewayKind::Test, quick_start)?;
+        let control_panel = choice(&get, "CONTROL_PANEL", "local", ControlPanelKind::Local, quick_start)?;
+        let registrar = choice(&get, "REGISTRAR", "local", RegistrarKind::Local, quick_start)?;
+        let outside = OutsideSystems::new(payment_gateway, control_panel, registrar, quick_start);
+        let test_gateway_delay = Duration::from_millis(number(&get, "TEST_GATEWAY_DELAY_MS", 0, 0, 60_000)?.into());
         if let Some(level) = get("RUST_LOG") {
             tracing_subscriber::EnvFilter::try_new(&level)
                 .map_err(|_| bad("RUST_LOG", "is not a valid tracing filter (try info or debug)"))?;
@@ -153,6 +242,8 @@ impl Config {
             trust_x_forwarded_for,
             invitations_per_hour,
             static_dir,
+            outside,
+            test_gateway_delay,
         })
     }
 
@@ -171,6 +262,23 @@ impl Config {
 
 fn bad(var: &str, why: &str) -> ConfigError {
     ConfigError(format!("configuration error: {var} {why}"))
+}
+
+/// An outside system's setting: `stand_in_name` (the built-in stand-in) or
+/// `none`; unset, the stand-in only in the quick start.
+fn choice<T: Copy>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &str,
+    stand_in_name: &str,
+    stand_in: T,
+    quick_start: bool,
+) -> Result<Option<T>, ConfigError> {
+    match get(var).as_deref() {
+        None => Ok(quick_start.then_some(stand_in)),
+        Some("none") => Ok(None),
+        Some(v) if v == stand_in_name => Ok(Some(stand_in)),
+        Some(_) => Err(bad(var, &format!("must be {stand_in_name} or none"))),
+    }
 }
 
 fn number(
@@ -208,6 +316,47 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("smtps://mailer:***@mail.example.com:465"), "{shown}");
+    }
+
+    #[test]
+    fn stand_ins_are_the_default_only_in_the_quick_start() {
+        let quick = Config::from_vars(&vars(&[])).unwrap().outside;
+        assert_eq!(quick.payment_gateway, Some(PaymentGatewayKind::Test));
+        assert_eq!((quick.control_panel, quick.registrar), (Some(ControlPanelKind::Local), Some(RegistrarKind::Local)));
+        assert_eq!(quick.notice(), None, "the quick start needs no banner");
+        for production_like in [
+            vars(&[("DATABASE_URL", "postgres://db.example.com/panel")]),
+            vars(&[("SMTP_URL", "smtp://127.0.0.1:2525")]),
+        ] {
+            let o = Config::from_vars(&production_like).unwrap().outside;
+            assert_eq!((o.payment_gateway, o.control_panel, o.registrar), (None, None, None));
+            assert_eq!(o.notice(), None);
+            assert!(o.startup_lines().iter().all(|l| l.contains("none, not connected")), "{:?}", o.startup_lines());
+        }
+    }
+
+    #[test]
+    fn stand_ins_set_outside_the_quick_start_are_announced() {
+        let o = Config::from_vars(&vars(&[
+            ("DATABASE_URL", "postgres://db.example.com/panel"),
+            ("PAYMENT_GATEWAY", "test"),
+            ("REGISTRAR", "none"),
+        ]))
+        .unwrap()
+        .outside;
+        assert_eq!((o.payment_gateway, o.control_panel, o.registrar), (Some(PaymentGatewayKind::Test), None, None));
+        assert_eq!(o.notice().map(|n| &**n), Some("Test payment gateway: no money moves."));
+        assert!(o.startup_lines()[0].contains("test gateway, no money moves"));
+        let quick_none = Config::from_vars(&vars(&[("PAYMENT_GATEWAY", "none")])).unwrap().outside;
+        assert_eq!(quick_none.payment_gateway, None);
+    }
+
+    #[test]
+    fn unknown_outside_systems_are_refused() {
+        for (var, value) in [("PAYMENT_GATEWAY", "stripe"), ("CONTROL_PANEL", "cpanel"), ("REGISTRAR", "Local")] {
+            let e = Config::from_vars(&vars(&[(var, value)])).unwrap_err();
+            assert!(e.to_string().contains(var) && e.to_string().contains("or none"), "{e}");
+        }
     }
 
     #[test]

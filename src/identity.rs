@@ -2,6 +2,8 @@
 //! request resolved them (`auth::session` loads them; pages, guards and the
 //! layout read them).
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use crate::domain::permissions::{Grant, Permission};
@@ -36,4 +38,7 @@ pub struct CurrentUser {
     pub account: Option<ActiveAccount>,
     /// Support staff viewing the client area as this user: (id, name).
     pub impersonator: Option<(Uuid, String)>,
+    /// The configuration's warning that stand-in outside systems answer
+    /// (shown on every page this person sees).
+    pub stand_in_notice: Option<Arc<str>>,
 }

@@ -1,5 +1,7 @@
 //! What the shared page frame (templates/base.html) needs to know.
 
+use std::sync::Arc;
+
 use crate::{domain::permissions::Permission, identity::CurrentUser};
 
 /// The client-area navigation, each entry shown only to those who hold its
@@ -30,6 +32,8 @@ pub struct Layout {
     pub user_email: String,
     /// The sections this user may open in the active account.
     pub nav: Vec<(&'static str, &'static str)>,
+    /// Stand-in outside systems are answering (see `config::OutsideSystems`).
+    pub stand_in_notice: Option<Arc<str>>,
 }
 
 impl Layout {
@@ -45,6 +49,7 @@ impl Layout {
             impersonator: None,
             user_email: String::new(),
             nav: Vec::new(),
+            stand_in_notice: None,
         }
     }
 
@@ -65,6 +70,7 @@ impl Layout {
                 }
                 None => Vec::new(),
             },
+            stand_in_notice: user.stand_in_notice.clone(),
         }
     }
 

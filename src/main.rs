@@ -73,6 +73,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         if local_mailbox {
             println!("No SMTP_URL set: mail is kept in the local mailbox at {base_url}/dev/mailbox");
         }
+        for line in app.state().config.outside.startup_lines() {
+            println!("{line}");
+        }
         app.run_until(shutdown_signal()).await
     }
     .await;

@@ -183,6 +183,7 @@ LEFT JOIN accounts a ON a.id = m.account_id"#,
         flash: row.flash,
         account,
         impersonator: row.impersonator_id.zip(row.impersonator_name),
+        stand_in_notice: state.config.outside.notice().cloned(),
     };
     if let (None, Some(lost)) = (&user.account, row.active_account_id) {
         fall_back_to_own_account(state, &mut user, lost).await?;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     notify,
-    providers::{LocalRegistrar, Registrar},
+    providers::{self, Registrar},
     SectionRoutes,
 };
 use crate::{
@@ -109,11 +109,20 @@ struct ManagePage {
     layout: Layout,
     d: Domain,
     error: Option<String>,
+    /// Why the settings cannot be changed: no registrar is connected.
+    not_connected: Option<&'static str>,
+}
+
+impl ManagePage {
+    fn new(state: &AppState, m: &Member, d: Domain, error: Option<String>) -> ManagePage {
+        let not_connected = providers::registrar(&state.config).err().map(|_| providers::REGISTRAR_NOT_CONNECTED);
+        ManagePage { layout: Layout::of(&m.user), d, error, not_connected }
+    }
 }
 
 async fn manage_page(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
     let d = find(&state, &m, id).await?;
-    web::render(&ManagePage { layout: Layout::of(&m.user), d, error: None })
+    web::render(&ManagePage::new(&state, &m, d, None))
 }
 
 /// A host name as registries accept it: dotted labels of letters, digits
@@ -170,6 +179,7 @@ async fn set_nameservers(
     CsrfForm(f): CsrfForm<NameserversForm>,
 ) -> Result<Response, AppError> {
     let mut d = find(&state, &m, id).await?;
+    let registrar = providers::registrar(&state.config)?;
     let ns: Vec<String> = f.nameservers.iter().map(|n| n.trim().to_lowercase()).filter(|n| !n.is_empty()).collect();
     let problem = if !(2..=5).contains(&ns.len()) {
         Some("Enter between 2 and 5 nameservers.".to_string())
@@ -190,10 +200,10 @@ async fn set_nameservers(
     if let Some(e) = problem {
         // Show what was typed, so it can be corrected.
         d.nameservers = f.nameservers.iter().take(5).map(|n| n.chars().take(253).collect()).collect();
-        return super::refused(web::render(&ManagePage { layout: Layout::of(&m.user), d, error: Some(e) }));
+        return super::refused(web::render(&ManagePage::new(&state, &m, d, Some(e))));
     }
     change(&state, &m, &ip, &d, "nameservers", "Nameservers saved.", async |c| {
-        LocalRegistrar.set_nameservers(c, id, &ns).await
+        registrar.set_nameservers(c, id, &ns).await
     })
     .await
 }
@@ -214,6 +224,7 @@ async fn set_lock(
     CsrfForm(f): CsrfForm<LockForm>,
 ) -> Result<Response, AppError> {
     let d = find(&state, &m, id).await?;
+    let registrar = providers::registrar(&state.config)?;
     let locked = match f.locked.as_str() {
         "true" => true,
         "false" => false,
@@ -221,7 +232,7 @@ async fn set_lock(
     };
     let flash =
         if locked { "The registrar lock is on." } else { "The registrar lock is off: the domain can be transferred." };
-    change(&state, &m, &ip, &d, "registrar lock", flash, async |c| LocalRegistrar.set_lock(c, id, locked).await).await
+    change(&state, &m, &ip, &d, "registrar lock", flash, async |c| registrar.set_lock(c, id, locked).await).await
 }
 
 async fn epp_code(
@@ -232,12 +243,10 @@ async fn epp_code(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let d = find(&state, &m, id).await?;
+    let registrar = providers::registrar(&state.config)?;
     if d.registrar_lock {
-        return super::refused(web::render(&ManagePage {
-            layout: Layout::of(&m.user),
-            d,
-            error: Some("Turn the registrar lock off before asking for the transfer code.".into()),
-        }));
+        let error = Some("Turn the registrar lock off before asking for the transfer code.".into());
+        return super::refused(web::render(&ManagePage::new(&state, &m, d, error)));
     }
     change(
         &state,
@@ -246,7 +255,7 @@ async fn epp_code(
         &d,
         "transfer (EPP) code",
         "A transfer (EPP) code was issued: it is shown below.",
-        async |c| LocalRegistrar.epp_code(c, id).await.map(|_| ()),
+        async |c| registrar.epp_code(c, id).await.map(|_| ()),
     )
     .await
 }
@@ -268,14 +277,15 @@ async fn set_whois(
     CsrfForm(f): CsrfForm<WhoisForm>,
 ) -> Result<Response, AppError> {
     let d = find(&state, &m, id).await?;
+    let registrar = providers::registrar(&state.config)?;
     let checked = clean_name(&f.name, "the contact's name")
         .and_then(|n| Email::parse(&f.email).map(|e| (n, e)).map_err(|e| e.to_string()));
     let (name, email) = match checked {
         Ok(v) => v,
-        Err(e) => return super::refused(web::render(&ManagePage { layout: Layout::of(&m.user), d, error: Some(e) })),
+        Err(e) => return super::refused(web::render(&ManagePage::new(&state, &m, d, Some(e)))),
     };
     change(&state, &m, &ip, &d, "WHOIS contact", "WHOIS contact saved.", async |c| {
-        LocalRegistrar.set_whois(c, id, &name, email.as_str()).await
+        registrar.set_whois(c, id, &name, email.as_str()).await
     })
     .await
 }

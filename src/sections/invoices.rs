@@ -1,37 +1,33 @@
-//! View & Pay Invoices: invoices with their lines; paying an unpaid one from
-//! account credit or through the payment gateway records one transaction
-//! and marks it paid, exactly once.
+//! View & Pay Invoices: invoices with their lines (paying one is in
+//! `payment.rs`).
 
 use askama::Template;
 use axum::{
     extract::{Path, State},
     response::Response,
 };
-use serde::Deserialize;
 use sqlx::PgConnection;
 use time::Date;
 use uuid::Uuid;
 
 use super::{
-    notify,
-    providers::{PaymentGateway, TestGateway},
+    providers::{self, PaymentGateway},
     SectionRoutes,
 };
 use crate::{
-    auth::{csrf::CsrfForm, session::Member},
-    change::{AccountChange, Target},
-    domain::{audit::AuditAction, money, permissions::Permission},
+    auth::session::Member,
+    domain::permissions::Permission,
     error::AppError,
     layout::Layout,
     state::AppState,
-    web::{self, filters, ClientIp},
+    web::{self, filters},
 };
 
 pub fn routes() -> SectionRoutes {
     SectionRoutes::new(Permission::Invoices)
         .get("/invoices", index)
         .get("/invoices/{invoice}", show)
-        .post("/invoices/{invoice}/pay", pay)
+        .post("/invoices/{invoice}/pay", super::payment::pay)
 }
 
 #[derive(sqlx::FromRow)]
@@ -104,6 +100,9 @@ struct ShowPage {
     i: Invoice,
     lines: Vec<Line>,
     credit_cents: i64,
+    /// The payment gateway's name, or None when none is connected.
+    gateway: Option<&'static str>,
+    not_connected: &'static str,
 }
 
 async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
@@ -125,102 +124,7 @@ async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) ->
             .bind(m.account.id)
             .fetch_one(&state.db),
     )?;
-    web::render(&ShowPage { layout: Layout::of(&m.user), i, lines, credit_cents })
-}
-
-/// Missing fields parse as empty, so the object is looked up (404 for
-/// another account's) before the form is judged.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct PayForm {
-    method: String,
-}
-
-async fn pay(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    m: Member,
-    Path(id): Path<Uuid>,
-    CsrfForm(f): CsrfForm<PayForm>,
-) -> Result<Response, AppError> {
-    let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
-    // The row lock makes two payments at once wait for each other; the
-    // second then sees "Paid" and is refused.
-    let inv: Option<(i64, String, i64)> =
-        sqlx::query_as("SELECT number, status, total_cents FROM invoices WHERE id = $1 AND account_id = $2 FOR UPDATE")
-            .bind(id)
-            .bind(m.account.id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (number, status, total) = inv.ok_or_else(|| super::not_found("invoice"))?;
-    let from_credit = match f.method.as_str() {
-        "credit" => true,
-        "gateway" => false,
-        _ => return Err(AppError::BadRequest("Choose how to pay: account credit or the payment gateway.".into())),
-    };
-    if status != "Unpaid" {
-        return Err(AppError::Conflict(format!("Invoice #{number} is {status}: there is nothing to pay.")));
-    }
-    let (gateway, reference) = if from_credit {
-        let paid =
-            sqlx::query("UPDATE accounts SET credit_cents = credit_cents - $2 WHERE id = $1 AND credit_cents >= $2")
-                .bind(m.account.id)
-                .bind(total)
-                .execute(&mut *tx)
-                .await?;
-        if paid.rows_affected() == 0 {
-            return Err(AppError::Conflict(format!(
-                "The account credit is less than {}. Pay through the payment gateway instead.",
-                money::format(total)
-            )));
-        }
-        ("Account credit".to_string(), format!("CREDIT-{number}"))
-    } else {
-        let reference = TestGateway
-            .charge(number, total)
-            .await
-            .map_err(|e| AppError::Conflict(format!("The payment was declined: {e}")))?;
-        (TestGateway.name().to_string(), reference)
-    };
-    sqlx::query("INSERT INTO transactions (id, account_id, invoice_id, gateway, reference, amount_cents) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(Uuid::new_v4()).bind(m.account.id).bind(id).bind(&gateway).bind(&reference).bind(total)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE invoices SET status = 'Paid', paid_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    // An order's service starts, and a paid-for upgrade applies, once its
-    // invoice is paid.
-    sqlx::query("UPDATE services SET status = 'Active' WHERE account_id = $1 AND status = 'Pending' AND id IN (SELECT service_id FROM order_invoices WHERE invoice_id = $2)")
-        .bind(m.account.id)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE services s SET product_id = u.product_id, amount_cents = u.amount_cents
-         FROM pending_upgrades u WHERE u.invoice_id = $2 AND s.id = u.service_id AND s.account_id = $1",
-    )
-    .bind(m.account.id)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    tx.audit(
-        AuditAction::InvoicePaid,
-        Target::default(),
-        serde_json::json!({ "invoice": number, "amount": money::format(total), "via": gateway }),
-    )
-    .await?;
-    notify::send(
-        &mut tx,
-        m.account.id,
-        notify::Kind::Invoices,
-        &format!("Payment received for invoice #{number}"),
-        &[format!(
-            "We received {} for invoice #{number} ({gateway}, reference {reference}). Thank you.",
-            money::format(total)
-        )],
-    )
-    .await?;
-    tx.finish(&format!("Invoice #{number} is paid. Thank you!"), &format!("/invoices/{id}")).await
+    let gateway = providers::payment_gateway(&state.config, &state.db).ok().map(|g| g.name());
+    let not_connected = providers::PAYMENT_NOT_CONNECTED;
+    web::render(&ShowPage { layout: Layout::of(&m.user), i, lines, credit_cents, gateway, not_connected })
 }

@@ -13,6 +13,7 @@ pub mod emails;
 pub mod invoices;
 pub mod notify;
 pub mod orders;
+pub mod payment;
 pub mod profile;
 pub mod providers;
 pub mod quotes;

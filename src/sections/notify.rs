@@ -5,7 +5,7 @@ use askama::Template;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::mail::Mail;
+use crate::{error::Internal, mail::Mail};
 
 #[derive(Clone, Copy)]
 pub enum Kind {
@@ -48,7 +48,7 @@ pub async fn send(
     kind: Kind,
     subject: &str,
     lines: &[String],
-) -> Result<(), crate::error::AppError> {
+) -> Result<(), Internal> {
     // The column name comes from our own enum, never from input.
     let recipients: Vec<(String, String)> = sqlx::query_as(&format!(
         "SELECT u.email, a.name FROM memberships m JOIN users u ON u.id = m.user_id JOIN accounts a ON a.id = m.account_id

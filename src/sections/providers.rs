@@ -1,16 +1,58 @@
 //! What the panel does not own: the control panel of a service, the domain
-
-// The traits are implemented and called with concrete types only.
-#![allow(async_fn_in_trait)]
 //! registrar, the payment gateway. Each sits behind a trait; the built-in
-//! implementations keep their state in Postgres so the panel works end to
-//! end with no outside service. A real deployment plugs in cPanel/Plesk's
-//! API, a registrar's API (e.g. an EPP client), and a payment gateway here.
+//! stand-ins keep their state in Postgres so the quick start works end to
+//! end with no outside service. Which implementation answers is chosen by
+//! configuration (`PAYMENT_GATEWAY`, `CONTROL_PANEL`, `REGISTRAR`): a real
+//! deployment adds a variant to the setting's kind in `config.rs` and an arm
+//! below that builds its implementation (cPanel/Plesk's API, a registrar's
+//! EPP or REST API, a payment provider). With `none`, every action is
+//! refused with the plain message below.
 
-use sqlx::PgConnection;
+// The traits are implemented and called with concrete types only: the
+// functions below name the type they build, so handlers' futures stay Send.
+// A second implementation of a trait turns that type into an enum over them.
+#![allow(async_fn_in_trait)]
+
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::token;
+use crate::{
+    config::{Config, ControlPanelKind, PaymentGatewayKind, RegistrarKind},
+    domain::token,
+    error::AppError,
+};
+
+pub const PAYMENT_NOT_CONNECTED: &str = "Online payment is not available; please contact support.";
+pub const CONTROL_PANEL_NOT_CONNECTED: &str =
+    "The control panel of this service is not connected here, so passwords and sign-on are not available; please contact support.";
+pub const REGISTRAR_NOT_CONNECTED: &str =
+    "Domain settings cannot be changed here because no registrar is connected; please contact support.";
+
+/// The configured control panel, or the refusal a forged request gets.
+pub fn control_panel(config: &Config) -> Result<LocalControlPanel, AppError> {
+    match config.outside.control_panel {
+        Some(ControlPanelKind::Local) => Ok(LocalControlPanel),
+        None => Err(AppError::Conflict(CONTROL_PANEL_NOT_CONNECTED.into())),
+    }
+}
+
+/// The configured registrar, or the refusal a forged request gets.
+pub fn registrar(config: &Config) -> Result<LocalRegistrar, AppError> {
+    match config.outside.registrar {
+        Some(RegistrarKind::Local) => Ok(LocalRegistrar),
+        None => Err(AppError::Conflict(REGISTRAR_NOT_CONNECTED.into())),
+    }
+}
+
+/// The configured payment gateway, or the refusal a forged request gets.
+pub fn payment_gateway(config: &Config, db: &PgPool) -> Result<TestGateway, AppError> {
+    match config.outside.payment_gateway {
+        Some(PaymentGatewayKind::Test) => Ok(TestGateway { db: db.clone(), delay: config.test_gateway_delay }),
+        None => Err(AppError::Conflict(PAYMENT_NOT_CONNECTED.into())),
+    }
+}
 
 /// A service's control panel (cPanel, Plesk, ...).
 pub trait ControlPanel {
@@ -132,22 +174,67 @@ impl Registrar for LocalRegistrar {
     }
 }
 
-/// A payment gateway.
+/// A payment gateway. Charges carry an idempotency key: the same key
+/// charges at most once, however often it is sent (a retry after a crash or
+/// a lost answer), as real gateways' idempotency keys promise.
 pub trait PaymentGateway {
     fn name(&self) -> &'static str;
-    /// Charges `amount_cents`; returns the gateway's reference.
-    async fn charge(&self, invoice_number: i64, amount_cents: i64) -> Result<String, String>;
+    /// Charges `amount_cents` once per `key`; the gateway's reference.
+    async fn charge(&self, key: Uuid, invoice_number: i64, amount_cents: i64) -> Result<String, GatewayError>;
 }
 
-/// The built-in test gateway: approves every charge with a reference.
-pub struct TestGateway;
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The gateway refused the charge: nothing was charged.
+    #[error("{0}")]
+    Declined(String),
+    /// No answer: the charge may or may not have happened. The same key is
+    /// sent again on the next try.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// The built-in test gateway: approves every charge. Its ledger of charges
+/// (one per key) is the `test_gateway_charges` table, standing in for the
+/// gateway's own records.
+pub struct TestGateway {
+    db: PgPool,
+    /// Answers this much later (`TEST_GATEWAY_DELAY_MS`, for fault drills).
+    delay: Duration,
+}
 
 impl PaymentGateway for TestGateway {
     fn name(&self) -> &'static str {
         "Test gateway"
     }
 
-    async fn charge(&self, invoice_number: i64, _amount_cents: i64) -> Result<String, String> {
-        Ok(format!("TEST-{invoice_number}-{}", &token::generate()[..8]))
+    async fn charge(&self, key: Uuid, invoice_number: i64, amount_cents: i64) -> Result<String, GatewayError> {
+        let unavailable = |e: sqlx::Error| GatewayError::Unavailable(format!("the test gateway failed: {e}"));
+        let fresh = format!("TEST-{invoice_number}-{}", &token::generate()[..8]);
+        // One charge per key even when two tries arrive at once: the second
+        // waits for the first, then finds its charge.
+        let mut tx = self.db.begin().await.map_err(unavailable)?;
+        sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", key.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query!(
+            "INSERT INTO test_gateway_charges (idempotency_key, reference, amount_cents) VALUES ($1, $2, $3)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+            key,
+            fresh,
+            amount_cents
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        let reference =
+            sqlx::query_scalar!("SELECT reference FROM test_gateway_charges WHERE idempotency_key = $1", key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        tokio::time::sleep(self.delay).await;
+        Ok(reference)
     }
 }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{
     notify,
-    providers::{ControlPanel, LocalControlPanel},
+    providers::{self, ControlPanel},
     SectionRoutes,
 };
 use crate::{
@@ -24,6 +24,7 @@ use crate::{
         session::Member,
     },
     change::{AccountChange, Target},
+    config::{Config, ControlPanelKind},
     domain::{audit::AuditAction, password, permissions::Permission, token},
     error::AppError,
     layout::Layout,
@@ -45,10 +46,14 @@ pub fn sso_routes() -> SectionRoutes {
     SectionRoutes::new(Permission::ProductSso).post("/services/{service}/sso", sso)
 }
 
-/// The built-in control panel's sign-on landing (stands in for cPanel's);
+/// The built-in control panel's sign-on landing (stands in for cPanel's),
+/// mounted only while that stand-in is the configured control panel;
 /// public by explicit choice: the single-use token is the credential.
-pub fn control_panel_router() -> Router<AppState> {
-    Router::new().route("/control-panel/sso/{token}", get(control_panel_landing))
+pub fn control_panel_router(config: &Config) -> Router<AppState> {
+    match config.outside.control_panel {
+        Some(ControlPanelKind::Local) => Router::new().route("/control-panel/sso/{token}", get(control_panel_landing)),
+        None => Router::new(),
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -104,6 +109,8 @@ struct ShowPage {
     can_manage: bool,
     can_sso: bool,
     can_order: bool,
+    control_panel_connected: bool,
+    control_panel_not_connected: &'static str,
 }
 
 async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
@@ -113,6 +120,8 @@ async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) ->
         can_manage: m.account.allows(Permission::ManageProducts),
         can_sso: m.account.allows(Permission::ProductSso),
         can_order: m.account.allows(Permission::Orders),
+        control_panel_connected: providers::control_panel(&state.config).is_ok(),
+        control_panel_not_connected: providers::CONTROL_PANEL_NOT_CONNECTED,
         s,
     })
 }
@@ -123,11 +132,21 @@ struct PasswordPage {
     layout: Layout,
     s: Service,
     error: Option<String>,
+    /// Why the password cannot be changed: no control panel is connected.
+    not_connected: Option<&'static str>,
+}
+
+impl PasswordPage {
+    fn new(state: &AppState, m: &Member, s: Service, error: Option<String>) -> PasswordPage {
+        let not_connected =
+            providers::control_panel(&state.config).err().map(|_| providers::CONTROL_PANEL_NOT_CONNECTED);
+        PasswordPage { layout: Layout::of(&m.user), s, error, not_connected }
+    }
 }
 
 async fn password_page(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
     let s = find(&state, m.account.id, id).await?;
-    web::render(&PasswordPage { layout: Layout::of(&m.user), s, error: None })
+    web::render(&PasswordPage::new(&state, &m, s, None))
 }
 
 /// Missing fields parse as empty, so the object is looked up (404 for
@@ -158,11 +177,12 @@ async fn change_password(
     CsrfForm(f): CsrfForm<PasswordForm>,
 ) -> Result<Response, AppError> {
     let s = find(&state, m.account.id, id).await?;
+    let panel = providers::control_panel(&state.config)?;
     let problem = check_panel_password(&f.password)
         .err()
         .or_else(|| (f.password != f.confirm).then(|| "The two passwords do not match.".to_string()));
     if let Some(e) = problem {
-        return super::refused(web::render(&PasswordPage { layout: Layout::of(&m.user), s, error: Some(e) }));
+        return super::refused(web::render(&PasswordPage::new(&state, &m, s, Some(e))));
     }
     if s.status != "Active" {
         return Err(AppError::Conflict(format!(
@@ -172,7 +192,7 @@ async fn change_password(
     }
     let hash = state.hasher.hash(&f.password).await?;
     let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
-    LocalControlPanel.set_password(&mut tx, id, &hash).await?;
+    panel.set_password(&mut tx, id, &hash).await?;
     tx.audit(AuditAction::ServicePasswordChanged, Target::default(), serde_json::json!({ "service": s.domain }))
         .await?;
     notify::send(
@@ -194,11 +214,12 @@ async fn sso(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let s = find(&state, m.account.id, id).await?;
+    let panel = providers::control_panel(&state.config)?;
     if s.status != "Active" {
         return Err(AppError::Conflict(format!("The service is {}: sign-on works once it is active.", s.status)));
     }
     let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
-    let link = LocalControlPanel.sso_link(&mut tx, id, &state.config.base_url).await?;
+    let link = panel.sso_link(&mut tx, id, &state.config.base_url).await?;
     tx.audit(AuditAction::ServiceSingleSignOn, Target::default(), serde_json::json!({ "service": s.domain })).await?;
     tx.commit().await?;
     Ok(Redirect::to(&link).into_response())

@@ -8,6 +8,7 @@ mod drills;
 mod foundation;
 mod hostile;
 mod invitations;
+mod outside_systems;
 mod section_permissions;
 mod sections;
 mod staff;

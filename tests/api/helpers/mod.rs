@@ -29,11 +29,15 @@ pub struct Options {
     pub db_url: Option<String>,
     /// Take client addresses from X-Forwarded-For (rate-limit drills).
     pub trust_forwarded: bool,
+    /// Choose the built-in stand-ins (test gateway, local control panel and
+    /// registrar) explicitly; false leaves them unset, which outside the
+    /// quick start means none is connected.
+    pub stand_ins: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { smtp: true, smtp_down: false, db_url: None, trust_forwarded: false }
+        Options { smtp: true, smtp_down: false, db_url: None, trust_forwarded: false, stand_ins: true }
     }
 }
 
@@ -59,6 +63,11 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     }
     if opts.trust_forwarded {
         vars.insert("TRUST_X_FORWARDED_FOR".into(), "true".into());
+    }
+    if opts.stand_ins {
+        vars.insert("PAYMENT_GATEWAY".into(), "test".into());
+        vars.insert("CONTROL_PANEL".into(), "local".into());
+        vars.insert("REGISTRAR".into(), "local".into());
     }
     let mut config = Config::from_vars(&vars).expect("test config is valid");
     config.mail_retry_base = Duration::from_millis(300);
