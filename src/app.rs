@@ -23,8 +23,8 @@ use tower_http::{
 };
 
 use crate::{
-    accounts, admin, auth, config::Config, dev_mailbox, error, health, invitations, mail, sections, state::AppState,
-    users,
+    accounts, admin, auth, config::Config, dev_mailbox, error, error_pages, health, invitations, mail, sections,
+    state::AppState, users,
 };
 
 /// The largest form we accept; every form in the panel is far smaller.
@@ -55,11 +55,13 @@ pub fn router(state: AppState) -> Router {
                 .service(ServeDir::new(&state.config.static_dir).precompressed_gzip()),
         )
         .fallback(|| async { StatusCode::NOT_FOUND })
-        .with_state(state)
+        .with_state(state.clone())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         // Outside the limits, so their bare 408/413 answers become pages too.
         .layer(middleware::from_fn(error::render_errors))
+        // Outside that, so every error page gets the signed-in person's frame.
+        .layer(middleware::from_fn_with_state(state.clone(), error_pages::with_layout))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 // The matched route, never the raw path: paths can hold tokens.

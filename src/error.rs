@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::hashing::HashError;
+use crate::{hashing::HashError, layout::Layout};
 use askama::Template;
 use axum::{
     extract::Request,
@@ -165,17 +165,42 @@ fn url_encode(s: &str) -> String {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    title: &'a str,
-    message: &'a str,
-    request_id: Option<&'a str>,
+    layout: Layout,
+    details: &'a ErrorDetails,
+    /// A page the person could open before (see `error_pages`).
+    back: Option<&'a str>,
 }
 
-pub fn error_page(status: StatusCode, title: &str, message: &str, request_id: Option<&str>) -> Response {
-    let page = ErrorPage { title, message, request_id };
-    match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(_) => (status, message.to_string()).into_response(),
+/// What an error page says; kept on the response so `error_pages` can show
+/// it again inside a signed-in person's own page frame.
+#[derive(Clone, Debug)]
+pub struct ErrorDetails {
+    pub title: String,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+impl ErrorDetails {
+    /// The page, in `layout`'s frame.
+    pub fn render(&self, status: StatusCode, layout: Layout, back: Option<&str>) -> Response {
+        let page = ErrorPage { layout, details: self, back };
+        let mut res = match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, self.message.clone()).into_response(),
+        };
+        res.extensions_mut().insert(self.clone());
+        res
     }
+}
+
+/// The error page as a signed-out visitor sees it.
+pub fn error_page(status: StatusCode, title: &str, message: &str, request_id: Option<&str>) -> Response {
+    let details = ErrorDetails {
+        title: title.to_string(),
+        message: message.to_string(),
+        request_id: request_id.map(str::to_string),
+    };
+    details.render(status, Layout::signed_out(), None)
 }
 
 /// Turns bare error responses (ours, axum's 404/405, body-limit 413, timeout

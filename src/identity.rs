@@ -42,3 +42,21 @@ pub struct CurrentUser {
     /// (shown on every page this person sees).
     pub stand_in_notice: Option<Arc<str>>,
 }
+
+/// Put on a request by `error_pages`: whoever the request turned out to be
+/// signed in as, so an error page can show that person's own frame without
+/// looking them up again.
+#[derive(Clone, Default)]
+pub struct SeenUser(Arc<std::sync::Mutex<Option<CurrentUser>>>);
+
+impl SeenUser {
+    pub fn set(&self, user: &CurrentUser) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(user.clone());
+        }
+    }
+
+    pub fn get(&self) -> Option<CurrentUser> {
+        self.0.lock().ok().and_then(|slot| slot.clone())
+    }
+}

@@ -6,11 +6,15 @@ use crate::{domain::permissions::Permission, identity::CurrentUser};
 
 /// The client-area navigation, each entry shown only to those who hold its
 /// permission: (permission, label, link).
-pub const NAV: [(Permission, &str, &str); 10] = [
+/// Every permission has an entry, so each one alone leads somewhere.
+pub const NAV: [(Permission, &str, &str); 13] = [
     (Permission::Profile, "Account Profile", "/account/profile"),
     (Permission::Contacts, "Contacts", "/contacts"),
     (Permission::Products, "Services", "/services"),
+    (Permission::ManageProducts, "Service Passwords", "/services/passwords"),
+    (Permission::ProductSso, "Single Sign-On", "/services/sign-on"),
     (Permission::Domains, "Domains", "/domains"),
+    (Permission::ManageDomains, "Domain Settings", "/domains/settings"),
     (Permission::Invoices, "Invoices", "/invoices"),
     (Permission::Quotes, "Quotes", "/quotes"),
     (Permission::Tickets, "Support Tickets", "/tickets"),

@@ -11,6 +11,7 @@ pub mod db;
 pub mod dev_mailbox;
 pub mod domain;
 pub mod error;
+pub mod error_pages;
 pub mod hashing;
 pub mod health;
 pub mod identity;

@@ -1,10 +1,13 @@
 //! Staff helping with an account's invitations and members, on the owner's
 //! behalf: through the same code as User Management, audited as staff.
 
+use askama::Template;
 use axum::{
     extract::{Path, State},
-    response::Response,
+    http::StatusCode,
+    response::{IntoResponse, Response},
 };
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::store;
@@ -17,9 +20,13 @@ use crate::{
     domain::permissions::Grant,
     error::AppError,
     invitations::send::{self, Inviter},
+    layout::Layout,
     state::AppState,
-    users::{store as members, GrantForm},
-    web::ClientIp,
+    users::{
+        store::{self as members, MemberRow},
+        GrantChoice,
+    },
+    web::{self, ClientIp},
 };
 
 fn not_a_member() -> AppError {
@@ -58,20 +65,111 @@ pub async fn cancel_invitation(
     change.finish(&format!("The invitation to {email} was cancelled."), &format!("/admin/accounts/{id}")).await
 }
 
+#[derive(Template)]
+#[template(path = "admin/member_permissions.html")]
+struct PermissionsPage {
+    layout: Layout,
+    account_id: Uuid,
+    account_name: String,
+    member: MemberRow,
+    grant: GrantChoice,
+    reason: String,
+    error: Option<String>,
+}
+
+/// The member and the account's name, or 404.
+async fn member(state: &AppState, id: Uuid, user_id: Uuid) -> Result<(MemberRow, String), AppError> {
+    let owner = store::owner_of(&state.db, id).await?.ok_or_else(super::account_not_found)?;
+    let member = members::member(&state.db, id, user_id).await?.ok_or_else(not_a_member)?;
+    Ok((member, owner.account_name))
+}
+
+/// Staff's Manage Permissions: the owner's grant form, plus a reason.
+pub async fn permissions_page(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path((id, user_id)): Path<(Uuid, Uuid)>,
+) -> Result<Response, AppError> {
+    let (member, account_name) = member(&state, id, user_id).await?;
+    let grant = GrantChoice::of(&member.grant());
+    let page = PermissionsPage {
+        layout: Layout::of(&me),
+        account_id: id,
+        account_name,
+        member,
+        grant,
+        reason: String::new(),
+        error: None,
+    };
+    web::render(&page)
+}
+
+#[derive(Deserialize)]
+pub struct StaffGrantForm {
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    permissions: Vec<String>,
+    #[serde(default)]
+    reason: String,
+}
+
 pub async fn set_permissions(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Staff(me): Staff,
     Path((id, user_id)): Path<(Uuid, Uuid)>,
-    CsrfForm(form): CsrfForm<GrantForm>,
+    CsrfForm(form): CsrfForm<StaffGrantForm>,
 ) -> Result<Response, AppError> {
-    let grant = Grant::parse(&form.mode, &form.permissions)
-        .map_err(|e| AppError::BadRequest(format!("{e} Nothing was changed.")))?;
+    let (member, account_name) = member(&state, id, user_id).await?;
+    let reason = form.reason.trim();
+    let checked = Grant::parse(&form.mode, &form.permissions).map_err(|e| e.to_string()).and_then(|grant| match reason
+        .chars()
+        .count()
+    {
+        0 => Err("Give a reason for the change: it goes into the audit log.".to_string()),
+        1..=1000 => Ok(grant),
+        _ => Err("The reason is too long (at most 1000 characters).".to_string()),
+    });
+    let grant = match checked {
+        Ok(grant) => grant,
+        Err(error) => {
+            let page = PermissionsPage {
+                layout: Layout::of(&me),
+                account_id: id,
+                account_name,
+                member,
+                grant: GrantChoice::from_form(&form.mode, &form.permissions),
+                reason: form.reason.chars().take(1000).collect(),
+                error: Some(error),
+            };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)?).into_response());
+        }
+    };
     let mut change = AccountChange::by_staff(&state, &me, Some(id), &ip).await?;
-    if !members::set_permissions(&mut change, user_id, &grant).await? {
+    if !members::set_permissions(&mut change, user_id, &grant, Some(reason)).await? {
         return Err(not_a_member());
     }
     change.finish(&format!("Permissions saved: {}.", grant.describe()), &format!("/admin/accounts/{id}")).await
+}
+
+#[derive(Template)]
+#[template(path = "admin/member_remove.html")]
+struct RemovePage {
+    layout: Layout,
+    account_id: Uuid,
+    account_name: String,
+    member: MemberRow,
+}
+
+/// Staff's Remove Access asks for Confirm, as the owner's does.
+pub async fn remove_page(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path((id, user_id)): Path<(Uuid, Uuid)>,
+) -> Result<Response, AppError> {
+    let (member, account_name) = member(&state, id, user_id).await?;
+    web::render(&RemovePage { layout: Layout::of(&me), account_id: id, account_name, member })
 }
 
 pub async fn remove(

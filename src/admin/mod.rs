@@ -28,8 +28,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/accounts/{id}/transfer", post(accounts::transfer))
         .route("/admin/accounts/{id}/invitations/{inv}/resend", post(members::resend_invitation))
         .route("/admin/accounts/{id}/invitations/{inv}/cancel", post(members::cancel_invitation))
-        .route("/admin/accounts/{id}/members/{user}/permissions", post(members::set_permissions))
-        .route("/admin/accounts/{id}/members/{user}/remove", post(members::remove))
+        .route(
+            "/admin/accounts/{id}/members/{user}/permissions",
+            get(members::permissions_page).post(members::set_permissions),
+        )
+        .route("/admin/accounts/{id}/members/{user}/remove", get(members::remove_page).post(members::remove))
         .route("/admin/users/{id}", get(logins::page))
         .route("/admin/users/{id}/end-sessions", post(logins::end_sessions))
         .route("/admin/users/{id}/disable", post(logins::disable))

@@ -8,7 +8,11 @@ use uuid::Uuid;
 
 use crate::{
     auth::store::default_account,
-    domain::{audit::AuditAction, invitation::InvitationStatus, permissions::Grant},
+    domain::{
+        audit::AuditAction,
+        invitation::{InvitationDates, InvitationStatus},
+        permissions::Grant,
+    },
     web::contains_pattern,
 };
 
@@ -93,11 +97,23 @@ pub struct Invitation {
     pub expires_at: OffsetDateTime,
     pub accepted_at: Option<OffsetDateTime>,
     pub cancelled_at: Option<OffsetDateTime>,
+    pub declined_at: Option<OffsetDateTime>,
+    pub replaced_by: Option<Uuid>,
 }
 
 impl Invitation {
+    pub fn dates(&self) -> InvitationDates {
+        InvitationDates {
+            expires_at: self.expires_at,
+            accepted_at: self.accepted_at,
+            cancelled_at: self.cancelled_at,
+            declined: self.declined_at.is_some(),
+            replaced: self.replaced_by.is_some(),
+        }
+    }
+
     pub fn status(&self) -> InvitationStatus {
-        InvitationStatus::of(self.accepted_at, self.cancelled_at, self.expires_at, OffsetDateTime::now_utc())
+        self.dates().status(OffsetDateTime::now_utc())
     }
 
     pub fn access(&self) -> String {
@@ -154,7 +170,8 @@ pub async fn account(db: &PgPool, id: Uuid) -> Result<Option<AccountView>, sqlx:
         .fetch_all(db),
         sqlx::query_as!(
             Invitation,
-            "SELECT id, email, all_permissions, permissions, sent_at, expires_at, accepted_at, cancelled_at
+            "SELECT id, email, all_permissions, permissions, sent_at, expires_at, accepted_at, cancelled_at, declined_at,
+                    replaced_by
              FROM invitations WHERE account_id = $1 ORDER BY sent_at DESC, id DESC LIMIT $2",
             id,
             LIMIT

@@ -3,14 +3,15 @@
 
 use askama::Template;
 use axum::{
-    extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 
 use super::{
     csrf::{AnonCsrf, CsrfForm},
+    login::NextQuery,
     store,
 };
 use crate::{
@@ -24,6 +25,8 @@ use crate::{
 };
 
 pub const RESET_VALID_MINUTES: i32 = 60;
+/// The browser's note of where to return after a reset.
+const RETURN_COOKIE: &str = "panel_return_to";
 /// Reset mails per address per hour: enough for a typo, not for a mail bomb.
 const RESETS_PER_HOUR: i64 = 3;
 
@@ -32,17 +35,21 @@ const RESETS_PER_HOUR: i64 = 3;
 struct ForgotPage {
     layout: Layout,
     csrf_token: String,
+    /// Where to go after the reset (an invitation being accepted); "/" for home.
+    next: String,
     sent: bool,
     error: Option<String>,
 }
 
-pub async fn forgot_page(AnonCsrf(csrf_token): AnonCsrf) -> Result<Response, AppError> {
-    web::render(&ForgotPage { layout: Layout::signed_out(), csrf_token, sent: false, error: None })
+pub async fn forgot_page(AnonCsrf(csrf_token): AnonCsrf, Query(q): Query<NextQuery>) -> Result<Response, AppError> {
+    let next = web::safe_next(q.next.as_deref());
+    web::render(&ForgotPage { layout: Layout::signed_out(), csrf_token, next, sent: false, error: None })
 }
 
 #[derive(Deserialize)]
 pub struct ForgotForm {
     email: String,
+    next: Option<String>,
 }
 
 pub async fn forgot(
@@ -51,10 +58,12 @@ pub async fn forgot(
     ClientIp(ip): ClientIp,
     CsrfForm(form): CsrfForm<ForgotForm>,
 ) -> Result<Response, AppError> {
+    let next = web::safe_next(form.next.as_deref());
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(e) => {
-            let page = ForgotPage { layout: Layout::signed_out(), csrf_token, sent: false, error: Some(e.to_string()) };
+            let error = Some(e.to_string());
+            let page = ForgotPage { layout: Layout::signed_out(), csrf_token, next, sent: false, error };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)?).into_response());
         }
     };
@@ -79,7 +88,27 @@ pub async fn forgot(
     }
     tx.commit().await?;
     state.mail_wakeup.notify_one();
-    web::render(&ForgotPage { layout: Layout::signed_out(), csrf_token, sent: true, error: None })
+    let page = web::render(&ForgotPage {
+        layout: Layout::signed_out(),
+        csrf_token,
+        next: next.clone(),
+        sent: true,
+        error: None,
+    })?;
+    // Where to return after the reset (the invitation being accepted) stays
+    // in this browser, not in the mail or the database: the path may hold
+    // an invitation's token.
+    if next == "/" || !cookie_safe(&next) {
+        return Ok(page);
+    }
+    let cookie =
+        web::set_cookie(RETURN_COOKIE, &next, Some(60 * i64::from(RESET_VALID_MINUTES)), state.config.secure_cookies());
+    Ok(([(header::SET_COOKIE, cookie)], page).into_response())
+}
+
+/// Paths such as `/invitations/<token>` go into a cookie as they are.
+fn cookie_safe(path: &str) -> bool {
+    path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
 }
 
 #[derive(Template)]
@@ -154,5 +183,10 @@ pub async fn submit(
     audit::record(&mut tx, event).await?;
     tx.commit().await?;
     let flash = Some("Your password has been changed. Other sessions have been signed out.");
-    super::sign_in_response(&state, &headers, user_id, account_id, &ip, "/", flash).await
+    let return_to = web::cookie(&headers, RETURN_COOKIE).filter(|p| cookie_safe(p));
+    let next = web::safe_next(return_to);
+    let mut res = super::sign_in_response(&state, &headers, user_id, account_id, &ip, &next, flash).await?;
+    res.headers_mut()
+        .append(header::SET_COOKIE, web::set_cookie(RETURN_COOKIE, "", Some(0), state.config.secure_cookies()));
+    Ok(res)
 }

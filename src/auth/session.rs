@@ -30,7 +30,17 @@ pub fn cookie_name(secure: bool) -> &'static str {
     }
 }
 
+use crate::identity::SeenUser;
 pub use crate::identity::{ActiveAccount, CurrentUser};
+
+/// The person a request's session cookie belongs to, if any (for pages
+/// whose handler never asked, such as a 404).
+pub async fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Option<CurrentUser>, AppError> {
+    match session_token(state, headers) {
+        Some(token) => load(state, token).await,
+        None => Ok(None),
+    }
+}
 
 /// Creates a session for `user_id` working in `account_id`; returns the
 /// token for the cookie. Any session the browser had before is ended, so the
@@ -235,6 +245,9 @@ impl FromRequestParts<AppState> for CurrentUser {
         let Some(token) = session_token(state, &parts.headers) else { return Err(sign_in()) };
         match load(state, token).await? {
             Some(user) => {
+                if let Some(seen) = parts.extensions.get::<SeenUser>() {
+                    seen.set(&user);
+                }
                 // Later extractors (the CSRF form check) read it from here.
                 parts.extensions.insert(user.clone());
                 Ok(user)

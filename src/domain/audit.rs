@@ -36,6 +36,7 @@ actions! {
     InvitationResent => "invitation.resent", "Invitation resent";
     InvitationCancelled => "invitation.cancelled", "Invitation cancelled";
     InvitationAccepted => "invitation.accepted", "Invitation accepted";
+    InvitationDeclined => "invitation.declined", "Invitation declined";
     MemberPermissionsChanged => "member.permissions_changed", "Permissions changed";
     MemberRemoved => "member.removed", "Access removed";
     UserRegistered => "user.registered", "Account created";

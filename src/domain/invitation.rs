@@ -13,6 +13,36 @@ pub enum InvitationStatus {
     Expired,
     Accepted,
     Cancelled,
+    /// The invited person said no.
+    Declined,
+    /// A newer invitation to the same address took its place.
+    Replaced,
+}
+
+/// An invitation's dates, as its row holds them.
+#[derive(Clone, Copy, Debug)]
+pub struct InvitationDates {
+    pub expires_at: OffsetDateTime,
+    pub accepted_at: Option<OffsetDateTime>,
+    /// Set for every ending but acceptance (cancelled, declined, replaced).
+    pub cancelled_at: Option<OffsetDateTime>,
+    pub declined: bool,
+    pub replaced: bool,
+}
+
+impl InvitationDates {
+    pub fn status(&self, now: OffsetDateTime) -> InvitationStatus {
+        match self.cancelled_at {
+            Some(_) if self.declined => InvitationStatus::Declined,
+            Some(_) if self.replaced => InvitationStatus::Replaced,
+            _ => InvitationStatus::of(self.accepted_at, self.cancelled_at, self.expires_at, now),
+        }
+    }
+
+    /// When it ended (accepted, cancelled, declined or replaced), if it did.
+    pub fn ended_at(&self) -> Option<OffsetDateTime> {
+        self.accepted_at.or(self.cancelled_at)
+    }
 }
 
 impl InvitationStatus {
@@ -42,6 +72,8 @@ impl InvitationStatus {
             InvitationStatus::Expired => "Expired",
             InvitationStatus::Accepted => "Accepted",
             InvitationStatus::Cancelled => "Cancelled",
+            InvitationStatus::Declined => "Declined",
+            InvitationStatus::Replaced => "Replaced",
         }
     }
 
@@ -78,12 +110,32 @@ mod tests {
     }
 
     #[test]
+    fn declined_and_replaced_are_endings_of_their_own() {
+        let ended = NOW - Duration::hours(1);
+        let dates = |declined, replaced| InvitationDates {
+            expires_at: NOW + Duration::days(3),
+            accepted_at: None,
+            cancelled_at: Some(ended),
+            declined,
+            replaced,
+        };
+        assert_eq!(dates(true, false).status(NOW), InvitationStatus::Declined);
+        assert_eq!(dates(false, true).status(NOW), InvitationStatus::Replaced);
+        assert_eq!(dates(false, false).status(NOW), InvitationStatus::Cancelled);
+        assert_eq!(dates(true, false).ended_at(), Some(ended));
+        let open = InvitationDates { cancelled_at: None, ..dates(false, false) };
+        assert_eq!((open.status(NOW), open.ended_at()), (InvitationStatus::Pending, None));
+    }
+
+    #[test]
     fn only_pending_and_expired_are_open() {
         let open: Vec<_> = [
             InvitationStatus::Pending,
             InvitationStatus::Expired,
             InvitationStatus::Accepted,
             InvitationStatus::Cancelled,
+            InvitationStatus::Declined,
+            InvitationStatus::Replaced,
         ]
         .into_iter()
         .filter(|s| s.is_open())

@@ -99,6 +99,16 @@ impl Permission {
     }
 }
 
+impl Permission {
+    /// The help article's caution, shown beside the permission on the forms.
+    pub fn warning(self) -> Option<&'static str> {
+        match self {
+            Permission::Profile => Some("[Please consider carefully before granting this permission]"),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Permission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.key())
@@ -147,17 +157,26 @@ pub enum GrantError {
     NoMode,
     #[error("Under \"Choose Permissions\", tick at least one permission.")]
     NoneChosen,
+    /// Both "All Permissions" and ticked boxes: granting everything would
+    /// give more than the boxes say, so neither is guessed.
+    #[error(
+        "You selected \"All Permissions\" and also ticked permissions. Select \"Choose Permissions\" to grant only \
+         the ticked ones, or untick them all to grant All Permissions."
+    )]
+    AllWithTicks,
     #[error(transparent)]
     Unknown(#[from] UnknownPermission),
 }
 
 impl Grant {
     /// Parses the form's choice: `mode` is `all` or `choose`; `keys` are the
-    /// ticked boxes (ignored with `all`). Unknown keys are refused outright
-    /// rather than dropped, so a tampered form changes nothing.
+    /// ticked boxes. Unknown keys are refused outright rather than dropped,
+    /// and ticked boxes beside `all` are refused rather than widened to
+    /// everything: the grant is never more than the person chose.
     pub fn parse(mode: &str, keys: &[String]) -> Result<Grant, GrantError> {
         match mode {
-            "all" => Ok(Grant::All),
+            "all" if keys.is_empty() => Ok(Grant::All),
+            "all" => Err(GrantError::AllWithTicks),
             "choose" => {
                 let set = keys.iter().map(|k| k.parse()).collect::<Result<BTreeSet<Permission>, _>>()?;
                 if set.is_empty() {
@@ -254,6 +273,13 @@ mod tests {
     fn choose_with_nothing_ticked_is_an_error() {
         assert_eq!(Grant::parse("choose", &[]), Err(GrantError::NoneChosen));
         assert_eq!(Grant::parse("", &["invoices".into()]), Err(GrantError::NoMode));
+    }
+
+    #[test]
+    fn all_with_ticked_boxes_is_refused_not_widened() {
+        assert_eq!(Grant::parse("all", &[]), Ok(Grant::All));
+        assert_eq!(Grant::parse("all", &["invoices".into()]), Err(GrantError::AllWithTicks));
+        assert_eq!(Grant::parse("all", &["nonsense".into()]), Err(GrantError::AllWithTicks));
     }
 
     #[test]

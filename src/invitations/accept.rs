@@ -7,9 +7,14 @@ use uuid::Uuid;
 
 use crate::{
     audit,
-    domain::{audit::AuditAction, invitation::InvitationStatus, permissions::Grant, token},
+    domain::{
+        audit::AuditAction,
+        invitation::{InvitationDates, InvitationStatus},
+        permissions::Grant,
+        token,
+    },
     error::{internal_error_from, AppError, Internal},
-    mail::messages::InvitationAccepted,
+    mail::messages::{InvitationAccepted, InvitationDeclined},
 };
 
 /// What the invitation page shows.
@@ -24,18 +29,59 @@ pub struct Offer {
     pub expires_at: OffsetDateTime,
     pub accepted_at: Option<OffsetDateTime>,
     pub cancelled_at: Option<OffsetDateTime>,
+    pub declined_at: Option<OffsetDateTime>,
+    /// When the invitation that replaced this one was sent.
+    pub newer_sent_at: Option<OffsetDateTime>,
     /// Whether a login with the invited address exists already.
     pub has_login: bool,
 }
 
 impl Offer {
     pub fn status(&self) -> InvitationStatus {
-        InvitationStatus::of(self.accepted_at, self.cancelled_at, self.expires_at, OffsetDateTime::now_utc())
+        let dates = InvitationDates {
+            expires_at: self.expires_at,
+            accepted_at: self.accepted_at,
+            cancelled_at: self.cancelled_at,
+            declined: self.declined_at.is_some(),
+            replaced: self.newer_sent_at.is_some(),
+        };
+        dates.status(OffsetDateTime::now_utc())
+    }
+
+    /// Why this invitation cannot be accepted now, if it cannot.
+    pub fn refusal(&self) -> Option<AcceptError> {
+        refusal(self.status(), self.newer_sent_at)
     }
 
     pub fn grant(&self) -> Grant {
         Grant::from_row(self.all_permissions, &self.permissions)
     }
+}
+
+/// Why an invitation in `status` cannot be accepted, if it cannot.
+fn refusal(status: InvitationStatus, newer_sent_at: Option<OffsetDateTime>) -> Option<AcceptError> {
+    match status {
+        InvitationStatus::Pending => None,
+        InvitationStatus::Expired => Some(AcceptError::Expired),
+        InvitationStatus::Cancelled => Some(AcceptError::Cancelled),
+        InvitationStatus::Accepted => Some(AcceptError::Used),
+        InvitationStatus::Declined => Some(AcceptError::Declined),
+        InvitationStatus::Replaced => newer_sent_at.map(AcceptError::Superseded).or(Some(AcceptError::Cancelled)),
+    }
+}
+
+/// For a link that no longer opens an invitation: when the newer one that
+/// replaced it (by a resend) was sent.
+pub async fn superseded(db: &PgPool, token: &str) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+    if !token::well_formed(token) {
+        return Ok(None);
+    }
+    sqlx::query_scalar!(
+        "SELECT i.sent_at FROM invitation_old_tokens o JOIN invitations i ON i.id = o.invitation_id WHERE o.token_hash = $1",
+        token::hash(token)
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Looks an invitation up by its token without changing anything (mail
@@ -47,9 +93,11 @@ pub async fn find(db: &PgPool, token: &str) -> Result<Option<Offer>, sqlx::Error
     sqlx::query_as!(
         Offer,
         r#"SELECT i.email, i.account_id, a.name AS account_name, u.name AS "inviter_name?", u.email AS "inviter_email?",
-                  i.all_permissions, i.permissions, i.expires_at, i.accepted_at, i.cancelled_at,
+                  i.all_permissions, i.permissions, i.expires_at, i.accepted_at, i.cancelled_at, i.declined_at,
+                  n.sent_at AS "newer_sent_at?",
                   EXISTS (SELECT 1 FROM users x WHERE x.email = i.email) AS "has_login!"
            FROM invitations i JOIN accounts a ON a.id = i.account_id LEFT JOIN users u ON u.id = i.invited_by
+           LEFT JOIN invitations n ON n.id = i.replaced_by
            WHERE i.token_hash = $1"#,
         token::hash(token)
     )
@@ -69,6 +117,13 @@ pub enum AcceptError {
     Cancelled,
     #[error("This invitation has already been used. If you accepted it, the account is in your Switch Account list.")]
     Used,
+    #[error("This invitation was declined. If that was a mistake, ask the account owner to send a new one.")]
+    Declined,
+    #[error(
+        "A newer invitation was sent on {}. This link no longer works: use the link in the newest mail.",
+        crate::web::datetime(.0)
+    )]
+    Superseded(OffsetDateTime),
     #[error("This invitation was sent to {0}, so only a login with that address can accept it.")]
     WrongLogin(String),
     #[error("You already have access to {0}.")]
@@ -85,7 +140,11 @@ impl From<AcceptError> for AppError {
         let message = e.to_string();
         match e {
             AcceptError::Unknown => AppError::NotFound(message),
-            AcceptError::Expired | AcceptError::Cancelled | AcceptError::Used => AppError::Gone(message),
+            AcceptError::Expired
+            | AcceptError::Cancelled
+            | AcceptError::Used
+            | AcceptError::Declined
+            | AcceptError::Superseded(_) => AppError::Gone(message),
             AcceptError::WrongLogin(_) | AcceptError::Staff => AppError::Forbidden(message),
             AcceptError::AlreadyMember(_) => AppError::Conflict(message),
             AcceptError::Internal(e) => e.into(),
@@ -114,23 +173,26 @@ pub async fn accept(conn: &mut PgConnection, token: &str, who: &Acceptor<'_>) ->
         return Err(AcceptError::Unknown);
     }
     let row = sqlx::query!(
-        "SELECT i.id, i.account_id, a.name, i.email, i.all_permissions, i.permissions, i.expires_at, i.accepted_at,
-                i.cancelled_at
-         FROM invitations i JOIN accounts a ON a.id = i.account_id
-         WHERE i.token_hash = $1 FOR UPDATE OF i",
+        r#"SELECT i.id, i.account_id, a.name, i.email, i.all_permissions, i.permissions, i.expires_at, i.accepted_at,
+                  i.cancelled_at, i.declined_at, n.sent_at AS "newer_sent_at?"
+           FROM invitations i JOIN accounts a ON a.id = i.account_id LEFT JOIN invitations n ON n.id = i.replaced_by
+           WHERE i.token_hash = $1 FOR UPDATE OF i"#,
         token::hash(token)
     )
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(AcceptError::Unknown)?;
     let (id, account_id, account_name, email) = (row.id, row.account_id, row.name, row.email);
-    let (all, keys, expires, accepted, cancelled) =
-        (row.all_permissions, row.permissions, row.expires_at, row.accepted_at, row.cancelled_at);
-    match InvitationStatus::of(accepted, cancelled, expires, OffsetDateTime::now_utc()) {
-        InvitationStatus::Cancelled => return Err(AcceptError::Cancelled),
-        InvitationStatus::Accepted => return Err(AcceptError::Used),
-        InvitationStatus::Expired => return Err(AcceptError::Expired),
-        InvitationStatus::Pending => {}
+    let (all, keys) = (row.all_permissions, row.permissions);
+    let dates = InvitationDates {
+        expires_at: row.expires_at,
+        accepted_at: row.accepted_at,
+        cancelled_at: row.cancelled_at,
+        declined: row.declined_at.is_some(),
+        replaced: row.newer_sent_at.is_some(),
+    };
+    if let Some(refused) = refusal(dates.status(OffsetDateTime::now_utc()), row.newer_sent_at) {
+        return Err(refused);
     }
     if who.email != email {
         return Err(AcceptError::WrongLogin(email));
@@ -185,4 +247,65 @@ pub async fn accept(conn: &mut PgConnection, token: &str, who: &Acceptor<'_>) ->
     .queue(conn)
     .await?;
     Ok(Accepted { account_id, account_name })
+}
+
+/// Declines inside the caller's transaction: anyone holding the link may
+/// say no for the address it was sent to. Locks the row, re-checks it is
+/// still open, ends it, records who declined (`actor_id`, when signed in)
+/// and mails the owner. The account's name.
+pub async fn decline(
+    conn: &mut PgConnection,
+    token: &str,
+    actor_id: Option<Uuid>,
+    ip: &str,
+) -> Result<String, AcceptError> {
+    if !token::well_formed(token) {
+        return Err(AcceptError::Unknown);
+    }
+    let row = sqlx::query!(
+        r#"SELECT i.id, i.account_id, a.name, i.email, i.expires_at, i.accepted_at, i.cancelled_at, i.declined_at,
+                  n.sent_at AS "newer_sent_at?"
+           FROM invitations i JOIN accounts a ON a.id = i.account_id LEFT JOIN invitations n ON n.id = i.replaced_by
+           WHERE i.token_hash = $1 FOR UPDATE OF i"#,
+        token::hash(token)
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AcceptError::Unknown)?;
+    let dates = InvitationDates {
+        expires_at: row.expires_at,
+        accepted_at: row.accepted_at,
+        cancelled_at: row.cancelled_at,
+        declined: row.declined_at.is_some(),
+        replaced: row.newer_sent_at.is_some(),
+    };
+    // An expired invitation can still be declined: the owner learns the answer.
+    match refusal(dates.status(OffsetDateTime::now_utc()), row.newer_sent_at) {
+        None | Some(AcceptError::Expired) => {}
+        Some(refused) => return Err(refused),
+    }
+    sqlx::query!("UPDATE invitations SET cancelled_at = now(), declined_at = now() WHERE id = $1", row.id)
+        .execute(&mut *conn)
+        .await?;
+    let event = audit::Event {
+        actor_id,
+        account_id: Some(row.account_id),
+        target_user_id: None,
+        target_email: Some(&row.email),
+        action: AuditAction::InvitationDeclined,
+        details: serde_json::json!({ "invitation_id": row.id }),
+        ip,
+    };
+    audit::record(conn, event).await?;
+    let owner = sqlx::query!(
+        "SELECT u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND m.is_owner",
+        row.account_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    InvitationDeclined { owner_name: &owner.name, invited_email: &row.email, account_name: &row.name }
+        .to(&owner.email, row.account_id)?
+        .queue(conn)
+        .await?;
+    Ok(row.name)
 }

@@ -21,7 +21,6 @@ use crate::{
         session::{self, CurrentUser},
         store::{self as login_store, NewUser, Registered},
     },
-    domain::invitation::InvitationStatus,
     error::AppError,
     layout::Layout,
     state::AppState,
@@ -36,16 +35,20 @@ pub fn router() -> Router<AppState> {
         .route("/invitations/{token}/switch-login", post(switch_login))
         .route("/invitations/{token}/sign-in", post(sign_in_and_accept))
         .route("/invitations/{token}/register", post(register_and_accept))
+        .route("/invitations/{token}/decline", post(decline))
 }
 
 /// Loads a usable invitation, or the page that says why it is not.
 async fn open_offer(state: &AppState, token: &str) -> Result<Offer, AppError> {
-    let offer = accept::find(&state.db, token).await?.ok_or(AcceptError::Unknown)?;
-    match offer.status() {
-        InvitationStatus::Pending => Ok(offer),
-        InvitationStatus::Expired => Err(AcceptError::Expired.into()),
-        InvitationStatus::Cancelled => Err(AcceptError::Cancelled.into()),
-        InvitationStatus::Accepted => Err(AcceptError::Used.into()),
+    let Some(offer) = accept::find(&state.db, token).await? else {
+        return Err(match accept::superseded(&state.db, token).await? {
+            Some(sent_at) => AcceptError::Superseded(sent_at).into(),
+            None => AcceptError::Unknown.into(),
+        });
+    };
+    match offer.refusal() {
+        None => Ok(offer),
+        Some(refused) => Err(refused.into()),
     }
 }
 
@@ -212,4 +215,28 @@ async fn register_and_accept(
     let flash =
         format!("Welcome! You now have access to {}. Your own account is in Switch Account.", accepted.account_name);
     auth::sign_in_response(&state, &headers, user_id, Some(accepted.account_id), &ip, "/", Some(&flash)).await
+}
+
+#[derive(Template)]
+#[template(path = "invitations/declined.html")]
+struct DeclinedPage {
+    layout: Layout,
+    account_name: String,
+}
+
+/// Says no to the invitation: whoever holds the link (it went to the
+/// invited address), signed in or not.
+async fn decline(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: Option<CurrentUser>,
+    Path(token): Path<String>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
+    let mut tx = state.db.begin().await?;
+    let account_name = accept::decline(&mut tx, &token, user.as_ref().map(|u| u.id), &ip).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    let layout = user.as_ref().map_or_else(Layout::signed_out, Layout::of);
+    web::render(&DeclinedPage { layout, account_name })
 }

@@ -154,18 +154,20 @@ pub async fn invite(
     if is_staff {
         return Err(InviteError::Staff(email.to_string()));
     }
-    match open_id.zip(open_expires) {
+    let replaced = match open_id.zip(open_expires) {
         Some((_, expires)) if expires > OffsetDateTime::now_utc() => {
             return Err(InviteError::AlreadyPending(email.to_string()))
         }
-        // An expired invitation gives way to the new one.
-        Some((id, _)) => {
-            sqlx::query!("UPDATE invitations SET cancelled_at = now() WHERE id = $1", id)
+        // An expired invitation gives way to the new one (closed first: one
+        // open invitation per address), and says so: "Replaced".
+        Some((old, _)) => {
+            sqlx::query!("UPDATE invitations SET cancelled_at = now() WHERE id = $1", old)
                 .execute(&mut **change)
                 .await?;
+            Some(old)
         }
-        None => {}
-    }
+        None => None,
+    };
     let token = token::generate();
     let id = Uuid::new_v4();
     let expires_at = sqlx::query_scalar!(
@@ -182,6 +184,9 @@ pub async fn invite(
     )
     .fetch_one(&mut **change)
     .await?;
+    if let Some(old) = replaced {
+        sqlx::query!("UPDATE invitations SET replaced_by = $2 WHERE id = $1", old, id).execute(&mut **change).await?;
+    }
     queue_invitation_mail(change, from, email.as_str(), grant, &token, expires_at).await?;
     let details = serde_json::json!({ "invitation_id": id, "permissions": grant.describe() });
     change.audit(AuditAction::InvitationSent, Target { user_id: None, email: Some(email.as_str()) }, details).await?;
@@ -191,7 +196,7 @@ pub async fn invite(
 /// Locks an invitation of the account; refuses closed ones.
 async fn lock_open(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> Result<(String, Grant), ChangeError> {
     let row = sqlx::query!(
-        "SELECT email, all_permissions, permissions, accepted_at, cancelled_at FROM invitations
+        "SELECT email, all_permissions, permissions, accepted_at, cancelled_at, declined_at, replaced_by FROM invitations
          WHERE id = $1 AND account_id = $2 FOR UPDATE",
         id,
         account_id
@@ -199,11 +204,15 @@ async fn lock_open(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> Resul
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(ChangeError::NotFound)?;
-    if row.accepted_at.is_some() {
-        return Err(ChangeError::Closed("accepted"));
-    }
-    if row.cancelled_at.is_some() {
-        return Err(ChangeError::Closed("cancelled"));
+    let closed = match (row.accepted_at, row.cancelled_at, row.declined_at, row.replaced_by) {
+        (Some(_), ..) => Some("accepted"),
+        (_, Some(_), Some(_), _) => Some("declined"),
+        (_, Some(_), _, Some(_)) => Some("replaced by a newer one"),
+        (_, Some(_), ..) => Some("cancelled"),
+        _ => None,
+    };
+    if let Some(how) = closed {
+        return Err(ChangeError::Closed(how));
     }
     Ok((row.email, Grant::from_row(row.all_permissions, &row.permissions)))
 }
@@ -215,6 +224,13 @@ pub async fn resend(change: &mut AccountChange<'_>, from: &Inviter<'_>, id: Uuid
         return Err(ChangeError::RateLimited(limit));
     }
     let token = token::generate();
+    // The old link then says a newer invitation was sent, instead of "not valid".
+    sqlx::query!(
+        "INSERT INTO invitation_old_tokens (token_hash, invitation_id) SELECT token_hash, id FROM invitations WHERE id = $1",
+        id
+    )
+    .execute(&mut **change)
+    .await?;
     let expires_at = sqlx::query_scalar!(
         "UPDATE invitations SET token_hash = $2, sent_at = now(), expires_at = now() + make_interval(days => $3)
          WHERE id = $1 RETURNING expires_at",

@@ -128,3 +128,33 @@ impl OwnershipChanged<'_> {
         )
     }
 }
+
+pub struct InvitationDeclined<'a> {
+    pub owner_name: &'a str,
+    pub invited_email: &'a str,
+    pub account_name: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invitation_declined.txt")]
+struct InvitationDeclinedText<'a> {
+    m: &'a InvitationDeclined<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invitation_declined.html")]
+struct InvitationDeclinedHtml<'a> {
+    m: &'a InvitationDeclined<'a>,
+}
+
+impl InvitationDeclined<'_> {
+    pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
+        Mail::new(
+            email,
+            Some(account_id),
+            format!("{} declined your invitation to {}", self.invited_email, self.account_name),
+            &InvitationDeclinedText { m: self },
+            &InvitationDeclinedHtml { m: self },
+        )
+    }
+}

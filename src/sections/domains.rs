@@ -32,8 +32,11 @@ pub fn view_routes() -> SectionRoutes {
     SectionRoutes::new(Permission::Domains).get("/domains", index).get("/domains/{domain}", show)
 }
 
+/// Domain settings can be used alone: their own list of the domains they
+/// act on, without "View Domains".
 pub fn manage_routes() -> SectionRoutes {
     SectionRoutes::new(Permission::ManageDomains)
+        .get("/domains/settings", settings_index)
         .get("/domains/{domain}/manage", manage_page)
         .post("/domains/{domain}/nameservers", set_nameservers)
         .post("/domains/{domain}/lock", set_lock)
@@ -79,15 +82,25 @@ async fn find(state: &AppState, m: &Member, id: Uuid) -> Result<Domain, AppError
 struct IndexPage {
     layout: Layout,
     domains: Vec<Domain>,
+    /// The Domain Settings list: each domain links to its settings.
+    settings: bool,
+}
+
+async fn list(state: &AppState, account_id: Uuid) -> Result<Vec<Domain>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM domains WHERE account_id = $1 ORDER BY name LIMIT 200"))
+        .bind(account_id)
+        .fetch_all(&state.db)
+        .await
 }
 
 async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
-    let domains =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM domains WHERE account_id = $1 ORDER BY name LIMIT 200"))
-            .bind(m.account.id)
-            .fetch_all(&state.db)
-            .await?;
-    web::render(&IndexPage { layout: Layout::of(&m.user), domains })
+    let domains = list(&state, m.account.id).await?;
+    web::render(&IndexPage { layout: Layout::of(&m.user), domains, settings: false })
+}
+
+async fn settings_index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
+    let domains = list(&state, m.account.id).await?;
+    web::render(&IndexPage { layout: Layout::of(&m.user), domains, settings: true })
 }
 
 #[derive(Template)]

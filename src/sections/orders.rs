@@ -61,16 +61,46 @@ async fn products(state: &AppState) -> Result<Vec<Product>, sqlx::Error> {
         .await
 }
 
+/// An unpaid invoice of an order or upgrade: the order starts once it is paid.
+#[derive(sqlx::FromRow)]
+struct Awaiting {
+    id: Uuid,
+    number: i64,
+    total_cents: i64,
+}
+
 #[derive(Template)]
 #[template(path = "sections/orders.html")]
 struct CataloguePage {
     layout: Layout,
     products: Vec<Product>,
+    awaiting: Vec<Awaiting>,
+    /// Pay links only for those who may open invoices.
+    can_pay: bool,
     error: Option<String>,
 }
 
+impl CataloguePage {
+    async fn load(state: &AppState, m: &Member, error: Option<String>) -> Result<CataloguePage, AppError> {
+        let (products, awaiting) = tokio::try_join!(
+            products(state),
+            sqlx::query_as(
+                "SELECT i.id, i.number, i.total_cents FROM invoices i
+                 WHERE i.account_id = $1 AND i.status = 'Unpaid'
+                   AND (EXISTS (SELECT 1 FROM order_invoices o WHERE o.invoice_id = i.id)
+                        OR EXISTS (SELECT 1 FROM pending_upgrades u WHERE u.invoice_id = i.id))
+                 ORDER BY i.number DESC LIMIT 20",
+            )
+            .bind(m.account.id)
+            .fetch_all(&state.db)
+        )?;
+        let can_pay = m.account.allows(Permission::Invoices);
+        Ok(CataloguePage { layout: Layout::of(&m.user), products, awaiting, can_pay, error })
+    }
+}
+
 async fn catalogue(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
-    web::render(&CataloguePage { layout: Layout::of(&m.user), products: products(&state).await?, error: None })
+    web::render(&CataloguePage::load(&state, &m, None).await?)
 }
 
 #[derive(Deserialize)]
@@ -98,11 +128,7 @@ async fn order(
         _ => None,
     };
     let (Some(product), None) = (product, problem.clone()) else {
-        return super::refused(web::render(&CataloguePage {
-            layout: Layout::of(&m.user),
-            products: all,
-            error: problem,
-        }));
+        return super::refused(web::render(&CataloguePage::load(&state, &m, problem).await?));
     };
     let amount = product.price(&f.billing_cycle);
     let months = if f.billing_cycle == "Annually" { 12 } else { 1 };
@@ -150,8 +176,11 @@ async fn order(
         )],
     )
     .await?;
-    tx.finish(&format!("Order placed. Pay invoice #{number} to start the service."), &format!("/invoices/{invoice_id}"))
-        .await
+    // The orders page, which the member may see whatever else they hold; it
+    // lists the invoice, with a pay link for those who may pay.
+    let flash =
+        format!("Order placed: {} for {domain}. Invoice #{number} starts the service once it is paid.", product.name);
+    tx.finish(&flash, "/orders").await
 }
 
 #[derive(Template)]

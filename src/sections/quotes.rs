@@ -80,6 +80,7 @@ struct ShowPage {
     layout: Layout,
     q: Quote,
     lines: Vec<Line>,
+    can_pay: bool,
 }
 
 async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
@@ -93,7 +94,8 @@ async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) ->
         .bind(id)
         .fetch_all(&state.db)
         .await?;
-    web::render(&ShowPage { layout: Layout::of(&m.user), q, lines })
+    let can_pay = m.account.allows(Permission::Invoices);
+    web::render(&ShowPage { layout: Layout::of(&m.user), q, lines, can_pay })
 }
 
 async fn accept(
@@ -151,9 +153,11 @@ async fn accept(
         )],
     )
     .await?;
+    // Back to the quote, which the member may see whatever else they hold;
+    // it links to the invoice only for those who may open it.
     tx.finish(
         &format!("Quote #{} accepted. Invoice #{invoice_number} was created.", q.number),
-        &format!("/invoices/{invoice_id}"),
+        &format!("/quotes/{id}"),
     )
     .await
 }

@@ -36,14 +36,18 @@ pub fn view_routes() -> SectionRoutes {
     SectionRoutes::new(Permission::Products).get("/services", index).get("/services/{service}", show)
 }
 
+/// Product passwords can be used alone: their own list of the services
+/// they act on, without "View Products & Services".
 pub fn manage_routes() -> SectionRoutes {
     SectionRoutes::new(Permission::ManageProducts)
+        .get("/services/passwords", passwords_index)
         .get("/services/{service}/password", password_page)
         .post("/services/{service}/password", change_password)
 }
 
+/// Single sign-on can be used alone too: its own list of services.
 pub fn sso_routes() -> SectionRoutes {
-    SectionRoutes::new(Permission::ProductSso).post("/services/{service}/sso", sso)
+    SectionRoutes::new(Permission::ProductSso).get("/services/sign-on", sso_index).post("/services/{service}/sso", sso)
 }
 
 /// The built-in control panel's sign-on landing (stands in for cPanel's),
@@ -91,14 +95,47 @@ struct IndexPage {
     services: Vec<Service>,
 }
 
-async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
-    let services = sqlx::query_as(&format!(
-        "SELECT {SERVICE_COLUMNS} FROM services s JOIN products p ON p.id = s.product_id WHERE s.account_id = $1 ORDER BY s.created_at, s.id LIMIT 200"
+/// The account's services, oldest first.
+async fn list(state: &AppState, account_id: Uuid) -> Result<Vec<Service>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SERVICE_COLUMNS} FROM services s JOIN products p ON p.id = s.product_id WHERE s.account_id = $1
+         ORDER BY s.created_at, s.id LIMIT 200"
     ))
-    .bind(m.account.id)
+    .bind(account_id)
     .fetch_all(&state.db)
-    .await?;
+    .await
+}
+
+async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
+    let services = list(&state, m.account.id).await?;
     web::render(&IndexPage { layout: Layout::of(&m.user), services })
+}
+
+/// A list of services with one action each (change the password, sign on).
+#[derive(Template)]
+#[template(path = "sections/service_actions.html")]
+struct ActionsPage {
+    layout: Layout,
+    services: Vec<Service>,
+    sign_on: bool,
+    not_connected: Option<&'static str>,
+}
+
+impl ActionsPage {
+    async fn render(state: &AppState, m: &Member, sign_on: bool) -> Result<Response, AppError> {
+        let services = list(state, m.account.id).await?;
+        let not_connected =
+            providers::control_panel(&state.config).err().map(|_| providers::CONTROL_PANEL_NOT_CONNECTED);
+        web::render(&ActionsPage { layout: Layout::of(&m.user), services, sign_on, not_connected })
+    }
+}
+
+async fn passwords_index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
+    ActionsPage::render(&state, &m, false).await
+}
+
+async fn sso_index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
+    ActionsPage::render(&state, &m, true).await
 }
 
 #[derive(Template)]
@@ -203,7 +240,11 @@ async fn change_password(
         &[format!("{} changed the control panel password of {} ({}).", m.user.name, s.domain, s.product)],
     )
     .await?;
-    tx.finish("The control panel password has been changed.", &format!("/services/{id}")).await
+    // Back where the member can see the service: its page, or with the
+    // password permission alone, the list of passwords.
+    let back =
+        if m.account.allows(Permission::Products) { format!("/services/{id}") } else { "/services/passwords".into() };
+    tx.finish("The control panel password has been changed.", &back).await
 }
 
 async fn sso(

@@ -45,10 +45,7 @@ pub struct InviteQuery {
 pub async fn page(Owner(me): Owner, Query(q): Query<InviteQuery>) -> Result<Response, AppError> {
     // A preset ticks its boxes under Choose Permissions; it works without
     // JavaScript because it is a link.
-    let grant = match PRESETS.iter().find(|(name, _)| q.preset.as_deref() == Some(&name.to_lowercase())) {
-        Some((_, preset)) => GrantChoice::of(&Grant::Chosen(preset.iter().copied().collect())),
-        None => GrantChoice::of(&Grant::All),
-    };
+    let grant = q.preset.as_deref().and_then(preset).unwrap_or_else(|| GrantChoice::of(&Grant::All));
     web::render(&InvitePage {
         layout: Layout::of(&me.user),
         email: String::new(),
@@ -65,6 +62,16 @@ pub struct InviteForm {
     mode: String,
     #[serde(default)]
     permissions: Vec<String>,
+    /// A preset button was pressed: tick its boxes, keep the rest, send nothing.
+    preset: Option<String>,
+}
+
+/// The preset whose button says `name` (or whose lower-case name is `name`).
+fn preset(name: &str) -> Option<GrantChoice> {
+    PRESETS
+        .iter()
+        .find(|(preset, _)| name == *preset || name == preset.to_lowercase())
+        .map(|(_, keys)| GrantChoice::of(&Grant::Chosen(keys.iter().copied().collect())))
 }
 
 pub async fn submit(
@@ -83,6 +90,11 @@ pub async fn submit(
         };
         Ok((status, web::render(&page)?).into_response())
     };
+    if let Some(name) = &form.preset {
+        let grant = preset(name).ok_or_else(|| AppError::BadRequest(format!("\"{name}\" is not a preset.")))?;
+        let email = form.email.chars().take(254).collect();
+        return web::render(&InvitePage { layout: Layout::of(&me.user), email, grant, presets: &PRESETS, error: None });
+    }
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),

@@ -62,7 +62,7 @@ pub async fn submit(
         }
     };
     let mut change = AccountChange::by_member(&state, &me, &ip).await?;
-    if !store::set_permissions(&mut change, user_id, &grant).await? {
+    if !store::set_permissions(&mut change, user_id, &grant, None).await? {
         return Err(super::not_a_member());
     }
     change.finish(&format!("Permissions of {} saved: {}.", member.name, grant.describe()), "/users").await

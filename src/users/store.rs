@@ -7,7 +7,12 @@ use uuid::Uuid;
 
 use crate::{
     change::{AccountChange, Target},
-    domain::{audit::AuditAction, cursor::Cursor, invitation::InvitationStatus, permissions::Grant},
+    domain::{
+        audit::AuditAction,
+        cursor::Cursor,
+        invitation::{InvitationDates, InvitationStatus},
+        permissions::Grant,
+    },
     web::{next_page, PAGE_SIZE},
 };
 
@@ -44,6 +49,9 @@ pub struct InvitationRow {
     pub accepted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub cancelled_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub declined_at: Option<OffsetDateTime>,
+    pub replaced_by: Option<Uuid>,
 }
 
 impl InvitationRow {
@@ -51,8 +59,18 @@ impl InvitationRow {
         Grant::from_row(self.all_permissions, &self.permissions)
     }
 
+    pub fn dates(&self) -> InvitationDates {
+        InvitationDates {
+            expires_at: self.expires_at,
+            accepted_at: self.accepted_at,
+            cancelled_at: self.cancelled_at,
+            declined: self.declined_at.is_some(),
+            replaced: self.replaced_by.is_some(),
+        }
+    }
+
     pub fn status(&self) -> InvitationStatus {
-        InvitationStatus::of(self.accepted_at, self.cancelled_at, self.expires_at, OffsetDateTime::now_utc())
+        self.dates().status(OffsetDateTime::now_utc())
     }
 }
 
@@ -88,7 +106,8 @@ pub async fn lists(
               WHERE m.account_id = $1 AND NOT m.is_owner {member_after}
               ORDER BY m.created_at, m.user_id LIMIT $2) x),
            (SELECT coalesce(json_agg(y), '[]') FROM (
-              SELECT i.id, i.email, i.all_permissions, i.permissions, i.sent_at, i.expires_at, i.accepted_at, i.cancelled_at
+              SELECT i.id, i.email, i.all_permissions, i.permissions, i.sent_at, i.expires_at, i.accepted_at, i.cancelled_at,
+                     i.declined_at, i.replaced_by
               FROM invitations i
               WHERE i.account_id = $1 {invitation_after}
               ORDER BY i.sent_at DESC, i.id DESC LIMIT $2) y)"
@@ -126,10 +145,12 @@ pub async fn member(db: &PgPool, account_id: Uuid, user_id: Uuid) -> Result<Opti
 }
 
 /// Sets a member's permissions; false when they are not a member (any more).
+/// `reason`: why support made the change (staff give one; owners do not).
 pub async fn set_permissions(
     change: &mut AccountChange<'_>,
     user_id: Uuid,
     grant: &Grant,
+    reason: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     let account_id = change.account_id;
     let before = sqlx::query!(
@@ -151,10 +172,13 @@ pub async fn set_permissions(
     .execute(&mut **change)
     .await?;
     let email = before.email;
-    let details = serde_json::json!({
+    let mut details = serde_json::json!({
         "before": Grant::from_row(before.all_permissions, &before.permissions).describe(),
         "after": grant.describe(),
     });
+    if let Some(reason) = reason {
+        details["reason"] = reason.into();
+    }
     let target = Target { user_id: Some(user_id), email: Some(&email) };
     change.audit(AuditAction::MemberPermissionsChanged, target, details).await?;
     Ok(true)

@@ -231,7 +231,17 @@ async fn orders_create_a_pending_service_that_starts_when_its_invoice_is_paid() 
         409,
         "no upgrade before the first payment"
     );
-    let invoice = res.location().unwrap().to_string();
+    // The member lands on the orders page, which lists the invoice to pay.
+    res.assert_redirect_to("/orders");
+    let invoice_id: String = sqlx::query_scalar(
+        "SELECT o.invoice_id::text FROM order_invoices o JOIN services s ON s.id = o.service_id
+         WHERE s.domain = 'new.example.com'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let invoice = format!("/invoices/{invoice_id}");
+    assert!(owner.get("/orders").await.texts("#awaiting a").iter().any(|t| t.starts_with("pay invoice #")));
     let (status, amount): (String, i64) =
         sqlx::query_as("SELECT status, amount_cents FROM services WHERE domain = 'new.example.com'")
             .fetch_one(&app.db)

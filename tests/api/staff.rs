@@ -268,17 +268,18 @@ async fn staff_help_with_invitations_and_members_is_audited_with_staff_as_actor(
     staff
         .post_form(
             &format!("/admin/accounts/{account}/members/{bob}/permissions"),
-            &[("mode", "choose"), ("permissions", "tickets")],
+            &[("mode", "choose"), ("permissions", "tickets"), ("reason", "The owner asked by phone")],
         )
         .await
         .assert_redirect_to(&back);
     let bad = staff
         .post_form(
             &format!("/admin/accounts/{account}/members/{bob}/permissions"),
-            &[("mode", "choose"), ("permissions", "root")],
+            &[("mode", "choose"), ("permissions", "root"), ("reason", "Testing")],
         )
         .await;
-    assert_eq!(bad.status, 400);
+    assert_eq!(bad.status, 422, "the form is shown again with the message");
+    assert!(bad.text().contains("\"root\" is not a permission."), "{}", bad.text());
     staff.post_form(&format!("/admin/accounts/{account}/members/{bob}/remove"), &[]).await.assert_redirect_to(&back);
     let staff_id = app.user_id("help@example.com").await;
     let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events WHERE actor_id = $1 ORDER BY id")
