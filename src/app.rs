@@ -23,8 +23,8 @@ use tower_http::{
 };
 
 use crate::{
-    accounts, admin, auth, config::Config, dev_mailbox, error, error_pages, health, invitations, mail, sections,
-    state::AppState, users,
+    accounts, admin, auth, config::Config, dev_mailbox, domain::audit::AuditAction, error, error_pages, health,
+    invitations, mail, sections, state::AppState, users,
 };
 
 /// The largest form we accept; every form in the panel is far smaller.
@@ -79,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        // Before anything else looks at the request.
+        .layer(middleware::from_fn_with_state(state.clone(), crate::web::host::require_known_host))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
 }
@@ -138,16 +140,28 @@ impl App {
     }
 }
 
-/// Deletes what has expired: sessions past their timeouts and old sign-in
-/// attempts. Harmless to run on several server copies at once.
+/// Deletes what has expired: sessions past their timeouts (a support view
+/// that expires is recorded as ended, as one signed out is), old sign-in
+/// and registration attempts. Harmless to run on several copies at once.
 async fn janitor(db: PgPool, mut stop: watch::Receiver<bool>) {
     loop {
-        let result = sqlx::query(&format!(
-            "WITH s AS (DELETE FROM sessions WHERE last_seen_at < now() - interval '{} minutes' OR created_at < now() - interval '{} hours')
-             DELETE FROM sign_in_attempts WHERE at < now() - interval '1 day'",
-            auth::session::IDLE_TIMEOUT_MINUTES,
-            auth::session::ABSOLUTE_TIMEOUT_HOURS
-        ))
+        let result = sqlx::query!(
+            r#"WITH gone AS (
+                   DELETE FROM sessions
+                   WHERE last_seen_at < now() - make_interval(mins => $1) OR created_at < now() - make_interval(hours => $2)
+                   RETURNING user_id, active_account_id, impersonator_id
+               ), ended AS (
+                   INSERT INTO audit_events (actor_id, account_id, target_user_id, target_email, action, details)
+                   SELECT g.impersonator_id, g.active_account_id, g.user_id, u.email, $3, '{"by": "expiry"}'
+                   FROM gone g JOIN users u ON u.id = g.user_id WHERE g.impersonator_id IS NOT NULL
+               ), registrations AS (
+                   DELETE FROM registration_attempts WHERE at < now() - interval '1 day'
+               )
+               DELETE FROM sign_in_attempts WHERE at < now() - interval '1 day'"#,
+            auth::session::IDLE_TIMEOUT_MINUTES as i32,
+            auth::session::ABSOLUTE_TIMEOUT_HOURS as i32,
+            AuditAction::SupportViewEnded.code()
+        )
         .execute(&db)
         .await;
         if let Err(e) = result {

@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::{audit, auth::session, domain::audit::AuditAction, error::AppError, state::AppState};
+use crate::{
+    audit, auth::session, config::Config, domain::audit::AuditAction, error::AppError, mail::MailKind, state::AppState,
+};
 
 pub struct AccountChange<'a> {
     tx: Transaction<'static, Postgres>,
@@ -71,6 +73,29 @@ impl<'a> AccountChange<'a> {
         Ok(Redirect::to(to).into_response())
     }
 
+    /// The mail budget refused this change: it is undone (nothing is
+    /// queued), and the refusal alone is recorded, for the owner's audit log
+    /// and the staff area's list of accounts over budget.
+    pub async fn refused_by_mail_budget(self, kind: MailKind) -> Result<(), sqlx::Error> {
+        let AccountChange { tx, state, actor_id, account_id, ip, .. } = self;
+        tx.rollback().await?;
+        let mut conn = state.db.acquire().await?;
+        let event = audit::Event {
+            actor_id: Some(actor_id),
+            account_id,
+            target_user_id: None,
+            target_email: None,
+            action: AuditAction::MailBudgetExceeded,
+            details: serde_json::json!({ "kind": kind.code() }),
+            ip,
+        };
+        audit::record(&mut conn, event).await
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
     /// Commits and wakes the mail worker, for a change whose answer is not
     /// a redirect with a message (a page re-rendered, a sign-on link).
     pub async fn commit(self) -> Result<(), sqlx::Error> {
@@ -78,13 +103,33 @@ impl<'a> AccountChange<'a> {
         self.state.mail_wakeup.notify_one();
         Ok(())
     }
-    /// A change by a member (or the owner) in their active account.
+    /// A change by a member (or the owner) in their active account. The
+    /// membership is checked again inside the transaction and held (FOR
+    /// SHARE) until it commits: access removed while this request was on
+    /// its way stops it here, and cannot be removed halfway through it.
     pub async fn by_member(
         state: &'a AppState,
         m: &session::Member,
         ip: &'a str,
-    ) -> Result<AccountChange<'a>, sqlx::Error> {
-        AccountChange::begin(state, m.user.session_id, m.user.id, Some(m.account.id), ip).await
+    ) -> Result<AccountChange<'a>, AppError> {
+        let mut change = AccountChange::begin(state, m.user.session_id, m.user.id, Some(m.account.id), ip).await?;
+        let still = sqlx::query_scalar!(
+            "SELECT is_owner FROM memberships WHERE account_id = $1 AND user_id = $2 FOR SHARE",
+            m.account.id,
+            m.user.id
+        )
+        .fetch_optional(&mut *change.tx)
+        .await?;
+        match still {
+            None => {
+                Err(AppError::Forbidden(format!("Your access to {} has ended. Nothing was changed.", m.account.name)))
+            }
+            Some(false) if m.account.is_owner => Err(AppError::Forbidden(format!(
+                "You are no longer the owner of {}. Nothing was changed.",
+                m.account.name
+            ))),
+            Some(_) => Ok(change),
+        }
     }
     /// A change by support staff, to an account or (with `None`) a login.
     pub async fn by_staff(

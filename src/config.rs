@@ -36,6 +36,11 @@ pub struct Config {
     pub trust_x_forwarded_for: bool,
     /// Invitations (and resends) one account may send per hour.
     pub invitations_per_hour: i64,
+    /// Notices (to the owner and contacts) one account's activity may cause
+    /// per hour; past it they are skipped, never the action.
+    pub account_mails_per_hour: i64,
+    /// Minutes before an address may get another invitation from an account.
+    pub invite_cooldown_minutes: i64,
     /// The CSS and images: beside the templates in the source tree, or
     /// PANEL_STATIC_DIR for an installed binary.
     pub static_dir: PathBuf,
@@ -43,6 +48,28 @@ pub struct Config {
     pub outside: OutsideSystems,
     /// The built-in test gateway answers this much later (fault drills).
     pub test_gateway_delay: Duration,
+    /// Worked out once from BASE_URL and LISTEN_ADDR (see `allowed_hosts`).
+    hosts: [String; 2],
+    origins: [String; 2],
+}
+
+impl Config {
+    /// The Host header values the panel answers to: BASE_URL's, and the
+    /// listen address (for local use and health checks by address).
+    pub fn allowed_hosts(&self) -> &[String; 2] {
+        &self.hosts
+    }
+
+    /// The origins a form may come from (`scheme://host[:port]`).
+    pub fn allowed_origins(&self) -> &[String; 2] {
+        &self.origins
+    }
+}
+
+/// `host[:port]` of a URL.
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
 }
 
 /// The outside systems the panel does not own, each chosen by a setting
@@ -137,6 +164,8 @@ impl fmt::Debug for Config {
             .field("mail_poll_interval", &self.mail_poll_interval)
             .field("trust_x_forwarded_for", &self.trust_x_forwarded_for)
             .field("invitations_per_hour", &self.invitations_per_hour)
+            .field("account_mails_per_hour", &self.account_mails_per_hour)
+            .field("invite_cooldown_minutes", &self.invite_cooldown_minutes)
             .field("static_dir", &self.static_dir)
             .field("outside", &self.outside)
             .field("test_gateway_delay", &self.test_gateway_delay)
@@ -205,7 +234,9 @@ impl Config {
             Some("true") => true,
             Some(_) => return Err(bad("TRUST_X_FORWARDED_FOR", "must be true or false")),
         };
-        let invitations_per_hour = number(&get, "INVITATIONS_PER_HOUR", 20, 1, 1_000_000)? as i64;
+        let invitations_per_hour = i64::from(number(&get, "INVITATIONS_PER_HOUR", 20, 1, 1_000_000)?);
+        let account_mails_per_hour = i64::from(number(&get, "ACCOUNT_MAILS_PER_HOUR", 60, 1, 1_000_000)?);
+        let invite_cooldown_minutes = i64::from(number(&get, "INVITE_RESEND_MINUTES", 10, 0, 1440)?);
         let data_dir = PathBuf::from(get("PANEL_DATA_DIR").unwrap_or_else(|| ".data".into()));
         let static_dir =
             get("PANEL_STATIC_DIR").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("static"), PathBuf::from);
@@ -231,7 +262,6 @@ impl Config {
             database_url,
             smtp_url,
             mail_from,
-            base_url,
             listen_addr,
             db_max_connections,
             hash_concurrency,
@@ -241,9 +271,21 @@ impl Config {
             mail_poll_interval: Duration::from_secs(2),
             trust_x_forwarded_for,
             invitations_per_hour,
+            account_mails_per_hour,
+            invite_cooldown_minutes,
             static_dir,
             outside,
             test_gateway_delay,
+            hosts: [authority(&base_url).to_ascii_lowercase(), listen_addr.to_string()],
+            origins: [
+                format!(
+                    "{}://{}",
+                    base_url.split("://").next().unwrap_or("http"),
+                    authority(&base_url).to_ascii_lowercase()
+                ),
+                format!("http://{listen_addr}"),
+            ],
+            base_url,
         })
     }
 
@@ -357,6 +399,18 @@ mod tests {
             let e = Config::from_vars(&vars(&[(var, value)])).unwrap_err();
             assert!(e.to_string().contains(var) && e.to_string().contains("or none"), "{e}");
         }
+    }
+
+    #[test]
+    fn allowed_hosts_and_origins_come_from_base_url_and_the_listen_address() {
+        let c =
+            Config::from_vars(&vars(&[("BASE_URL", "https://Panel.Example.com/"), ("LISTEN_ADDR", "127.0.0.1:9000")]))
+                .unwrap();
+        assert_eq!(c.allowed_hosts(), &["panel.example.com".to_string(), "127.0.0.1:9000".to_string()]);
+        assert_eq!(
+            c.allowed_origins(),
+            &["https://panel.example.com".to_string(), "http://127.0.0.1:9000".to_string()]
+        );
     }
 
     #[test]

@@ -99,9 +99,10 @@ pub async fn log(
 struct MailPage {
     layout: Layout,
     mails: Vec<store::MailRow>,
+    over_budget: Vec<store::OverBudget>,
 }
 
 pub async fn failed_mail(State(state): State<AppState>, Staff(me): Staff) -> Result<Response, AppError> {
-    let mails = store::failed_mail(&state.db).await?;
-    web::render(&MailPage { layout: Layout::of(&me), mails })
+    let (mails, over_budget) = tokio::try_join!(store::failed_mail(&state.db), store::over_budget(&state.db))?;
+    web::render(&MailPage { layout: Layout::of(&me), mails, over_budget })
 }

@@ -49,7 +49,10 @@ pub async fn resend_invitation(
         config: &state.config,
     };
     let mut change = AccountChange::by_staff(&state, &me, Some(id), &ip).await?;
-    let email = send::resend(&mut change, &from, inv).await?;
+    let email = match send::resend(&mut change, &from, inv).await {
+        Ok(email) => email,
+        Err(e) => return Err(send::refusal(change, e).await),
+    };
     change.finish(&format!("A new invitation was sent to {email}."), &format!("/admin/accounts/{id}")).await
 }
 

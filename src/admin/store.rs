@@ -236,6 +236,29 @@ pub async fn failed_mail(db: &PgPool) -> Result<Vec<MailRow>, sqlx::Error> {
     .await
 }
 
+/// An account whose mail the budget held back lately.
+pub struct OverBudget {
+    pub account_id: Uuid,
+    pub account_name: String,
+    pub times: i64,
+    pub last: OffsetDateTime,
+}
+
+pub async fn over_budget(db: &PgPool) -> Result<Vec<OverBudget>, sqlx::Error> {
+    sqlx::query_as!(
+        OverBudget,
+        r#"SELECT a.id AS account_id, a.name AS account_name, count(*) AS "times!", max(e.at) AS "last!"
+           FROM audit_events e JOIN accounts a ON a.id = e.account_id
+           WHERE e.action IN ($1, $2) AND e.at > now() - interval '7 days'
+           GROUP BY a.id, a.name ORDER BY max(e.at) DESC LIMIT $3"#,
+        AuditAction::MailBudgetExceeded.code(),
+        AuditAction::NoticeSkipped.code(),
+        LIMIT
+    )
+    .fetch_all(db)
+    .await
+}
+
 pub struct UserView {
     pub id: Uuid,
     pub name: String,

@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -37,7 +37,7 @@ pub async fn index(State(state): State<AppState>, Staff(me): Staff) -> Result<Re
 struct TicketPage {
     layout: Layout,
     t: TicketRow,
-    messages: Vec<tickets::Message>,
+    thread: tickets::Thread,
     error: Option<String>,
 }
 
@@ -45,10 +45,15 @@ async fn find(state: &AppState, id: Uuid) -> Result<TicketRow, AppError> {
     store::ticket(&state.db, id).await?.ok_or_else(|| AppError::NotFound("There is no such ticket.".into()))
 }
 
-pub async fn show(State(state): State<AppState>, Staff(me): Staff, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    Path(id): Path<Uuid>,
+    Query(q): Query<tickets::ThreadQuery>,
+) -> Result<Response, AppError> {
     let t = find(&state, id).await?;
-    let messages = tickets::messages(&state.db, id).await?;
-    web::render(&TicketPage { layout: Layout::of(&me), t, messages, error: None })
+    let thread = tickets::thread(&state.db, id, q.before()).await?;
+    web::render(&TicketPage { layout: Layout::of(&me), t, thread, error: None })
 }
 
 #[derive(Deserialize)]
@@ -67,8 +72,8 @@ pub async fn reply(
     let body = match tickets::check_body(&f.message) {
         Ok(b) => b,
         Err(e) => {
-            let messages = tickets::messages(&state.db, id).await?;
-            let page = TicketPage { layout: Layout::of(&me), t, messages, error: Some(e) };
+            let thread = tickets::thread(&state.db, id, None).await?;
+            let page = TicketPage { layout: Layout::of(&me), t, thread, error: Some(e) };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)?).into_response());
         }
     };
@@ -78,6 +83,6 @@ pub async fn reply(
     tickets::set_status(&mut change, id, "Answered").await?;
     let subject = format!("Ticket #{} answered: {}", t.number, t.subject);
     let lines = [format!("Support answered ticket #{}:", t.number), body];
-    notify::send(&mut change, t.account_id, notify::Kind::Support, &subject, &lines).await?;
+    notify::send(&mut change, notify::Kind::Support, &subject, &lines).await?;
     change.finish("Reply sent.", &format!("/admin/tickets/{id}")).await
 }

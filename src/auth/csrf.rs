@@ -55,19 +55,19 @@ fn refused() -> AppError {
     )
 }
 
-/// Browsers say where a request came from; refuse anything cross-site.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// Browsers say where a request came from; refuse anything cross-site. An
+/// Origin must be this panel's own (BASE_URL's, or the listen address's),
+/// never merely whatever the Host header claims.
+fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        return matches!(site, "same-origin" | "none");
-    }
-    match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
-        (Some(origin), Some(host)) => {
-            let origin = origin.to_str().unwrap_or("");
-            let host = host.to_str().unwrap_or("-");
-            origin.split_once("://").map(|(_, h)| h == host).unwrap_or(false)
+        if !matches!(site, "same-origin" | "none") {
+            return false;
         }
+    }
+    match headers.get(header::ORIGIN).map(|o| o.to_str().unwrap_or("").to_ascii_lowercase()) {
+        Some(origin) => state.config.allowed_origins().contains(&origin),
         // No Origin: not a browser, or an old one; the token still decides.
-        _ => true,
+        None => true,
     }
 }
 
@@ -88,7 +88,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
-        if !same_origin(req.headers()) {
+        if !same_origin(req.headers(), state) {
             return Err(refused());
         }
         let expected = match req.extensions().get::<CurrentUser>() {

@@ -14,7 +14,8 @@ use super::{
     store,
 };
 use crate::{
-    domain::email::Email,
+    audit,
+    domain::{audit::AuditAction, email::Email},
     error::AppError,
     layout::Layout,
     state::AppState,
@@ -97,10 +98,26 @@ pub async fn submit(
 
 pub async fn logout(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     user: CurrentUser,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    session::end(&state.db, user.session_id).await?;
+    let mut tx = state.db.begin().await?;
+    session::end(&mut *tx, user.session_id).await?;
+    // Signing out of a support view ends it: the audit log says so.
+    if let Some((staff_id, _)) = user.impersonator {
+        let event = audit::Event {
+            actor_id: Some(staff_id),
+            account_id: user.account.as_ref().map(|a| a.id),
+            target_user_id: Some(user.id),
+            target_email: Some(&user.email),
+            action: AuditAction::SupportViewEnded,
+            details: serde_json::json!({ "by": "sign out" }),
+            ip: &ip,
+        };
+        audit::record(&mut tx, event).await?;
+    }
+    tx.commit().await?;
     Ok(([(header::SET_COOKIE, session::clear_session_cookie(&state))], Redirect::to("/login?signed_out=1"))
         .into_response())
 }

@@ -16,6 +16,36 @@ pub const PER_ACCOUNT_AND_IP: i64 = 5;
 /// Failed sign-ins on one account from anywhere (a distributed guess).
 pub const PER_ACCOUNT: i64 = 100;
 
+/// The key a client's limits are counted under: its address, or for IPv6
+/// its /64 (one customer's network hands out many addresses of one /64).
+pub fn client_group(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => ip.to_string(),
+    }
+}
+
+/// Counts a registration attempt from `ip` and answers how many came from
+/// its group in the last hour before it. Called before any hashing, under a
+/// lock on the group, so a flood from one place never reaches argon2.
+pub async fn registration_attempt(db: &PgPool, ip: &str) -> Result<i64, sqlx::Error> {
+    let group = client_group(ip);
+    let mut tx = db.begin().await?;
+    sqlx::query!("SELECT pg_advisory_xact_lock(hashtext('register ' || $1))", group).fetch_one(&mut *tx).await?;
+    let before = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM registration_attempts WHERE ip = $1 AND at > now() - interval '1 hour'"#,
+        group
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query!("INSERT INTO registration_attempts (ip) VALUES ($1)", group).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(before)
+}
+
 /// An attempt counted as failed until `succeeded` says otherwise.
 pub struct Attempt(i64);
 
@@ -23,6 +53,8 @@ pub struct Attempt(i64);
 /// and the email: parallel guesses see each other, so a burst of requests
 /// cannot slip past the limit before any failure is written.
 pub async fn begin(db: &PgPool, ip: &str, email: &str) -> Result<Attempt, AppError> {
+    let group = client_group(ip);
+    let ip = group.as_str();
     let mut tx = db.begin().await?;
     // Always address first, then email: no two requests wait on each other in a cycle.
     sqlx::query!(
@@ -90,4 +122,19 @@ async fn check(conn: &mut sqlx::PgConnection, ip: &str, email: &str) -> Result<(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_group;
+
+    #[test]
+    fn ipv6_clients_are_grouped_by_their_64_and_others_by_address() {
+        assert_eq!(client_group("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(client_group("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(client_group("2001:db8:1:3::1"), client_group("2001:db8:1:2::1"));
+        assert_eq!(client_group("203.0.113.7"), "203.0.113.7");
+        assert_eq!(client_group("::ffff:203.0.113.7"), "::ffff:203.0.113.7");
+        assert_eq!(client_group("unknown"), "unknown");
+    }
 }

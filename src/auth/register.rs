@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::{
     csrf::{AnonCsrf, CsrfForm},
     login::NextQuery,
+    rate_limit,
     store::{self, NewUser, Registered},
 };
 use crate::{
@@ -22,7 +23,8 @@ use crate::{
     web::{self, ClientIp},
 };
 
-/// New logins one address may create per hour.
+/// Registration attempts one address (an IPv6 /64) may make per hour: each
+/// login can send invitation mail, and each attempt costs a hash.
 pub const REGISTRATIONS_PER_HOUR: i64 = 10;
 
 #[derive(Template)]
@@ -73,6 +75,12 @@ pub async fn submit(
     headers: HeaderMap,
     CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> Result<Response, AppError> {
+    // Counted first, before anything is checked or hashed.
+    if rate_limit::registration_attempt(&state.db, &ip).await? >= REGISTRATIONS_PER_HOUR {
+        return Err(AppError::TooManyRequests(
+            "Too many accounts were tried from your address in the last hour. Please try again later.".into(),
+        ));
+    }
     let next = web::safe_next(form.next.as_deref());
     let fail = |message: String| -> Result<Response, AppError> {
         let page = RegisterPage {
@@ -94,12 +102,6 @@ pub async fn submit(
         Ok(v) => v,
         Err(m) => return fail(m),
     };
-    // Each login can send invitation mail: bound how many one address makes.
-    if store::recent_registrations(&state.db, &ip).await? >= REGISTRATIONS_PER_HOUR {
-        return Err(AppError::TooManyRequests(
-            "Too many accounts were created from your address in the last hour. Please try again later.".into(),
-        ));
-    }
     let hash = state.hasher.hash(&form.password).await?;
     let mut tx = state.db.begin().await?;
     let new = NewUser { name: &name, email: &email, password_hash: &hash, account_name: &account_name };

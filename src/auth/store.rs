@@ -4,7 +4,7 @@
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
-use crate::domain::{audit::AuditAction, email::Email, token};
+use crate::domain::{email::Email, token};
 
 /// A login as sign-in finds it by email, with its password hash.
 pub struct StoredLogin {
@@ -101,17 +101,6 @@ pub async fn create_user(conn: &mut PgConnection, u: NewUser<'_>) -> Result<Regi
     .execute(&mut *conn)
     .await?;
     Ok(Registered::Created { user_id, account_id })
-}
-
-/// Logins registered from `ip` in the last hour.
-pub async fn recent_registrations(db: &PgPool, ip: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM audit_events WHERE action = $2 AND ip = $1 AND at > now() - interval '1 hour'"#,
-        ip,
-        AuditAction::UserRegistered.code()
-    )
-    .fetch_one(db)
-    .await
 }
 
 pub async fn set_name(db: &PgPool, user_id: Uuid, name: &str) -> Result<(), sqlx::Error> {

@@ -59,6 +59,8 @@ actions! {
     OrderPlaced => "order.placed", "Order placed";
     OrderUpgraded => "order.upgraded", "Service upgraded";
     CancellationRequested => "order.cancellation_requested", "Cancellation requested";
+    MailBudgetExceeded => "mail.budget_exceeded", "Mail budget reached";
+    NoticeSkipped => "mail.notice_skipped", "Notice not sent (mail budget)";
 }
 
 impl fmt::Display for AuditAction {

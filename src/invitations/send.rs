@@ -13,7 +13,7 @@ use crate::{
     config::Config,
     domain::{audit::AuditAction, email::Email, invitation::VALID_DAYS, permissions::Grant, token},
     error::{internal_error_from, AppError, Internal},
-    mail::messages::InvitationMail,
+    mail::{budget, messages::InvitationMail, MailKind},
     web,
 };
 
@@ -25,10 +25,18 @@ pub enum InviteError {
     AlreadyMember(String),
     #[error("An invitation to {0} is already pending. You can resend or cancel it in the list of invitations.")]
     AlreadyPending(String),
-    #[error("{0} belongs to a support staff login and cannot be invited.")]
-    Staff(String),
-    #[error("This account has sent {0} invitations in the last hour. Please try again later.")]
-    RateLimited(i64),
+    #[error(
+        "This account has sent {limit} invitations in the last hour, its limit. Please try again later: you can send more from {when}.",
+        limit = .0,
+        when = crate::web::datetime(.1)
+    )]
+    OverBudget(i64, OffsetDateTime),
+    #[error(
+        "{email} was sent an invitation a few minutes ago. You can send another from {when}.",
+        email = .0,
+        when = crate::web::datetime(.1)
+    )]
+    Cooldown(String, OffsetDateTime),
     #[error(transparent)]
     Internal(Internal),
 }
@@ -41,8 +49,9 @@ pub enum ChangeError {
     NotFound,
     #[error("This invitation was already {0} and cannot be changed.")]
     Closed(&'static str),
-    #[error("This account has sent {0} invitations in the last hour. Please try again later.")]
-    RateLimited(i64),
+    /// The mail budget or the address's cooldown: said as for a new invitation.
+    #[error(transparent)]
+    Limited(InviteError),
     #[error(transparent)]
     Internal(Internal),
 }
@@ -53,7 +62,7 @@ impl From<ChangeError> for AppError {
         match e {
             ChangeError::NotFound => AppError::NotFound(e.to_string()),
             ChangeError::Closed(_) => AppError::Conflict(e.to_string()),
-            ChangeError::RateLimited(_) => AppError::TooManyRequests(e.to_string()),
+            ChangeError::Limited(_) => AppError::TooManyRequests(e.to_string()),
             ChangeError::Internal(e) => e.into(),
         }
     }
@@ -82,17 +91,39 @@ impl<'a> Inviter<'a> {
     }
 }
 
-/// The hourly limit (`INVITATIONS_PER_HOUR`) when the account has reached
-/// it with the invitations it sent or resent in the last hour.
-async fn over_rate(conn: &mut PgConnection, from: &Inviter<'_>) -> Result<Option<i64>, sqlx::Error> {
-    let recent = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM invitations WHERE account_id = $1 AND sent_at > now() - interval '1 hour'"#,
-        from.account_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+/// The account's invitation budget (`INVITATIONS_PER_HOUR`, resends
+/// included) and the address's cooldown (`INVITE_RESEND_MINUTES`): the mail
+/// about to be queued must fit both.
+async fn check_budget(conn: &mut PgConnection, from: &Inviter<'_>, email: &str) -> Result<(), InviteError> {
     let limit = from.config.invitations_per_hour;
-    Ok((recent >= limit).then_some(limit))
+    if let Some(lifts) = budget::exceeded(conn, from.account_id, MailKind::Invitation, limit).await? {
+        return Err(InviteError::OverBudget(limit, lifts));
+    }
+    let cooldown = from.config.invite_cooldown_minutes;
+    if let Some(lifts) = budget::invitation_cooldown(conn, from.account_id, email, cooldown).await? {
+        return Err(InviteError::Cooldown(email.to_string(), lifts));
+    }
+    Ok(())
+}
+
+/// The answer to a refused resend; a refusal by the mail budget is recorded
+/// first (the change itself is undone).
+pub async fn refusal(change: AccountChange<'_>, e: ChangeError) -> AppError {
+    if let ChangeError::Limited(limited) = &e {
+        if limited.is_budget() {
+            if let Err(db) = change.refused_by_mail_budget(MailKind::Invitation).await {
+                return db.into();
+            }
+        }
+    }
+    e.into()
+}
+
+impl InviteError {
+    /// A refusal by the mail budget, which staff are shown.
+    pub fn is_budget(&self) -> bool {
+        matches!(self, InviteError::OverBudget(..))
+    }
 }
 
 async fn queue_invitation_mail(
@@ -130,13 +161,9 @@ pub async fn invite(
         .fetch_optional(&mut **change)
         .await?;
     // First, so the answers below cannot be used to probe addresses freely.
-    if let Some(limit) = over_rate(change, from).await? {
-        return Err(InviteError::RateLimited(limit));
-    }
     let found = sqlx::query!(
         r#"SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
                           WHERE m.account_id = $1 AND u.email = $2) AS "is_member!",
-                  EXISTS (SELECT 1 FROM users WHERE email = $2 AND is_staff) AS "is_staff!",
                   i.id AS "open_id?", i.expires_at AS "open_expires?"
            FROM (SELECT 1) one
            LEFT JOIN invitations i
@@ -146,21 +173,23 @@ pub async fn invite(
     )
     .fetch_one(&mut **change)
     .await?;
-    let (is_member, is_staff, open_id, open_expires) =
-        (found.is_member, found.is_staff, found.open_id, found.open_expires);
+    let (is_member, open_id, open_expires) = (found.is_member, found.open_id, found.open_expires);
     if is_member {
         return Err(InviteError::AlreadyMember(email.to_string()));
     }
-    if is_staff {
-        return Err(InviteError::Staff(email.to_string()));
+    // A support staff address is invited like any other (the mail goes
+    // out, accepting is refused): a distinct answer here would tell anyone
+    // with an account which addresses belong to staff.
+    if open_expires.is_some_and(|expires| expires > OffsetDateTime::now_utc()) {
+        return Err(InviteError::AlreadyPending(email.to_string()));
     }
-    let replaced = match open_id.zip(open_expires) {
-        Some((_, expires)) if expires > OffsetDateTime::now_utc() => {
-            return Err(InviteError::AlreadyPending(email.to_string()))
-        }
-        // An expired invitation gives way to the new one (closed first: one
-        // open invitation per address), and says so: "Replaced".
-        Some((old, _)) => {
+    // Members and pending invitations are the owner's own to see; past
+    // them, the mail must fit the budget before anything is written.
+    check_budget(change, from, email.as_str()).await?;
+    // An expired invitation gives way to the new one (closed first: one open
+    // invitation per address), and says so: "Replaced".
+    let replaced = match open_id {
+        Some(old) => {
             sqlx::query!("UPDATE invitations SET cancelled_at = now() WHERE id = $1", old)
                 .execute(&mut **change)
                 .await?;
@@ -220,9 +249,10 @@ async fn lock_open(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> Resul
 /// A new token and seven more days; the old link dies. The invited address.
 pub async fn resend(change: &mut AccountChange<'_>, from: &Inviter<'_>, id: Uuid) -> Result<String, ChangeError> {
     let (email, grant) = lock_open(change, from.account_id, id).await?;
-    if let Some(limit) = over_rate(change, from).await? {
-        return Err(ChangeError::RateLimited(limit));
-    }
+    check_budget(change, from, &email).await.map_err(|e| match e {
+        InviteError::Internal(e) => ChangeError::Internal(e),
+        limited => ChangeError::Limited(limited),
+    })?;
     let token = token::generate();
     // The old link then says a newer invitation was sent, instead of "not valid".
     sqlx::query!(

@@ -3,7 +3,7 @@
 
 use askama::Template;
 
-use super::Mail;
+use super::{Mail, MailKind};
 
 pub struct PasswordReset<'a> {
     pub name: &'a str,
@@ -25,6 +25,7 @@ struct PasswordResetHtml<'a> {
 impl PasswordReset<'_> {
     pub fn to(&self, email: &str) -> Result<Mail, askama::Error> {
         Mail::new(
+            MailKind::Auth,
             email,
             None,
             "Reset your password".into(),
@@ -58,6 +59,7 @@ struct InvitationHtml<'a> {
 impl InvitationMail<'_> {
     pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
         Mail::new(
+            MailKind::Invitation,
             email,
             Some(account_id),
             format!("{} has invited you to their account", self.account_name),
@@ -90,6 +92,7 @@ struct InvitationAcceptedHtml<'a> {
 impl InvitationAccepted<'_> {
     pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
         Mail::new(
+            MailKind::Account,
             email,
             Some(account_id),
             format!("{} accepted your invitation to {}", self.member_name, self.account_name),
@@ -120,6 +123,7 @@ struct OwnershipChangedHtml<'a> {
 impl OwnershipChanged<'_> {
     pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
         Mail::new(
+            MailKind::Account,
             email,
             Some(account_id),
             format!("The owner of {} has changed", self.account_name),
@@ -150,6 +154,7 @@ struct InvitationDeclinedHtml<'a> {
 impl InvitationDeclined<'_> {
     pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
         Mail::new(
+            MailKind::Account,
             email,
             Some(account_id),
             format!("{} declined your invitation to {}", self.invited_email, self.account_name),

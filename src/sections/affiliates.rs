@@ -14,7 +14,7 @@ use super::SectionRoutes;
 use crate::{
     auth::{csrf::CsrfForm, session::Member},
     change::{AccountChange, Target},
-    domain::{audit::AuditAction, money, permissions::Permission, token},
+    domain::{audit::AuditAction, money, permissions::Permission},
     error::AppError,
     layout::Layout,
     state::AppState,
@@ -55,14 +55,12 @@ struct Page {
 }
 
 async fn page(state: &AppState, m: &Member, error: Option<String>) -> Result<Response, AppError> {
-    // The referral code is made on first visit.
-    let (code, balance_cents): (String, i64) = sqlx::query_as(
-        "UPDATE accounts SET referral_code = coalesce(referral_code, $2) WHERE id = $1 RETURNING referral_code, affiliate_balance_cents",
-    )
-    .bind(m.account.id)
-    .bind(&token::generate()[..10])
-    .fetch_one(&state.db)
-    .await?;
+    // The code is made with the account (a GET never writes).
+    let (code, balance_cents): (String, i64) =
+        sqlx::query_as("SELECT coalesce(referral_code, ''), affiliate_balance_cents FROM accounts WHERE id = $1")
+            .bind(m.account.id)
+            .fetch_one(&state.db)
+            .await?;
     let (referrals, withdrawals) = tokio::try_join!(
         sqlx::query_as::<_, Referral>("SELECT referred_name, signed_up_on, commission_cents, status FROM referrals WHERE account_id = $1 ORDER BY id DESC LIMIT 100").bind(m.account.id).fetch_all(&state.db),
         sqlx::query_as::<_, Withdrawal>("SELECT amount_cents, status, requested_at FROM withdrawals WHERE account_id = $1 ORDER BY requested_at DESC LIMIT 100").bind(m.account.id).fetch_all(&state.db),

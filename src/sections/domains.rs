@@ -169,7 +169,6 @@ async fn change(
         .await?;
     notify::send(
         &mut tx,
-        m.account.id,
         notify::Kind::Domains,
         &format!("{} was changed", d.name),
         &[format!("{} changed the {what} of {}.", m.user.name, d.name)],

@@ -3,9 +3,13 @@
 
 use askama::Template;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
-use crate::{error::Internal, mail::Mail};
+use crate::{
+    change::{AccountChange, Target},
+    domain::audit::AuditAction,
+    error::Internal,
+    mail::{budget, Mail, MailKind},
+};
 
 #[derive(Clone, Copy)]
 pub enum Kind {
@@ -40,15 +44,14 @@ struct NoticeHtml<'a> {
     lines: &'a [String],
 }
 
-/// Queues `subject` with `lines` (in the caller's transaction) for the
-/// owner and the contacts who receive this kind of mail.
-pub async fn send(
-    conn: &mut PgConnection,
-    account_id: Uuid,
-    kind: Kind,
-    subject: &str,
-    lines: &[String],
-) -> Result<(), Internal> {
+/// Queues `subject` with `lines` (in the change's transaction) for the
+/// owner and the contacts who receive this kind of mail, within the
+/// account's hourly notice budget (`ACCOUNT_MAILS_PER_HOUR`). Past it the
+/// notice is skipped and the skip recorded: a payment or an order never
+/// fails for want of mail budget.
+pub async fn send(change: &mut AccountChange<'_>, kind: Kind, subject: &str, lines: &[String]) -> Result<(), Internal> {
+    let Some(account_id) = change.account_id else { return Ok(()) };
+    let conn: &mut PgConnection = change;
     // The column name comes from our own enum, never from input.
     let recipients: Vec<(String, String)> = sqlx::query_as(&format!(
         "SELECT u.email, a.name FROM memberships m JOIN users u ON u.id = m.user_id JOIN accounts a ON a.id = m.account_id
@@ -60,8 +63,16 @@ pub async fn send(
     .bind(account_id)
     .fetch_all(&mut *conn)
     .await?;
+    let limit = change.config().account_mails_per_hour - recipients.len() as i64 + 1;
+    if budget::exceeded(change, account_id, MailKind::Notice, limit.max(0)).await?.is_some() {
+        let details = serde_json::json!({ "subject": subject, "recipients": recipients.len() });
+        change.audit(AuditAction::NoticeSkipped, Target::default(), details).await?;
+        return Ok(());
+    }
+    let conn: &mut PgConnection = change;
     for (email, account_name) in recipients {
         Mail::new(
+            MailKind::Notice,
             &email,
             Some(account_id),
             subject.to_string(),

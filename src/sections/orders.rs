@@ -165,7 +165,6 @@ async fn order(
     .await?;
     notify::send(
         &mut tx,
-        m.account.id,
         notify::Kind::Invoices,
         &format!("Invoice #{number} for your order"),
         &[format!(
@@ -288,7 +287,6 @@ async fn upgrade(
     .await?;
     notify::send(
         &mut tx,
-        m.account.id,
         notify::Kind::Products,
         &format!("Change of {} to {}", s.domain, target.name),
         &[format!("{} asked to change {} from {} to {}.", m.user.name, s.domain, s.product, target.name)],
@@ -357,7 +355,6 @@ async fn cancel(
     .await?;
     notify::send(
         &mut tx,
-        m.account.id,
         notify::Kind::Products,
         &format!("Cancellation of {} requested", s.domain),
         &[format!("{} requested cancellation of {} ({}): {when}.", m.user.name, s.domain, s.product)],

@@ -141,7 +141,6 @@ async fn accept(
     .await?;
     notify::send(
         &mut tx,
-        m.account.id,
         notify::Kind::Invoices,
         &format!("Invoice #{invoice_number} for quote #{}", q.number),
         &[format!(

@@ -234,7 +234,6 @@ async fn change_password(
         .await?;
     notify::send(
         &mut tx,
-        m.account.id,
         notify::Kind::Products,
         &format!("Control panel password changed for {}", s.domain),
         &[format!("{} changed the control panel password of {} ({}).", m.user.name, s.domain, s.product)],

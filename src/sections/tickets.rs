@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -49,20 +49,75 @@ pub struct Ticket {
 
 #[derive(sqlx::FromRow)]
 pub struct Message {
+    pub id: i64,
     pub author: Option<String>,
     pub from_staff: bool,
     pub body: String,
     pub created_at: OffsetDateTime,
 }
 
-pub async fn messages(db: &sqlx::PgPool, ticket_id: Uuid) -> Result<Vec<Message>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT u.name AS author, t.from_staff, t.body, t.created_at FROM ticket_messages t LEFT JOIN users u ON u.id = t.author_id
-         WHERE t.ticket_id = $1 ORDER BY t.id",
+/// Tickets one account may open per hour, and replies its people may post.
+pub const OPENINGS_PER_HOUR: i64 = 10;
+pub const REPLIES_PER_HOUR: i64 = 60;
+
+/// One page of a ticket's thread, oldest first: the newest messages, or
+/// those before a message id; with the cursor of the page before, if any.
+pub struct Thread {
+    pub messages: Vec<Message>,
+    pub earlier: Option<i64>,
+}
+
+pub async fn thread(db: &sqlx::PgPool, ticket_id: Uuid, before: Option<i64>) -> Result<Thread, sqlx::Error> {
+    let mut messages: Vec<Message> = sqlx::query_as(
+        "SELECT t.id, u.name AS author, t.from_staff, t.body, t.created_at
+         FROM ticket_messages t LEFT JOIN users u ON u.id = t.author_id
+         WHERE t.ticket_id = $1 AND ($2::int8 IS NULL OR t.id < $2) ORDER BY t.id DESC LIMIT $3",
     )
     .bind(ticket_id)
+    .bind(before)
+    .bind(web::PAGE_SIZE + 1)
     .fetch_all(db)
-    .await
+    .await?;
+    let earlier = web::next_page(&mut messages, |m| m.id);
+    messages.reverse();
+    Ok(Thread { messages, earlier })
+}
+
+/// `?before=` on a ticket page: the id of the oldest message shown.
+#[derive(Deserialize)]
+pub struct ThreadQuery {
+    before: Option<i64>,
+}
+
+impl ThreadQuery {
+    pub fn before(&self) -> Option<i64> {
+        self.before
+    }
+}
+
+/// Refuses with 429 when the account opened (`openings`) or replied `limit`
+/// times in the last hour: a ticket mails the owner and contacts.
+async fn over_hourly(state: &AppState, account_id: Uuid, limit: i64, openings: bool) -> Result<(), AppError> {
+    let n: i64 = if openings {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM tickets WHERE account_id = $1 AND created_at > now() - interval '1 hour'",
+        )
+    } else {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
+             WHERE t.account_id = $1 AND NOT m.from_staff AND m.created_at > now() - interval '1 hour'",
+        )
+    }
+    .bind(account_id)
+    .fetch_one(&state.db)
+    .await?;
+    if n >= limit {
+        let what = if openings { "tickets opened" } else { "replies posted" };
+        return Err(AppError::TooManyRequests(format!(
+            "This account has {n} {what} in the last hour, its limit. Please try again later, or add to an open ticket."
+        )));
+    }
+    Ok(())
 }
 
 /// A message body: 1 to 10,000 characters.
@@ -156,6 +211,7 @@ async fn open(
             }))
         }
     };
+    over_hourly(&state, m.account.id, OPENINGS_PER_HOUR, true).await?;
     let id = Uuid::new_v4();
     let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
     let number: i64 = sqlx::query_scalar("INSERT INTO tickets (id, account_id, department, subject, status) VALUES ($1, $2, $3, $4, 'Open') RETURNING number")
@@ -165,7 +221,6 @@ async fn open(
     add_message(&mut tx, id, m.user.id, false, &body).await?;
     notify::send(
         &mut tx,
-        m.account.id,
         notify::Kind::Support,
         &format!("Ticket #{number} opened: {subject}"),
         &[format!("{} opened ticket #{number} with {}: {subject}.", m.user.name, f.department)],
@@ -190,14 +245,19 @@ async fn find(state: &AppState, m: &Member, id: Uuid) -> Result<Ticket, AppError
 struct ShowPage {
     layout: Layout,
     t: Ticket,
-    messages: Vec<Message>,
+    thread: Thread,
     error: Option<String>,
 }
 
-async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+async fn show(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<Uuid>,
+    Query(q): Query<ThreadQuery>,
+) -> Result<Response, AppError> {
     let t = find(&state, &m, id).await?;
-    let messages = messages(&state.db, id).await?;
-    web::render(&ShowPage { layout: Layout::of(&m.user), t, messages, error: None })
+    let messages = thread(&state.db, id, q.before()).await?;
+    web::render(&ShowPage { layout: Layout::of(&m.user), t, thread: messages, error: None })
 }
 
 /// Missing fields parse as empty, so the object is looked up (404 for
@@ -225,10 +285,16 @@ async fn reply(
     let body = match check_body(&f.message) {
         Ok(b) => b,
         Err(e) => {
-            let messages = messages(&state.db, id).await?;
-            return super::refused(web::render(&ShowPage { layout: Layout::of(&m.user), t, messages, error: Some(e) }));
+            let messages = thread(&state.db, id, None).await?;
+            return super::refused(web::render(&ShowPage {
+                layout: Layout::of(&m.user),
+                t,
+                thread: messages,
+                error: Some(e),
+            }));
         }
     };
+    over_hourly(&state, m.account.id, REPLIES_PER_HOUR, false).await?;
     let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
     add_message(&mut tx, id, m.user.id, false, &body).await?;
     set_status(&mut tx, id, "Customer-Reply").await?;

@@ -23,6 +23,7 @@ use crate::{
     error::AppError,
     invitations::send::{self, InviteError, Inviter},
     layout::Layout,
+    mail::MailKind,
     state::AppState,
     web::{self, ClientIp},
 };
@@ -107,7 +108,12 @@ pub async fn submit(
     match send::invite(&mut change, &Inviter::owner(&me, &state.config), &email, &grant).await {
         Ok(()) => change.finish(&format!("Invitation sent to {email}. It is valid for 7 days."), "/users").await,
         Err(InviteError::Internal(e)) => Err(e.into()),
-        Err(e @ InviteError::RateLimited(_)) => refuse(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
+        Err(e @ (InviteError::OverBudget(..) | InviteError::Cooldown(..))) => {
+            if e.is_budget() {
+                change.refused_by_mail_budget(MailKind::Invitation).await?;
+            }
+            refuse(StatusCode::TOO_MANY_REQUESTS, e.to_string())
+        }
         Err(e) => refuse(StatusCode::CONFLICT, e.to_string()),
     }
 }
@@ -120,7 +126,10 @@ pub async fn resend(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let mut change = AccountChange::by_member(&state, &me, &ip).await?;
-    let email = send::resend(&mut change, &Inviter::owner(&me, &state.config), id).await?;
+    let email = match send::resend(&mut change, &Inviter::owner(&me, &state.config), id).await {
+        Ok(email) => email,
+        Err(e) => return Err(send::refusal(change, e).await),
+    };
     change.finish(&format!("A new invitation was sent to {email}; the earlier link no longer works."), "/users").await
 }
 

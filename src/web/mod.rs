@@ -2,6 +2,7 @@
 //! redirects, the client's address, paging and date formatting.
 
 pub mod filters;
+pub mod host;
 
 use std::net::SocketAddr;
 

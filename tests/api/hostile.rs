@@ -214,6 +214,6 @@ async fn one_address_cannot_create_logins_without_limit() {
         )
         .await;
     assert_eq!(res.status, 429);
-    assert!(res.text().contains("Too many accounts were created from your address"));
+    assert!(res.text().contains("Too many accounts were tried from your address"));
     assert_eq!(app.count("SELECT count(*) FROM users").await, 10);
 }

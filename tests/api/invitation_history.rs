@@ -29,7 +29,9 @@ async fn declining_tells_the_owner_and_closes_the_link() {
     assert_eq!(res.status, 410);
     assert_eq!(app.count("SELECT count(*) FROM users WHERE email = 'bob@example.com'").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM audit_events WHERE action = 'invitation.declined'").await, 1);
-    // The owner may invite the address again.
+    // The owner may invite the address again (once the resend cooldown
+    // since the first mail has passed).
+    sqlx::query("UPDATE mail_outbox SET created_at = created_at - interval '1 hour'").execute(&app.db).await.unwrap();
     crate::helpers::invite(&owner, "bob@example.com", &["tickets"]).await.assert_redirect_to("/users");
     assert!(owner.get("/users/audit").await.texts("td").contains(&"Invitation declined".to_string()));
 }
@@ -40,6 +42,7 @@ async fn a_replaced_invitation_says_so_and_an_accepted_one_shows_when() {
     let owner = app.register("Ann", "ann@example.com").await;
     let old = app.invite_and_get_link(&owner, "Ann's account", "bob@example.com", &["tickets"]).await;
     sqlx::query("UPDATE invitations SET expires_at = now() - interval '1 minute'").execute(&app.db).await.unwrap();
+    sqlx::query("UPDATE mail_outbox SET created_at = now() - interval '7 days'").execute(&app.db).await.unwrap();
     crate::helpers::invite(&owner, "bob@example.com", &["quotes"]).await.assert_redirect_to("/users");
     let listing = owner.get("/users").await;
     assert_eq!(listing.texts("#invitations .status"), ["Pending", "Replaced"], "not \"Cancelled\"");

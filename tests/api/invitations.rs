@@ -195,6 +195,8 @@ async fn resend_mails_a_new_link_and_the_old_one_dies() {
     let old = app.invite_and_get_link(&owner, "Ann's account", "bob@example.com", &[]).await;
     let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM invitations").fetch_one(&app.db).await.unwrap();
     sqlx::query("UPDATE invitations SET expires_at = now() - interval '1 day'").execute(&app.db).await.unwrap();
+    // Sent eight days ago, as its expiry says (past the resend cooldown).
+    sqlx::query("UPDATE mail_outbox SET created_at = now() - interval '8 days'").execute(&app.db).await.unwrap();
     owner.post_form(&format!("/users/invitations/{id}/resend"), &[]).await.assert_redirect_to("/users");
     let mails: Vec<_> = loop {
         let m: Vec<_> = app.mail.all().into_iter().filter(|m| m.to == "bob@example.com").collect();

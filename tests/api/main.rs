@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod abuse;
 mod auth;
 mod drills;
 mod foundation;

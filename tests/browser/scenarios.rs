@@ -197,6 +197,8 @@ async fn scenario_5_expired_link_then_resend() {
     let owner_http = app.register("Ann Owner", "ann@example.com").await;
     let old = app.invite_and_get_link(&owner_http, "Ann Owner's account", "late@example.com", &[]).await;
     sqlx::query("UPDATE invitations SET expires_at = now() - interval '1 hour'").execute(&app.db).await.unwrap();
+    // Sent a week ago, as its expiry says (past the resend cooldown).
+    sqlx::query("UPDATE mail_outbox SET created_at = now() - interval '7 days'").execute(&app.db).await.unwrap();
     let invitee = Person::open(&app.address).await;
     let owner = Person::open(&app.address).await;
     let outcome = async {

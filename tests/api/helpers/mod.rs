@@ -33,11 +33,20 @@ pub struct Options {
     /// registrar) explicitly; false leaves them unset, which outside the
     /// quick start means none is connected.
     pub stand_ins: bool,
+    /// More settings, as the environment would give them.
+    pub settings: Vec<(&'static str, &'static str)>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { smtp: true, smtp_down: false, db_url: None, trust_forwarded: false, stand_ins: true }
+        Options {
+            smtp: true,
+            smtp_down: false,
+            db_url: None,
+            trust_forwarded: false,
+            stand_ins: true,
+            settings: Vec::new(),
+        }
     }
 }
 
@@ -68,6 +77,9 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         vars.insert("PAYMENT_GATEWAY".into(), "test".into());
         vars.insert("CONTROL_PANEL".into(), "local".into());
         vars.insert("REGISTRAR".into(), "local".into());
+    }
+    for (k, v) in &opts.settings {
+        vars.insert((*k).into(), (*v).into());
     }
     let mut config = Config::from_vars(&vars).expect("test config is valid");
     config.mail_retry_base = Duration::from_millis(300);
