@@ -55,19 +55,19 @@ fn refused() -> AppError {
     )
 }
 
-/// Browsers say where a request came from; refuse anything cross-site. An
-/// Origin must be this panel's own (BASE_URL's, or the listen address's),
-/// never merely whatever the Host header claims.
+/// Browsers say where a request came from; refuse anything cross-site.
+/// Sec-Fetch-Site, where sent, decides (pages cannot forge it; and our
+/// `Referrer-Policy: no-referrer` makes browsers send `Origin: null` on
+/// forms). Otherwise an Origin must be this panel's own (BASE_URL's, or the
+/// listen address's), never merely whatever the Host header claims.
 fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        if !matches!(site, "same-origin" | "none") {
-            return false;
-        }
+        return matches!(site, "same-origin" | "none");
     }
     match headers.get(header::ORIGIN).map(|o| o.to_str().unwrap_or("").to_ascii_lowercase()) {
-        Some(origin) => state.config.allowed_origins().contains(&origin),
-        // No Origin: not a browser, or an old one; the token still decides.
-        None => true,
+        Some(origin) if origin != "null" => state.config.allowed_origins().contains(&origin),
+        // No Origin (not a browser, or an old one): the token still decides.
+        _ => true,
     }
 }
 

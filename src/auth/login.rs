@@ -81,7 +81,8 @@ pub async fn submit(
         Ok(e) => e,
         Err(e) => return failed(form.email.chars().take(254).collect(), StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let Some(login) = super::verify_password(&state, &ip, email.as_str(), &form.password).await? else {
+    let device = super::device_token(&headers);
+    let Some(login) = super::verify_password(&state, &ip, email.as_str(), &form.password, device).await? else {
         return failed(email.to_string(), StatusCode::UNAUTHORIZED, "Incorrect email or password.");
     };
     if login.disabled {
@@ -93,7 +94,7 @@ pub async fn submit(
     }
     store::record_sign_in(&state.db, login.id).await?;
     let account = store::default_account(&state.db, login.id).await?;
-    super::sign_in_response(&state, &headers, login.id, account, &ip, &next, None).await
+    super::sign_in_remembering_device(&state, &headers, login.id, account, &ip, &next, None).await
 }
 
 pub async fn logout(

@@ -9,6 +9,7 @@ pub mod rate_limit;
 pub mod register;
 pub mod reset;
 pub mod session;
+pub mod sign_in_link;
 pub mod store;
 
 use axum::{
@@ -19,7 +20,11 @@ use axum::{
 };
 use uuid::Uuid;
 
-use crate::{domain::password, error::AppError, state::AppState};
+use crate::{
+    domain::{password, token},
+    error::AppError,
+    state::AppState,
+};
 use session::CurrentUser;
 use store::StoredLogin;
 
@@ -27,6 +32,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login::page).post(login::submit))
         .route("/logout", post(login::logout))
+        .route("/login/link", get(sign_in_link::request_page).post(sign_in_link::request))
+        .route("/login/link/{token}", get(sign_in_link::page).post(sign_in_link::use_link))
         .route("/register", get(register::page).post(register::submit))
         .route("/password/forgot", get(reset::forgot_page).post(reset::forgot))
         .route("/password/reset/{token}", get(reset::page).post(reset::submit))
@@ -59,11 +66,16 @@ pub async fn verify_password(
     ip: &str,
     email: &str,
     given: &str,
+    device: Option<&str>,
 ) -> Result<Option<StoredLogin>, AppError> {
     if password::too_long_to_check(given) {
         return Ok(None);
     }
-    let attempt = rate_limit::begin(&state.db, ip, email).await?;
+    let trusted = match device {
+        Some(device) => store::device_known(&state.db, device, email).await?,
+        None => false,
+    };
+    let attempt = rate_limit::begin(&state.db, ip, email, trusted).await?;
     let login = store::login_by_email(&state.db, email).await?;
     if !state.hasher.verify(given, login.as_ref().map(|l| l.password_hash.as_str())).await? {
         return Ok(None);
@@ -75,5 +87,40 @@ pub async fn verify_password(
 /// "Enter your password again" for a signed-in login (a password change,
 /// a staff ownership transfer).
 pub async fn confirm_password(state: &AppState, ip: &str, user: &CurrentUser, given: &str) -> Result<bool, AppError> {
-    Ok(verify_password(state, ip, &user.email, given).await?.is_some_and(|login| login.id == user.id))
+    // Signed in already: this browser is trusted for the account-wide limit.
+    Ok(verify_password(state, ip, &user.email, given, None).await?.is_some_and(|login| login.id == user.id))
+}
+
+/// The browser's device cookie: set at the first successful sign-in, it lets
+/// the browser past the account-wide limit later (see `rate_limit`).
+pub const DEVICE_COOKIE: &str = "panel_device";
+
+/// The device token a request carries, if it looks like one we issued.
+pub fn device_token(headers: &HeaderMap) -> Option<&str> {
+    crate::web::cookie(headers, DEVICE_COOKIE).filter(|t| token::well_formed(t))
+}
+
+/// Signs the browser in (`sign_in_response`) and remembers it as one this
+/// login signs in from: the device cookie is set when it has none.
+pub async fn sign_in_remembering_device(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: Uuid,
+    account_id: Option<Uuid>,
+    ip: &str,
+    next: &str,
+    flash: Option<&str>,
+) -> Result<Response, AppError> {
+    let (device, fresh) = match device_token(headers) {
+        Some(d) => (d.to_string(), false),
+        None => (token::generate(), true),
+    };
+    store::remember_device(&state.db, &device, user_id).await?;
+    let mut res = sign_in_response(state, headers, user_id, account_id, ip, next, flash).await?;
+    if fresh {
+        let year = 365 * 24 * 3600;
+        let cookie = crate::web::set_cookie(DEVICE_COOKIE, &device, Some(year), state.config.secure_cookies());
+        res.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(res)
 }

@@ -52,7 +52,11 @@ pub struct Attempt(i64);
 /// Checks the limits and counts this attempt, under locks on the address
 /// and the email: parallel guesses see each other, so a burst of requests
 /// cannot slip past the limit before any failure is written.
-pub async fn begin(db: &PgPool, ip: &str, email: &str) -> Result<Attempt, AppError> {
+///
+/// A `trusted` browser (one that signed in as this email before) is not held
+/// by the account-wide limit: failures from elsewhere cannot lock the real
+/// person out. Anyone else it stops is offered a mailed sign-in link.
+pub async fn begin(db: &PgPool, ip: &str, email: &str, trusted: bool) -> Result<Attempt, AppError> {
     let group = client_group(ip);
     let ip = group.as_str();
     let mut tx = db.begin().await?;
@@ -65,7 +69,7 @@ pub async fn begin(db: &PgPool, ip: &str, email: &str) -> Result<Attempt, AppErr
     )
     .fetch_one(&mut *tx)
     .await?;
-    check(&mut tx, ip, email).await?;
+    check(&mut tx, ip, email, trusted).await?;
     let id = sqlx::query_scalar!(
         "INSERT INTO sign_in_attempts (ip, email, success) VALUES ($1, $2, false) RETURNING id",
         ip,
@@ -82,9 +86,10 @@ pub async fn succeeded(db: &PgPool, attempt: Attempt) -> Result<(), sqlx::Error>
     Ok(())
 }
 
-async fn check(conn: &mut sqlx::PgConnection, ip: &str, email: &str) -> Result<(), AppError> {
-    // For each limit: the failures in the window, and when the oldest of them
-    // leaves it (which is when the limit lifts).
+async fn check(conn: &mut sqlx::PgConnection, ip: &str, email: &str, trusted: bool) -> Result<(), AppError> {
+    // For the address limits: the failures in the window, and when the
+    // oldest of them leaves it (which is when the limit lifts); for the
+    // account, the failures from anywhere.
     let w = sqlx::query!(
         r#"WITH w AS (
                SELECT ip, email, at FROM sign_in_attempts
@@ -96,9 +101,7 @@ async fn check(conn: &mut sqlx::PgConnection, ip: &str, email: &str) -> Result<(
                   count(*) FILTER (WHERE ip = $1 AND email = $2) AS "pair_n!",
                   extract(epoch FROM min(at) FILTER (WHERE ip = $1 AND email = $2) + make_interval(mins => $3) - now())::float8
                       AS pair_until,
-                  count(*) FILTER (WHERE email = $2) AS "acct_n!",
-                  extract(epoch FROM min(at) FILTER (WHERE email = $2) + make_interval(mins => $3) - now())::float8
-                      AS acct_until
+                  count(*) FILTER (WHERE email = $2) AS "acct_n!"
            FROM w"#,
         ip,
         email,
@@ -106,14 +109,21 @@ async fn check(conn: &mut sqlx::PgConnection, ip: &str, email: &str) -> Result<(
     )
     .fetch_one(conn)
     .await?;
-    let (ip_n, ip_until, pair_n, pair_until, acct_n, acct_until) =
-        (w.ip_n, w.ip_until, w.pair_n, w.pair_until, w.acct_n, w.acct_until);
-    let blocked_for =
-        [(ip_n, PER_IP, ip_until), (pair_n, PER_ACCOUNT_AND_IP, pair_until), (acct_n, PER_ACCOUNT, acct_until)]
-            .into_iter()
-            .filter(|(n, limit, _)| n >= limit)
-            .filter_map(|(_, _, until)| until)
-            .fold(None::<f64>, |acc, s| Some(acc.map_or(s, |a| a.max(s))));
+    let (ip_n, ip_until, pair_n, pair_until, acct_n) = (w.ip_n, w.ip_until, w.pair_n, w.pair_until, w.acct_n);
+    let blocked_for = [(ip_n, PER_IP, ip_until), (pair_n, PER_ACCOUNT_AND_IP, pair_until)]
+        .into_iter()
+        .filter(|(n, limit, _)| n >= limit)
+        .filter_map(|(_, _, until)| until)
+        .fold(None::<f64>, |acc, s| Some(acc.map_or(s, |a| a.max(s))));
+    if blocked_for.is_none() && acct_n >= PER_ACCOUNT && !trusted {
+        return Err(AppError::TooManyRequests(
+            "This login has had many failed sign-ins from elsewhere, so it only signs in from browsers it has signed in \
+             from before. To sign in here, have a one-time sign-in link mailed to you: use \"Mail me a sign-in link\" on \
+             the sign-in page."
+                .into(),
+        ));
+    }
+
     if let Some(seconds) = blocked_for {
         let minutes = (seconds / 60.0).ceil().max(1.0) as i64;
         let unit = if minutes == 1 { "minute" } else { "minutes" };

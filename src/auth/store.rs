@@ -168,3 +168,84 @@ pub async fn use_reset(conn: &mut PgConnection, token: &str) -> Result<Option<Uu
     .fetch_optional(conn)
     .await
 }
+
+/// Whether `device` (a browser's device cookie) signed in as `email` before.
+pub async fn device_known(db: &PgPool, device: &str, email: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM known_devices d JOIN users u ON u.id = d.user_id
+                         WHERE d.token_hash = $1 AND u.email = $2) AS "known!""#,
+        token::hash(device),
+        email
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Remembers the browser holding `device` as one `user_id` signed in from.
+pub async fn remember_device(db: &PgPool, device: &str, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO known_devices (token_hash, user_id) VALUES ($1, $2)
+         ON CONFLICT (token_hash) DO UPDATE SET last_used_at = now() WHERE known_devices.user_id = $2",
+        token::hash(device),
+        user_id
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// An enabled client login by email, locked, with how many sign-in links it
+/// was sent in the last hour.
+pub async fn link_candidate(conn: &mut PgConnection, email: &str) -> Result<Option<ResetCandidate>, sqlx::Error> {
+    sqlx::query_as!(
+        ResetCandidate,
+        r#"SELECT u.id, u.name,
+                  (SELECT count(*) FROM sign_in_links l
+                   WHERE l.user_id = u.id AND l.created_at > now() - interval '1 hour') AS "recent!"
+           FROM users u WHERE u.email = $1 AND u.disabled_at IS NULL FOR UPDATE"#,
+        email
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn create_sign_in_link(
+    conn: &mut PgConnection,
+    token: &str,
+    user_id: Uuid,
+    valid_minutes: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO sign_in_links (token_hash, user_id, expires_at) VALUES ($1, $2, now() + make_interval(mins => $3))",
+        token::hash(token),
+        user_id,
+        valid_minutes
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The email a usable sign-in link is for (looking does not use it).
+pub async fn sign_in_link_email(db: &PgPool, token: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT u.email FROM sign_in_links l JOIN users u ON u.id = l.user_id
+         WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > now() AND u.disabled_at IS NULL",
+        token::hash(token)
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Uses a sign-in link once; whose it was, if it was still usable.
+pub async fn use_sign_in_link(conn: &mut PgConnection, token: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE sign_in_links l SET used_at = now() FROM users u
+         WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > now()
+           AND u.id = l.user_id AND u.disabled_at IS NULL
+         RETURNING l.user_id",
+        token::hash(token)
+    )
+    .fetch_optional(conn)
+    .await
+}

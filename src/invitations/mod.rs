@@ -155,7 +155,8 @@ async fn sign_in_and_accept(
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Result<Response, AppError> {
     let offer = open_offer(&state, &token).await?;
-    let Some(login) = auth::verify_password(&state, &ip, &offer.email, &form.password).await? else {
+    let device = auth::device_token(&headers);
+    let Some(login) = auth::verify_password(&state, &ip, &offer.email, &form.password, device).await? else {
         return show_page(None, anon, token, offer, Some("Incorrect password.".into()));
     };
     let (user_id, name, is_staff) = (login.id, login.name, login.is_staff);

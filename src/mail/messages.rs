@@ -163,3 +163,33 @@ impl InvitationDeclined<'_> {
         )
     }
 }
+
+pub struct SignInLinkMail<'a> {
+    pub name: &'a str,
+    pub link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/sign_in_link.txt")]
+struct SignInLinkText<'a> {
+    m: &'a SignInLinkMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/sign_in_link.html")]
+struct SignInLinkHtml<'a> {
+    m: &'a SignInLinkMail<'a>,
+}
+
+impl SignInLinkMail<'_> {
+    pub fn to(&self, email: &str) -> Result<Mail, askama::Error> {
+        Mail::new(
+            MailKind::Auth,
+            email,
+            None,
+            "Your sign-in link".into(),
+            &SignInLinkText { m: self },
+            &SignInLinkHtml { m: self },
+        )
+    }
+}
