@@ -261,3 +261,40 @@ async fn a_staff_address_is_invited_like_any_other() {
     let new_answer = invite(&owner, "nobody@example.com", &[]).await;
     assert_eq!((staff_answer.status, staff_answer.location()), (new_answer.status, new_answer.location()));
 }
+
+#[tokio::test]
+async fn failures_from_many_addresses_never_lock_the_owner_out() {
+    let app = spawn_app().await;
+    app.register("Ann", "ann@example.com").await;
+    // Ann's own browser signs in once (from 127.0.0.1) and is remembered.
+    let ann = crate::helpers::Browser::new(&app.address);
+    ann.post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)]).await.assert_redirect_to("/");
+    assert!(ann.cookie("panel_device").is_some());
+    ann.post_form("/logout", &[]).await;
+    // Twenty addresses, five wrong passwords each: a hundred failures.
+    for i in 1..=20u8 {
+        let attacker = crate::helpers::Browser::from_address(&app.address, [127, 0, 1, i].into());
+        for _ in 0..5 {
+            let res =
+                attacker.post_form("/login", &[("email", "ann@example.com"), ("password", "wrong password!")]).await;
+            assert_eq!(res.status, 401, "from 127.0.1.{i}");
+        }
+    }
+    // A browser nobody knows, from a fresh address: held, and offered a link.
+    let stranger = crate::helpers::Browser::from_address(&app.address, [127, 0, 2, 1].into());
+    let res = stranger.post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(res.status, 429);
+    assert!(res.text().contains("Mail me a sign-in link"));
+    // Ann's known browser, from yet another address: signs in at once.
+    let known = crate::helpers::Browser::from_address(&app.address, [127, 0, 2, 2].into());
+    known.add_cookie(&format!("panel_device={}", ann.cookie("panel_device").unwrap()));
+    known.post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)]).await.assert_redirect_to("/");
+    // And the stranger's browser can be Ann's too, through a mailed link.
+    stranger.post_form("/login/link", &[("email", "ann@example.com")]).await;
+    let mail = app.mail.wait_for("ann@example.com", "Your sign-in link").await;
+    let link = crate::helpers::link_in(&mail, &app, "/login/link/");
+    assert_eq!(stranger.get(&link).await.status, 200, "opening it does not use it");
+    stranger.post_form_from(&link, &link, &[]).await.assert_redirect_to("/");
+    assert_eq!(stranger.get("/").await.texts(".active-account"), ["Ann's account"]);
+    assert_eq!(stranger.post_form_from("/login/link", &link, &[]).await.status, 410, "once only");
+}

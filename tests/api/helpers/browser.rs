@@ -67,6 +67,19 @@ impl Browser {
         Browser { base: base.to_string(), client, jar }
     }
 
+    /// A browser whose requests come from another loopback address (the
+    /// machine answers on all of 127.0.0.0/8).
+    pub fn from_address(base: &str, ip: std::net::IpAddr) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(ip)
+            .build()
+            .unwrap();
+        Browser { base: base.to_string(), client, jar }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -132,6 +145,11 @@ impl Browser {
             .filter_map(|p| p.split_once('='))
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_string())
+    }
+
+    /// Gives this browser a cookie (name=value) another one holds.
+    pub fn add_cookie(&self, cookie: &str) {
+        self.jar.add_cookie_str(&format!("{cookie}; Path=/"), &self.base.parse().unwrap());
     }
 
     /// A browser that presents `cookie` (name=value), as a replayed cookie.
