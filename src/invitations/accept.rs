@@ -165,10 +165,21 @@ pub struct Acceptor<'a> {
     pub ip: &'a str,
 }
 
-/// Accepts inside the caller's transaction: locks the invitation row,
-/// re-checks everything, writes the membership, the invitation's end, the
-/// audit event and the owner's mail together.
-pub async fn accept(conn: &mut PgConnection, token: &str, who: &Acceptor<'_>) -> Result<Accepted, AcceptError> {
+/// An invitation row locked by its token, and why it can no longer be
+/// accepted (if so).
+struct Locked {
+    id: Uuid,
+    account_id: Uuid,
+    account_name: String,
+    email: String,
+    all_permissions: bool,
+    permissions: Vec<String>,
+    refusal: Option<AcceptError>,
+}
+
+/// Locks the invitation a link opens (FOR UPDATE), for accepting or
+/// declining; an unknown or malformed token is `Unknown`.
+async fn lock(conn: &mut PgConnection, token: &str) -> Result<Locked, AcceptError> {
     if !token::well_formed(token) {
         return Err(AcceptError::Unknown);
     }
@@ -182,8 +193,6 @@ pub async fn accept(conn: &mut PgConnection, token: &str, who: &Acceptor<'_>) ->
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(AcceptError::Unknown)?;
-    let (id, account_id, account_name, email) = (row.id, row.account_id, row.name, row.email);
-    let (all, keys) = (row.all_permissions, row.permissions);
     let dates = InvitationDates {
         expires_at: row.expires_at,
         accepted_at: row.accepted_at,
@@ -191,9 +200,27 @@ pub async fn accept(conn: &mut PgConnection, token: &str, who: &Acceptor<'_>) ->
         declined: row.declined_at.is_some(),
         replaced: row.newer_sent_at.is_some(),
     };
-    if let Some(refused) = refusal(dates.status(OffsetDateTime::now_utc()), row.newer_sent_at) {
+    Ok(Locked {
+        refusal: refusal(dates.status(OffsetDateTime::now_utc()), row.newer_sent_at),
+        id: row.id,
+        account_id: row.account_id,
+        account_name: row.name,
+        email: row.email,
+        all_permissions: row.all_permissions,
+        permissions: row.permissions,
+    })
+}
+
+/// Accepts inside the caller's transaction: locks the invitation row,
+/// re-checks everything, writes the membership, the invitation's end, the
+/// audit event and the owner's mail together.
+pub async fn accept(conn: &mut PgConnection, token: &str, who: &Acceptor<'_>) -> Result<Accepted, AcceptError> {
+    let row = lock(conn, token).await?;
+    if let Some(refused) = row.refusal {
         return Err(refused);
     }
+    let (id, account_id, account_name, email) = (row.id, row.account_id, row.account_name, row.email);
+    let (all, keys) = (row.all_permissions, row.permissions);
     if who.email != email {
         return Err(AcceptError::WrongLogin(email));
     }
@@ -259,28 +286,9 @@ pub async fn decline(
     actor_id: Option<Uuid>,
     ip: &str,
 ) -> Result<String, AcceptError> {
-    if !token::well_formed(token) {
-        return Err(AcceptError::Unknown);
-    }
-    let row = sqlx::query!(
-        r#"SELECT i.id, i.account_id, a.name, i.email, i.expires_at, i.accepted_at, i.cancelled_at, i.declined_at,
-                  n.sent_at AS "newer_sent_at?"
-           FROM invitations i JOIN accounts a ON a.id = i.account_id LEFT JOIN invitations n ON n.id = i.replaced_by
-           WHERE i.token_hash = $1 FOR UPDATE OF i"#,
-        token::hash(token)
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(AcceptError::Unknown)?;
-    let dates = InvitationDates {
-        expires_at: row.expires_at,
-        accepted_at: row.accepted_at,
-        cancelled_at: row.cancelled_at,
-        declined: row.declined_at.is_some(),
-        replaced: row.newer_sent_at.is_some(),
-    };
+    let row = lock(conn, token).await?;
     // An expired invitation can still be declined: the owner learns the answer.
-    match refusal(dates.status(OffsetDateTime::now_utc()), row.newer_sent_at) {
+    match row.refusal {
         None | Some(AcceptError::Expired) => {}
         Some(refused) => return Err(refused),
     }
@@ -303,9 +311,9 @@ pub async fn decline(
     )
     .fetch_one(&mut *conn)
     .await?;
-    InvitationDeclined { owner_name: &owner.name, invited_email: &row.email, account_name: &row.name }
+    InvitationDeclined { owner_name: &owner.name, invited_email: &row.email, account_name: &row.account_name }
         .to(&owner.email, row.account_id)?
         .queue(conn)
         .await?;
-    Ok(row.name)
+    Ok(row.account_name)
 }
