@@ -12,9 +12,6 @@ use axum::{
 
 use crate::{auth::session, error::ErrorDetails, identity::SeenUser, layout::Layout, state::AppState, web};
 
-/// The browser's note of the last page it opened in the panel.
-const LAST_PAGE_COOKIE: &str = "panel_last_page";
-
 pub async fn with_layout(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let seen = SeenUser::default();
     req.extensions_mut().insert(seen.clone());
@@ -36,7 +33,7 @@ pub async fn with_layout(State(state): State<AppState>, mut req: Request, next: 
         };
         if let Some(user) = user {
             let back =
-                web::cookie(&headers, LAST_PAGE_COOKIE).filter(|p| remembered(p)).map(|p| web::safe_next(Some(p)));
+                web::cookie(&headers, web::LAST_PAGE_COOKIE).filter(|p| remembered(p)).map(|p| web::safe_next(Some(p)));
             let mut page = details.render(status, Layout::of(&user), back.as_deref());
             for (name, value) in res.headers() {
                 if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
@@ -49,8 +46,8 @@ pub async fn with_layout(State(state): State<AppState>, mut req: Request, next: 
     }
     let is_page = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     if let (StatusCode::OK, true, Some(path), Some(_)) = (status, is_page, page_path, seen.get()) {
-        if web::cookie(&headers, LAST_PAGE_COOKIE) != Some(path.as_str()) {
-            let cookie = web::set_cookie(LAST_PAGE_COOKIE, &path, None, state.config.secure_cookies());
+        if web::cookie(&headers, web::LAST_PAGE_COOKIE) != Some(path.as_str()) {
+            let cookie = web::set_cookie(web::LAST_PAGE_COOKIE, &path, None, state.config.secure_cookies());
             res.headers_mut().append(header::SET_COOKIE, cookie);
         }
     }

@@ -81,8 +81,8 @@ pub async fn submit(
         Ok(e) => e,
         Err(e) => return failed(form.email.chars().take(254).collect(), StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let device = super::device_token(&headers);
-    let Some(login) = super::verify_password(&state, &ip, email.as_str(), &form.password, device).await? else {
+    let trusted = super::trusted_browser(&state, &headers, email.as_str()).await?;
+    let Some(login) = super::verify_password(&state, &ip, email.as_str(), &form.password, trusted).await? else {
         return failed(email.to_string(), StatusCode::UNAUTHORIZED, "Incorrect email or password.");
     };
     if login.disabled {
@@ -119,6 +119,8 @@ pub async fn logout(
         audit::record(&mut tx, event).await?;
     }
     tx.commit().await?;
-    Ok(([(header::SET_COOKIE, session::clear_session_cookie(&state))], Redirect::to("/login?signed_out=1"))
-        .into_response())
+    let mut res = ([(header::SET_COOKIE, session::clear_session_cookie(&state))], Redirect::to("/login?signed_out=1"))
+        .into_response();
+    super::forget_browser_notes(&state, &mut res);
+    Ok(res)
 }

@@ -26,7 +26,7 @@ use crate::{
 
 pub const RESET_VALID_MINUTES: i32 = 60;
 /// The browser's note of where to return after a reset.
-const RETURN_COOKIE: &str = "panel_return_to";
+pub const RETURN_COOKIE: &str = "panel_return_to";
 /// Reset mails per address per hour: enough for a typo, not for a mail bomb.
 const RESETS_PER_HOUR: i64 = 3;
 

@@ -43,7 +43,7 @@ pub async fn record_sign_in(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<()
 
 /// Sets a new password hash; every session of the login ends except
 /// `keep` (the one that made the change, if any), and every unused reset
-/// link dies.
+/// and sign-in link dies.
 pub async fn set_password(
     conn: &mut PgConnection,
     user_id: Uuid,
@@ -52,7 +52,8 @@ pub async fn set_password(
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "WITH s AS (DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $3),
-              r AS (UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL)
+              r AS (UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL),
+              l AS (UPDATE sign_in_links SET used_at = now() WHERE user_id = $1 AND used_at IS NULL)
          UPDATE users SET password_hash = $2 WHERE id = $1",
         user_id,
         hash,
@@ -169,6 +170,17 @@ pub async fn use_reset(conn: &mut PgConnection, token: &str) -> Result<Option<Uu
     .await
 }
 
+/// Whether `device` (a browser's device cookie) signed in as this user before.
+pub async fn device_of(db: &PgPool, device: &str, user_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM known_devices WHERE token_hash = $1 AND user_id = $2) AS "known!""#,
+        token::hash(device),
+        user_id
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// Whether `device` (a browser's device cookie) signed in as `email` before.
 pub async fn device_known(db: &PgPool, device: &str, email: &str) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
@@ -202,7 +214,7 @@ pub async fn link_candidate(conn: &mut PgConnection, email: &str) -> Result<Opti
         r#"SELECT u.id, u.name,
                   (SELECT count(*) FROM sign_in_links l
                    WHERE l.user_id = u.id AND l.created_at > now() - interval '1 hour') AS "recent!"
-           FROM users u WHERE u.email = $1 AND u.disabled_at IS NULL FOR UPDATE"#,
+           FROM users u WHERE u.email = $1 AND u.disabled_at IS NULL AND NOT u.is_staff FOR UPDATE"#,
         email
     )
     .fetch_optional(conn)

@@ -155,8 +155,8 @@ async fn sign_in_and_accept(
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Result<Response, AppError> {
     let offer = open_offer(&state, &token).await?;
-    let device = auth::device_token(&headers);
-    let Some(login) = auth::verify_password(&state, &ip, &offer.email, &form.password, device).await? else {
+    let trusted = auth::trusted_browser(&state, &headers, &offer.email).await?;
+    let Some(login) = auth::verify_password(&state, &ip, &offer.email, &form.password, trusted).await? else {
         return show_page(None, anon, token, offer, Some("Incorrect password.".into()));
     };
     let (user_id, name, is_staff) = (login.id, login.name, login.is_staff);
@@ -170,7 +170,7 @@ async fn sign_in_and_accept(
     tx.commit().await?;
     state.mail_wakeup.notify_one();
     let flash = format!("You now have access to {}. You are working in it now.", accepted.account_name);
-    auth::sign_in_response(&state, &headers, user_id, Some(accepted.account_id), &ip, "/", Some(&flash)).await
+    auth::sign_in_remembering_device(&state, &headers, user_id, Some(accepted.account_id), &ip, "/", Some(&flash)).await
 }
 
 #[derive(Deserialize)]
@@ -215,7 +215,7 @@ async fn register_and_accept(
     state.mail_wakeup.notify_one();
     let flash =
         format!("Welcome! You now have access to {}. Your own account is in Switch Account.", accepted.account_name);
-    auth::sign_in_response(&state, &headers, user_id, Some(accepted.account_id), &ip, "/", Some(&flash)).await
+    auth::sign_in_remembering_device(&state, &headers, user_id, Some(accepted.account_id), &ip, "/", Some(&flash)).await
 }
 
 #[derive(Template)]

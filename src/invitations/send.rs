@@ -95,6 +95,11 @@ impl<'a> Inviter<'a> {
 /// included) and the address's cooldown (`INVITE_RESEND_MINUTES`): the mail
 /// about to be queued must fit both.
 async fn check_budget(conn: &mut PgConnection, from: &Inviter<'_>, email: &str) -> Result<(), InviteError> {
+    // The account row lock serialises every invitation mail of the account
+    // (new and resent), so a burst cannot all count the same "before".
+    sqlx::query!("SELECT 1 AS locked FROM accounts WHERE id = $1 FOR UPDATE", from.account_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     let limit = from.config.invitations_per_hour;
     if let Some(lifts) = budget::exceeded(conn, from.account_id, MailKind::Invitation, limit).await? {
         return Err(InviteError::OverBudget(limit, lifts));
@@ -156,7 +161,7 @@ pub async fn invite(
     if email.as_str() == from.owner_email {
         return Err(InviteError::OwnAddress(email.to_string()));
     }
-    // Serialises invitations of one account, for the rate limit and checks.
+    // Serialises invitations of one account, for the checks below.
     sqlx::query!("SELECT 1 AS locked FROM accounts WHERE id = $1 FOR UPDATE", from.account_id)
         .fetch_optional(&mut **change)
         .await?;

@@ -72,6 +72,15 @@ pub async fn pay(
     let inv = lock_unpaid(&mut change, &m, id).await?;
     match f.method.as_str() {
         "credit" => {
+            // A gateway payment on its way may already have charged: paying
+            // from credit now could charge twice.
+            if gateway_payment_pending(&mut change, id).await? {
+                return Err(AppError::Conflict(format!(
+                    "A payment of invoice #{} through the payment gateway is still being completed. Reload the page \
+                     in a moment before paying again.",
+                    inv.number
+                )));
+            }
             let paid = sqlx::query!(
                 "UPDATE accounts SET credit_cents = credit_cents - $2 WHERE id = $1 AND credit_cents >= $2",
                 m.account.id,
@@ -146,7 +155,16 @@ async fn pay_through_gateway(state: &AppState, ip: &str, m: &Member, id: Uuid) -
     };
     // Step 3: complete, once, whichever try gets here first.
     let mut change = AccountChange::by_member(state, m, ip).await?;
-    let inv = lock_unpaid(&mut change, m, id).await?;
+    let inv = match lock_unpaid(&mut change, m, id).await {
+        Ok(inv) => inv,
+        Err(closed) => {
+            // Charged, but the invoice was closed meanwhile (which the
+            // credit path refuses while this attempt is pending): the
+            // attempt stays pending and the charge is logged for a refund.
+            tracing::error!(invoice = %id, key = %key, reference = %reference, "gateway charged a closed invoice; refund it");
+            return Err(closed);
+        }
+    };
     let completed = sqlx::query!(
         "UPDATE payment_attempts SET status = 'completed', reference = $2, finished_at = now()
          WHERE id = $1 AND status = 'pending'",
@@ -162,6 +180,15 @@ async fn pay_through_gateway(state: &AppState, ip: &str, m: &Member, id: Uuid) -
         )));
     }
     complete(change, m, id, &inv, gateway.name(), &reference).await
+}
+
+async fn gateway_payment_pending(conn: &mut PgConnection, invoice_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM payment_attempts WHERE invoice_id = $1 AND status = 'pending') AS "pending!""#,
+        invoice_id
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Records the transaction, marks the invoice paid, starts what it paid for,

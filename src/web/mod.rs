@@ -20,6 +20,10 @@ pub fn render<T: Template>(page: &T) -> Result<Response, AppError> {
     Ok(Html(page.render()?).into_response())
 }
 
+/// The browser's note of the last page it opened in the panel (the "back"
+/// link of error pages); cleared at sign-in and sign-out.
+pub const LAST_PAGE_COOKIE: &str = "panel_last_page";
+
 /// A `next=` target is followed only when it is a path on this site:
 /// `/x` yes; `//evil`, `/\evil`, `https://evil` and anything odd, no.
 pub fn safe_next(next: Option<&str>) -> String {

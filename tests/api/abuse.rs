@@ -298,3 +298,36 @@ async fn failures_from_many_addresses_never_lock_the_owner_out() {
     assert_eq!(stranger.get("/").await.texts(".active-account"), ["Ann's account"]);
     assert_eq!(stranger.post_form_from("/login/link", &link, &[]).await.status, 410, "once only");
 }
+
+#[tokio::test]
+async fn a_planted_device_cookie_is_replaced_at_sign_in_and_staff_get_no_sign_in_links() {
+    let app = spawn_app().await;
+    app.register("Ann", "ann@example.com").await;
+    let planted = "A".repeat(43);
+    let b = crate::helpers::Browser::with_cookie(&app.address, &format!("panel_device={planted}"));
+    let res = b.post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)]).await;
+    res.assert_redirect_to("/");
+    let issued = b.cookie("panel_device").unwrap();
+    assert_ne!(issued, planted, "a token the panel did not issue for this login is replaced");
+    let planted_known: i64 = sqlx::query_scalar("SELECT count(*) FROM known_devices WHERE token_hash = $1")
+        .bind(panel::domain::token::hash(&planted))
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(planted_known, 0);
+    // Staff logins never sign in by mail.
+    panel::seed::create_staff(&app.db, "help@example.com", crate::helpers::STAFF_PASSWORD).await.unwrap();
+    let res = app.browser().post_form("/login/link", &[("email", "help@example.com")]).await;
+    assert_eq!(res.status, 200, "the same answer as for anyone");
+    assert_eq!(app.count("SELECT count(*) FROM sign_in_links").await, 0);
+    // A password change kills unused sign-in links.
+    app.browser().post_form("/login/link", &[("email", "ann@example.com")]).await;
+    assert_eq!(app.count("SELECT count(*) FROM sign_in_links WHERE used_at IS NULL").await, 1);
+    b.post_form(
+        "/profile/password",
+        &[("current", PASSWORD), ("password", "another long password"), ("confirm", "another long password")],
+    )
+    .await
+    .assert_redirect_to("/profile");
+    assert_eq!(app.count("SELECT count(*) FROM sign_in_links WHERE used_at IS NULL").await, 0);
+}

@@ -11,6 +11,7 @@ mod grants;
 mod hostile;
 mod invitation_history;
 mod invitations;
+mod outside_drills;
 mod outside_systems;
 mod section_permissions;
 mod sections;

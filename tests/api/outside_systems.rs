@@ -192,6 +192,35 @@ async fn a_payment_retried_after_a_crash_charges_once_and_completes_once() {
 }
 
 #[tokio::test]
+async fn account_credit_waits_while_a_gateway_payment_is_being_completed() {
+    let (app, owner, account) = owner_with_sections(Options::default()).await;
+    let invoice = unpaid_invoice(&app, account).await;
+    sqlx::query("UPDATE accounts SET credit_cents = 1000000 WHERE id = $1")
+        .bind(account)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO payment_attempts (id, invoice_id, account_id, gateway, amount_cents)
+         SELECT gen_random_uuid(), id, account_id, 'Test gateway', total_cents FROM invoices WHERE id = $1::uuid",
+    )
+    .bind(&invoice)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let res = owner.post_form(&format!("/invoices/{invoice}/pay"), &[("method", "credit")]).await;
+    assert_eq!(res.status, 409, "credit could charge a second time");
+    assert!(res.text().contains("is still being completed"));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM transactions WHERE invoice_id = '{invoice}'")).await, 0);
+    // The gateway try completes it, once.
+    owner
+        .post_form(&format!("/invoices/{invoice}/pay"), &[("method", "gateway")])
+        .await
+        .assert_redirect_to(&format!("/invoices/{invoice}"));
+    assert_eq!(app.count("SELECT count(*) FROM test_gateway_charges").await, 1);
+}
+
+#[tokio::test]
 async fn two_gateway_payments_at_once_charge_once() {
     let (app, owner, account) = owner_with_sections(Options::default()).await;
     let invoice = unpaid_invoice(&app, account).await;

@@ -6,4 +6,5 @@
 mod helpers;
 
 mod driver;
+mod pages;
 mod scenarios;

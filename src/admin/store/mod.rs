@@ -1,13 +1,19 @@
 //! What the staff area reads and changes: client search, an account's full
-//! picture, a login's details, the cross-account audit log, failed mail and
-//! tickets. Every query is checked against the schema at compile time.
+//! picture, a login's details, the cross-account audit log and failed mail
+//! here; logins and tickets beside it. Every query is checked against the
+//! schema at compile time.
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+mod logins;
+mod tickets;
+
+pub use logins::{apply, enabled_client, is_enabled_staff, lock_client_login, LoginAction};
+pub use tickets::{lock_ticket, open_tickets, ticket, TicketRow};
+
 use crate::{
-    auth::store::default_account,
     domain::{
         audit::AuditAction,
         invitation::{InvitationDates, InvitationStatus},
@@ -317,116 +323,4 @@ pub async fn owner_of(db: &PgPool, account_id: Uuid) -> Result<Option<OwnerOf>, 
     )
     .fetch_optional(db)
     .await
-}
-
-/// What staff may do to a client login.
-#[derive(Clone, Copy)]
-pub enum LoginAction {
-    EndSessions,
-    Disable,
-    Enable,
-}
-
-impl LoginAction {
-    pub fn audited_as(self) -> AuditAction {
-        match self {
-            LoginAction::EndSessions => AuditAction::UserSessionsEnded,
-            LoginAction::Disable => AuditAction::UserDisabled,
-            LoginAction::Enable => AuditAction::UserEnabled,
-        }
-    }
-
-    /// The message staff see afterwards.
-    pub fn done(self) -> &'static str {
-        match self {
-            LoginAction::EndSessions => "All sessions of this login have ended.",
-            LoginAction::Disable => "The login is disabled and its sessions have ended.",
-            LoginAction::Enable => "The login is enabled again.",
-        }
-    }
-}
-
-/// Locks a client (not staff) login; its email, or None.
-pub async fn lock_client_login(conn: &mut PgConnection, id: Uuid) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar!("SELECT email FROM users WHERE id = $1 AND NOT is_staff FOR UPDATE", id)
-        .fetch_optional(conn)
-        .await
-}
-
-pub async fn apply(conn: &mut PgConnection, action: LoginAction, id: Uuid) -> Result<(), sqlx::Error> {
-    match action {
-        LoginAction::EndSessions => sqlx::query!("DELETE FROM sessions WHERE user_id = $1", id).execute(conn).await?,
-        LoginAction::Disable => {
-            sqlx::query!(
-                "WITH s AS (DELETE FROM sessions WHERE user_id = $1)
-                 UPDATE users SET disabled_at = now() WHERE id = $1 AND disabled_at IS NULL",
-                id
-            )
-            .execute(conn)
-            .await?
-        }
-        LoginAction::Enable => {
-            sqlx::query!("UPDATE users SET disabled_at = NULL WHERE id = $1", id).execute(conn).await?
-        }
-    };
-    Ok(())
-}
-
-/// An enabled client login's email and the account a session of it starts in.
-pub async fn enabled_client(conn: &mut PgConnection, id: Uuid) -> Result<Option<(String, Option<Uuid>)>, sqlx::Error> {
-    let email =
-        sqlx::query_scalar!("SELECT email FROM users WHERE id = $1 AND NOT is_staff AND disabled_at IS NULL", id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let Some(email) = email else { return Ok(None) };
-    Ok(Some((email, default_account(conn, id).await?)))
-}
-
-pub async fn is_enabled_staff(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND is_staff AND disabled_at IS NULL) AS "yes!""#,
-        id
-    )
-    .fetch_one(conn)
-    .await
-}
-
-pub struct TicketRow {
-    pub id: Uuid,
-    pub account_id: Uuid,
-    pub number: i64,
-    pub account_name: String,
-    pub department: String,
-    pub subject: String,
-    pub status: String,
-    pub updated_at: OffsetDateTime,
-}
-
-pub async fn open_tickets(db: &PgPool) -> Result<Vec<TicketRow>, sqlx::Error> {
-    sqlx::query_as!(
-        TicketRow,
-        "SELECT t.id, t.account_id, t.number, a.name AS account_name, t.department, t.subject, t.status, t.updated_at
-         FROM tickets t JOIN accounts a ON a.id = t.account_id
-         WHERE t.status <> 'Closed' ORDER BY t.updated_at DESC LIMIT $1",
-        LIMIT
-    )
-    .fetch_all(db)
-    .await
-}
-
-pub async fn ticket(db: &PgPool, id: Uuid) -> Result<Option<TicketRow>, sqlx::Error> {
-    sqlx::query_as!(
-        TicketRow,
-        "SELECT t.id, t.account_id, t.number, a.name AS account_name, t.department, t.subject, t.status, t.updated_at
-         FROM tickets t JOIN accounts a ON a.id = t.account_id WHERE t.id = $1",
-        id
-    )
-    .fetch_optional(db)
-    .await
-}
-
-/// Locks a ticket for a reply, so replies to one ticket go in one at a time.
-pub async fn lock_ticket(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query!("SELECT id FROM tickets WHERE id = $1 FOR UPDATE", id).fetch_optional(conn).await?;
-    Ok(())
 }
