@@ -52,21 +52,48 @@ pub struct Config {
     /// The built-in test gateway answers this much later (fault drills).
     pub test_gateway_delay: Duration,
     /// Worked out once from BASE_URL and LISTEN_ADDR (see `allowed_hosts`).
-    hosts: [String; 2],
-    origins: [String; 2],
+    hosts: Vec<String>,
+    origins: Vec<String>,
 }
 
 impl Config {
     /// The Host header values the panel answers to: BASE_URL's, and the
     /// listen address (for local use and health checks by address).
-    pub fn allowed_hosts(&self) -> &[String; 2] {
+    pub fn allowed_hosts(&self) -> &[String] {
         &self.hosts
     }
 
     /// The origins a form may come from (`scheme://host[:port]`).
-    pub fn allowed_origins(&self) -> &[String; 2] {
+    pub fn allowed_origins(&self) -> &[String] {
         &self.origins
     }
+}
+
+/// The Host values the panel answers to: BASE_URL's and the listen
+/// address; with a BASE_URL on this machine, also `localhost` and
+/// `127.0.0.1` on its port, as people type either (a DNS-rebinding page
+/// still sends its own name, which is not among them).
+fn allowed_hosts(base_url: &str, listen: SocketAddr) -> Vec<String> {
+    let base = authority(base_url).to_ascii_lowercase();
+    let mut hosts = vec![base.clone(), listen.to_string()];
+    let (host, port) = match base.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (h, format!(":{p}")),
+        _ => (base.as_str(), String::new()),
+    };
+    if matches!(host, "127.0.0.1" | "localhost") {
+        hosts.extend([format!("localhost{port}"), format!("127.0.0.1{port}")]);
+    }
+    let mut seen = std::collections::HashSet::new();
+    hosts.retain(|h| seen.insert(h.clone()));
+    hosts
+}
+
+/// The origins forms may come from: BASE_URL's scheme for its own host,
+/// plain http for the local ones.
+fn origins(base_url: &str, hosts: &[String]) -> Vec<String> {
+    let scheme = base_url.split("://").next().unwrap_or("http");
+    let base = authority(base_url).to_ascii_lowercase();
+    hosts.iter().map(|h| if *h == base { format!("{scheme}://{h}") } else { format!("http://{h}") }).collect()
 }
 
 /// `host[:port]` of a URL.
@@ -153,6 +180,7 @@ impl Config {
             .unwrap_or_else(|| "127.0.0.1:8080".into())
             .parse::<SocketAddr>()
             .map_err(|_| bad("LISTEN_ADDR", "must be an address and port such as 127.0.0.1:8080"))?;
+        let hosts = allowed_hosts(&base_url, listen_addr);
         let db_max_connections = number(&get, "DB_MAX_CONNECTIONS", 10, 1, 1000)?;
         let cores = std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(2);
         // One core is left for serving pages while a sign-in flood hashes.
@@ -205,15 +233,8 @@ impl Config {
             static_dir,
             outside,
             test_gateway_delay,
-            hosts: [authority(&base_url).to_ascii_lowercase(), listen_addr.to_string()],
-            origins: [
-                format!(
-                    "{}://{}",
-                    base_url.split("://").next().unwrap_or("http"),
-                    authority(&base_url).to_ascii_lowercase()
-                ),
-                format!("http://{listen_addr}"),
-            ],
+            hosts: hosts.clone(),
+            origins: origins(&base_url, &hosts),
             base_url,
         })
     }
@@ -318,11 +339,12 @@ mod tests {
         let c =
             Config::from_vars(&vars(&[("BASE_URL", "https://Panel.Example.com/"), ("LISTEN_ADDR", "127.0.0.1:9000")]))
                 .unwrap();
-        assert_eq!(c.allowed_hosts(), &["panel.example.com".to_string(), "127.0.0.1:9000".to_string()]);
-        assert_eq!(
-            c.allowed_origins(),
-            &["https://panel.example.com".to_string(), "http://127.0.0.1:9000".to_string()]
-        );
+        assert_eq!(c.allowed_hosts(), ["panel.example.com".to_string(), "127.0.0.1:9000".to_string()]);
+        assert_eq!(c.allowed_origins(), ["https://panel.example.com".to_string(), "http://127.0.0.1:9000".to_string()]);
+        // The quick start answers to localhost too, on the same port only.
+        let local = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(local.allowed_hosts(), ["127.0.0.1:8080".to_string(), "localhost:8080".to_string()]);
+        assert!(!local.allowed_hosts().contains(&"localhost:9999".to_string()));
     }
 
     #[test]
