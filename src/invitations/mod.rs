@@ -5,8 +5,8 @@ pub mod send;
 
 use askama::Template;
 use axum::{
-    extract::{Path, State},
-    http::{header, HeaderMap, StatusCode},
+    extract::{FromRequestParts, Path, State},
+    http::{header, request::Parts, HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
     Router,
@@ -36,6 +36,21 @@ pub fn router() -> Router<AppState> {
         .route("/invitations/{token}/sign-in", post(sign_in_and_accept))
         .route("/invitations/{token}/register", post(register_and_accept))
         .route("/invitations/{token}/decline", post(decline))
+}
+
+/// The token from an invitation link. A path that does not even decode
+/// (a stray `%` can make invalid UTF-8) is just another link that is not
+/// valid: the same 404 page, never axum's bare 400.
+struct LinkToken(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for LinkToken {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(token)) => Ok(LinkToken(token)),
+            Err(_) => Err(AcceptError::Unknown.into()),
+        }
+    }
 }
 
 /// Loads a usable invitation, or the page that says why it is not.
@@ -103,7 +118,7 @@ async fn show(
     State(state): State<AppState>,
     user: Option<CurrentUser>,
     AnonCsrf(anon): AnonCsrf,
-    Path(token): Path<String>,
+    LinkToken(token): LinkToken,
 ) -> Result<Response, AppError> {
     let offer = open_offer(&state, &token).await?;
     show_page(user.as_ref(), anon, token, offer, None)
@@ -114,7 +129,7 @@ async fn accept(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     user: CurrentUser,
-    Path(token): Path<String>,
+    LinkToken(token): LinkToken,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let mut tx = state.db.begin().await?;
@@ -132,7 +147,7 @@ async fn accept(
 async fn switch_login(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(token): Path<String>,
+    LinkToken(token): LinkToken,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     open_offer(&state, &token).await?;
@@ -151,7 +166,7 @@ async fn sign_in_and_accept(
     AnonCsrf(anon): AnonCsrf,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    Path(token): Path<String>,
+    LinkToken(token): LinkToken,
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Result<Response, AppError> {
     let offer = open_offer(&state, &token).await?;
@@ -184,7 +199,7 @@ async fn register_and_accept(
     AnonCsrf(anon): AnonCsrf,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    Path(token): Path<String>,
+    LinkToken(token): LinkToken,
     CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> Result<Response, AppError> {
     let offer = open_offer(&state, &token).await?;
@@ -231,7 +246,7 @@ async fn decline(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     user: Option<CurrentUser>,
-    Path(token): Path<String>,
+    LinkToken(token): LinkToken,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let mut tx = state.db.begin().await?;

@@ -178,6 +178,9 @@ async fn used_expired_cancelled_and_tampered_links_say_why_and_change_nothing() 
         altered,
         format!("{token}AAAA"),
         format!("%{}", &token[1..]),
+        // Escapes that decode to bytes that are not UTF-8.
+        "%FF%FE".to_string(),
+        format!("%C3{}", &token[1..]),
         "x".repeat(10_000),
         "..%2F..%2Fetc".to_string(),
     ] {
