@@ -56,7 +56,13 @@ async fn invitations_and_resends_share_the_hourly_budget_and_an_address_waits_be
     assert_eq!(app.count("SELECT count(*) FROM audit_events WHERE action = 'mail.budget_exceeded'").await, 2);
     // Staff see the account in their list.
     let staff = app.staff("help@example.com").await;
-    assert_eq!(staff.get("/admin/mail").await.texts("#over-budget td a"), ["Ann's account"]);
+    let page = staff.get("/admin/mail").await;
+    assert_eq!(page.texts("#over-budget td a"), ["Ann's account"]);
+    assert_eq!(
+        page.texts("title"),
+        ["Failed mail · Staff area · Billing Panel"],
+        "the table is on the page, not in its title"
+    );
 }
 
 #[tokio::test]
