@@ -23,8 +23,8 @@ use tower_http::{
 };
 
 use crate::{
-    accounts, admin, auth, config::Config, dev_mailbox, domain::audit::AuditAction, error, error_pages, health,
-    invitations, mail, sections, state::AppState, users,
+    accounts, addresses, admin, auth, config::Config, dev_mailbox, domain::audit::AuditAction, error, error_pages,
+    health, invitations, mail, sections, state::AppState, users,
 };
 
 /// The largest form we accept; every form in the panel is far smaller.
@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let pages = Router::new()
         .merge(accounts::router())
+        .merge(addresses::router())
         .merge(admin::router())
         .merge(auth::router())
         .merge(dev_mailbox::router())

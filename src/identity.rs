@@ -30,6 +30,8 @@ pub struct CurrentUser {
     pub session_started: time::OffsetDateTime,
     pub id: Uuid,
     pub email: String,
+    /// The login's address proved it receives mail (a link was used).
+    pub email_verified: bool,
     pub name: String,
     pub is_staff: bool,
     pub csrf_token: String,

@@ -34,6 +34,8 @@ pub struct Layout {
     /// The staff member viewing the client area as this user.
     pub impersonator: Option<String>,
     pub user_email: String,
+    /// The login has not proved its address yet: a banner asks it to.
+    pub email_unconfirmed: bool,
     /// The sections this user may open in the active account.
     pub nav: Vec<(&'static str, &'static str)>,
     /// Stand-in outside systems are answering (see `config::OutsideSystems`).
@@ -52,6 +54,7 @@ impl Layout {
             is_staff: false,
             impersonator: None,
             user_email: String::new(),
+            email_unconfirmed: false,
             nav: Vec::new(),
             stand_in_notice: None,
         }
@@ -68,6 +71,7 @@ impl Layout {
             is_staff: user.is_staff,
             impersonator: user.impersonator.as_ref().map(|(_, name)| name.clone()),
             user_email: user.email.clone(),
+            email_unconfirmed: !user.email_verified,
             nav: match &user.account {
                 Some(a) => {
                     NAV.iter().filter(|(key, _, _)| a.allows(*key)).map(|(_, label, href)| (*label, *href)).collect()

@@ -1,6 +1,7 @@
 //! A self-hosted client billing panel: multi-user client accounts.
 
 pub mod accounts;
+pub mod addresses;
 pub mod admin;
 pub mod app;
 pub mod audit;

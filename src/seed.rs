@@ -19,7 +19,8 @@ pub async fn create_staff(db: &PgPool, email: &str, pass: &str) -> anyhow::Resul
     let hash = Hasher::new(1).hash(pass).await?;
     let name = email.as_str().split('@').next().unwrap_or("Staff").to_string();
     let done = sqlx::query(
-        "INSERT INTO users (id, email, name, password_hash, is_staff) VALUES ($1, $2, $3, $4, true) ON CONFLICT (email) DO NOTHING",
+        "INSERT INTO users (id, email, name, password_hash, is_staff, email_verified_at)
+         VALUES ($1, $2, $3, $4, true, now()) ON CONFLICT (email) DO NOTHING",
     )
     .bind(Uuid::new_v4())
     .bind(email.as_str())
@@ -50,7 +51,7 @@ pub async fn demo(db: &PgPool) -> anyhow::Result<String> {
     let mut owner_account = None;
     for (name, email, account, grant) in &people {
         let email = Email::parse(email)?;
-        let new = NewUser { name, email: &email, password_hash: &hash, account_name: account };
+        let new = NewUser { name, email: &email, password_hash: &hash, account_name: account, verified: true };
         let Registered::Created { user_id, account_id } = login_store::create_user(&mut tx, new).await? else {
             return Ok(format!(
                 "The demo exists already. Sign in as owner@demo.example.com with the password {DEMO_PASSWORD}."
@@ -165,7 +166,7 @@ pub async fn sections(conn: &mut sqlx::PgConnection, account_id: Uuid) -> anyhow
     .bind(account_id)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("INSERT INTO contacts (id, account_id, name, email, notify_invoices) VALUES (gen_random_uuid(), $1, 'Accounts Desk', 'accounts@example.com', true)")
+    sqlx::query("INSERT INTO contacts (id, account_id, name, email, notify_invoices, confirmed_at) VALUES (gen_random_uuid(), $1, 'Accounts Desk', 'accounts@example.com', true, now())")
         .bind(account_id)
         .execute(&mut *conn)
         .await?;

@@ -18,6 +18,9 @@ pub struct Transfer<'a> {
     pub new_owner: &'a Email,
     pub keep_old_owner: bool,
     pub reason: &'a str,
+    /// The staff member saw the warning that the new owner's address is
+    /// not confirmed, and goes ahead.
+    pub unconfirmed_ok: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +35,10 @@ pub enum TransferError {
     Disabled(String),
     #[error("{0} already owns this account.")]
     SameOwner(String),
+    #[error(
+        "{0} has not confirmed its email address: nobody has shown that the person who controls this login receives its mail. Check with the client, then tick \"Transfer to an unconfirmed address\" to go ahead."
+    )]
+    Unconfirmed(String),
     #[error(
         "The owner of this account changed while you were working. Reload the page and check before trying again."
     )]
@@ -70,7 +77,8 @@ pub async fn transfer(tx: &mut AccountChange<'_>, t: &Transfer<'_>) -> Result<()
         return Err(TransferError::OwnerChanged);
     }
     let new = sqlx::query!(
-        r#"SELECT id, name, is_staff, disabled_at IS NOT NULL AS "disabled!" FROM users WHERE email = $1"#,
+        r#"SELECT id, name, is_staff, disabled_at IS NOT NULL AS "disabled!", email_verified_at IS NOT NULL AS "confirmed!"
+           FROM users WHERE email = $1"#,
         t.new_owner.as_str()
     )
     .fetch_optional(&mut **tx)
@@ -84,6 +92,9 @@ pub async fn transfer(tx: &mut AccountChange<'_>, t: &Transfer<'_>) -> Result<()
     }
     if new.id == old.id {
         return Err(TransferError::SameOwner(t.new_owner.to_string()));
+    }
+    if !new.confirmed && !t.unconfirmed_ok {
+        return Err(TransferError::Unconfirmed(t.new_owner.to_string()));
     }
     if t.keep_old_owner {
         sqlx::query!(
@@ -121,6 +132,7 @@ pub async fn transfer(tx: &mut AccountChange<'_>, t: &Transfer<'_>) -> Result<()
         "from": old.email,
         "to": t.new_owner.as_str(),
         "old_owner_kept_access": t.keep_old_owner,
+        "new_owner_address_confirmed": new.confirmed,
         "reason": t.reason,
     });
     tx.audit(AuditAction::OwnershipTransferred, target, details).await?;

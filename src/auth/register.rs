@@ -1,12 +1,16 @@
-//! Creating a login: every new login also owns a new client account.
+//! Creating a login: every new login also owns a new client account. The
+//! answer is "check your mail" whether or not the address is taken, so the
+//! page reveals nothing; the mail that follows is the real answer (a link
+//! to confirm the address, or "someone tried to register with it").
 
 use askama::Template;
 use axum::{
     extract::{Query, State},
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
+use sqlx::PgConnection;
 
 use super::{
     csrf::{AnonCsrf, CsrfForm},
@@ -15,10 +19,12 @@ use super::{
     store::{self, NewUser, Registered},
 };
 use crate::{
-    audit,
+    addresses, audit,
+    config::Config,
     domain::{audit::AuditAction, email::Email, names::clean_name, password},
-    error::AppError,
+    error::{AppError, Internal},
     layout::Layout,
+    mail::{budget, messages::RegistrationAttempt},
     state::AppState,
     web::{self, ClientIp},
 };
@@ -72,7 +78,6 @@ pub async fn submit(
     State(state): State<AppState>,
     AnonCsrf(csrf_token): AnonCsrf,
     ClientIp(ip): ClientIp,
-    headers: HeaderMap,
     CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> Result<Response, AppError> {
     // Counted first, before anything is checked or hashed.
@@ -102,28 +107,52 @@ pub async fn submit(
         Ok(v) => v,
         Err(m) => return fail(m),
     };
+    // Hashed whether or not the address is taken, so the answer takes as
+    // long either way.
     let hash = state.hasher.hash(&form.password).await?;
     let mut tx = state.db.begin().await?;
-    let new = NewUser { name: &name, email: &email, password_hash: &hash, account_name: &account_name };
-    let (user_id, account_id) =
-        match store::create_user(&mut tx, new).await? {
-            Registered::Created { user_id, account_id } => (user_id, account_id),
-            Registered::EmailTaken => return fail(
-                "This email address cannot be used to register. If it is yours, sign in or use \"Forgot password?\"."
-                    .into(),
-            ),
-        };
-    let event = audit::Event {
-        actor_id: Some(user_id),
-        account_id: Some(account_id),
-        target_user_id: Some(user_id),
-        target_email: None,
-        action: AuditAction::UserRegistered,
-        details: serde_json::json!({}),
-        ip: &ip,
-    };
-    audit::record(&mut tx, event).await?;
+    let new =
+        NewUser { name: &name, email: &email, password_hash: &hash, account_name: &account_name, verified: false };
+    match store::create_user(&mut tx, new).await? {
+        Registered::Created { user_id, account_id } => {
+            let event = audit::Event {
+                actor_id: Some(user_id),
+                account_id: Some(account_id),
+                target_user_id: Some(user_id),
+                target_email: None,
+                action: AuditAction::UserRegistered,
+                details: serde_json::json!({}),
+                ip: &ip,
+            };
+            audit::record(&mut tx, event).await?;
+            addresses::send_login_link(&mut tx, &state.config, user_id, &name, email.as_str(), &next).await?;
+        }
+        Registered::EmailTaken => tell_address_owner(&mut tx, &state.config, &email).await?,
+    }
     tx.commit().await?;
-    let welcome = Some("Welcome! Your account is ready.");
-    super::sign_in_response(&state, &headers, user_id, Some(account_id), &ip, &next, welcome).await
+    state.mail_wakeup.notify_one();
+    web::render(&CheckMailPage { layout: Layout::signed_out(), email: email.to_string() })
+}
+
+#[derive(Template)]
+#[template(path = "auth/register_sent.html")]
+struct CheckMailPage {
+    layout: Layout,
+    email: String,
+}
+
+/// Registration with an address that has a login: the page says only
+/// "check your mail", and the mail tells the address's owner (within the
+/// address's hourly share of such mail; past it, nothing more is sent).
+async fn tell_address_owner(conn: &mut PgConnection, config: &Config, email: &Email) -> Result<(), Internal> {
+    let name = sqlx::query_scalar!("SELECT name FROM users WHERE email = $1 AND disabled_at IS NULL", email.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(name) = name else { return Ok(()) };
+    if budget::login_confirmations_exceeded(conn, email.as_str()).await?.is_some() {
+        return Ok(());
+    }
+    let (sign_in, reset) = (format!("{}/login", config.base_url), format!("{}/password/forgot", config.base_url));
+    RegistrationAttempt { name: &name, sign_in: &sign_in, reset: &reset }.to(email.as_str())?.queue(conn).await?;
+    Ok(())
 }

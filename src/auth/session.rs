@@ -130,6 +130,7 @@ struct IdentityRow {
     active_account_id: Option<Uuid>,
     user_id: Uuid,
     email: String,
+    email_verified: bool,
     name: String,
     is_staff: bool,
     account_name: Option<String>,
@@ -158,7 +159,8 @@ WITH s AS (
     WHERE sessions.id = s.id AND (s.last_seen_at < now() - interval '1 minute' OR s.flash IS NOT NULL)
 )
 SELECT s.id AS "session_id!", s.created_at AS "session_started!", s.csrf_token AS "csrf_token!", s.flash,
-       s.active_account_id, u.id AS user_id, u.email, u.name, u.is_staff,
+       s.active_account_id, u.id AS user_id, u.email, u.email_verified_at IS NOT NULL AS "email_verified!", u.name,
+       u.is_staff,
        a.name AS "account_name?", m.is_owner AS "is_owner?", m.all_permissions AS "all_permissions?",
        m.permissions AS "permissions?", s.impersonator_id, imp.name AS "impersonator_name?"
 FROM s
@@ -187,6 +189,7 @@ LEFT JOIN accounts a ON a.id = m.account_id"#,
         session_started: row.session_started,
         id: row.user_id,
         email: row.email,
+        email_verified: row.email_verified,
         name: row.name,
         is_staff: row.is_staff,
         csrf_token: row.csrf_token,

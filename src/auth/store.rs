@@ -69,6 +69,9 @@ pub struct NewUser<'a> {
     pub email: &'a Email,
     pub password_hash: &'a str,
     pub account_name: &'a str,
+    /// The address is already proven (the login came through a link mailed
+    /// to it, or an operator made it).
+    pub verified: bool,
 }
 
 pub enum Registered {
@@ -81,11 +84,13 @@ pub async fn create_user(conn: &mut PgConnection, u: NewUser<'_>) -> Result<Regi
     let user_id = Uuid::new_v4();
     let account_id = Uuid::new_v4();
     let inserted = sqlx::query!(
-        "INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING",
+        "INSERT INTO users (id, email, name, password_hash, email_verified_at)
+         VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END) ON CONFLICT (email) DO NOTHING",
         user_id,
         u.email.as_str(),
         u.name,
-        u.password_hash
+        u.password_hash,
+        u.verified
     )
     .execute(&mut *conn)
     .await?;
@@ -159,15 +164,29 @@ pub async fn reset_is_valid(db: &PgPool, token: &str) -> Result<bool, sqlx::Erro
 }
 
 /// Marks a reset link used, locking it so two uses at once cannot both
-/// pass; the login it belongs to, if it was still usable.
+/// pass; the login it belongs to, if it was still usable. The link reached
+/// the login's mailbox, so its address is proven too.
 pub async fn use_reset(conn: &mut PgConnection, token: &str) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar!(
+    let user_id = sqlx::query_scalar!(
         "UPDATE password_resets SET used_at = now()
          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING user_id",
         token::hash(token)
     )
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = user_id {
+        address_proven(conn, id).await?;
+    }
+    Ok(user_id)
+}
+
+/// A link mailed to the login's address was used: the address receives mail.
+/// (A login's address never changes, so the link went to this one.)
+pub async fn address_proven(conn: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE users SET email_verified_at = now() WHERE id = $1 AND email_verified_at IS NULL", user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Whether `device` (a browser's device cookie) signed in as this user before.
@@ -249,15 +268,20 @@ pub async fn sign_in_link_email(db: &PgPool, token: &str) -> Result<Option<Strin
     .await
 }
 
-/// Uses a sign-in link once; whose it was, if it was still usable.
+/// Uses a sign-in link once; whose it was, if it was still usable (its
+/// address is then proven, as by a reset link).
 pub async fn use_sign_in_link(conn: &mut PgConnection, token: &str) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar!(
+    let user_id = sqlx::query_scalar!(
         "UPDATE sign_in_links l SET used_at = now() FROM users u
          WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > now()
            AND u.id = l.user_id AND u.disabled_at IS NULL
          RETURNING l.user_id",
         token::hash(token)
     )
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = user_id {
+        address_proven(conn, id).await?;
+    }
+    Ok(user_id)
 }

@@ -61,6 +61,8 @@ actions! {
     CancellationRequested => "order.cancellation_requested", "Cancellation requested";
     MailBudgetExceeded => "mail.budget_exceeded", "Mail budget reached";
     NoticeSkipped => "mail.notice_skipped", "Notice not sent (mail budget)";
+    EmailConfirmed => "user.email_confirmed", "Email address confirmed";
+    ContactConfirmed => "contact.confirmed", "Contact confirmed";
 }
 
 impl fmt::Display for AuditAction {

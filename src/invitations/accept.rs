@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     audit,
+    auth::store as login_store,
     domain::{
         audit::AuditAction,
         invitation::{InvitationDates, InvitationStatus},
@@ -243,6 +244,8 @@ pub async fn accept(conn: &mut PgConnection, token: &str, who: &Acceptor<'_>) ->
     sqlx::query!("UPDATE invitations SET accepted_at = now(), accepted_by = $2 WHERE id = $1", id, who.user_id)
         .execute(&mut *conn)
         .await?;
+    // The invitation link went to this login's address: it is proven.
+    login_store::address_proven(conn, who.user_id).await?;
     let grant = Grant::from_row(all, &keys);
     audit::record(
         conn,

@@ -210,7 +210,8 @@ async fn register_and_accept(
     let hash = state.hasher.hash(&form.password).await?;
     let mut tx = state.db.begin().await?;
     let own_account = format!("{name}'s account");
-    let new = NewUser { name: &name, email: &email, password_hash: &hash, account_name: &own_account };
+    // The invitation link reached this address: it is proven.
+    let new = NewUser { name: &name, email: &email, password_hash: &hash, account_name: &own_account, verified: true };
     let user_id = match login_store::create_user(&mut tx, new).await? {
         Registered::Created { user_id, .. } => user_id,
         Registered::EmailTaken => {

@@ -101,11 +101,11 @@ async fn check_budget(conn: &mut PgConnection, from: &Inviter<'_>, email: &str) 
         .fetch_optional(&mut *conn)
         .await?;
     let limit = from.config.invitations_per_hour;
-    if let Some(lifts) = budget::exceeded(conn, from.account_id, MailKind::Invitation, limit).await? {
+    if let Some(lifts) = budget::exceeded(conn, from.account_id, &[MailKind::Invitation], limit).await? {
         return Err(InviteError::OverBudget(limit, lifts));
     }
     let cooldown = from.config.invite_cooldown_minutes;
-    if let Some(lifts) = budget::invitation_cooldown(conn, from.account_id, email, cooldown).await? {
+    if let Some(lifts) = budget::cooldown(conn, from.account_id, MailKind::Invitation, email, cooldown).await? {
         return Err(InviteError::Cooldown(email.to_string(), lifts));
     }
     Ok(())

@@ -5,22 +5,30 @@ use askama::Template;
 
 use super::{Mail, MailKind};
 
+/// A message's two bodies: `$text` and `$html` render `templates/$txt` and
+/// `templates/$html_path` with the message as `m`.
+macro_rules! bodies {
+    ($message:ident, $text:ident, $html:ident, $txt:tt, $html_path:tt) => {
+        #[derive(Template)]
+        #[template(path = $txt)]
+        struct $text<'a> {
+            m: &'a $message<'a>,
+        }
+
+        #[derive(Template)]
+        #[template(path = $html_path)]
+        struct $html<'a> {
+            m: &'a $message<'a>,
+        }
+    };
+}
+
 pub struct PasswordReset<'a> {
     pub name: &'a str,
     pub link: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "mail/password_reset.txt")]
-struct PasswordResetText<'a> {
-    m: &'a PasswordReset<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "mail/password_reset.html")]
-struct PasswordResetHtml<'a> {
-    m: &'a PasswordReset<'a>,
-}
+bodies!(PasswordReset, PasswordResetText, PasswordResetHtml, "mail/password_reset.txt", "mail/password_reset.html");
 
 impl PasswordReset<'_> {
     pub fn to(&self, email: &str) -> Result<Mail, askama::Error> {
@@ -44,17 +52,7 @@ pub struct InvitationMail<'a> {
     pub expires: String,
 }
 
-#[derive(Template)]
-#[template(path = "mail/invitation.txt")]
-struct InvitationText<'a> {
-    m: &'a InvitationMail<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "mail/invitation.html")]
-struct InvitationHtml<'a> {
-    m: &'a InvitationMail<'a>,
-}
+bodies!(InvitationMail, InvitationText, InvitationHtml, "mail/invitation.txt", "mail/invitation.html");
 
 impl InvitationMail<'_> {
     pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
@@ -77,17 +75,13 @@ pub struct InvitationAccepted<'a> {
     pub permissions: Vec<&'static str>,
 }
 
-#[derive(Template)]
-#[template(path = "mail/invitation_accepted.txt")]
-struct InvitationAcceptedText<'a> {
-    m: &'a InvitationAccepted<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "mail/invitation_accepted.html")]
-struct InvitationAcceptedHtml<'a> {
-    m: &'a InvitationAccepted<'a>,
-}
+bodies!(
+    InvitationAccepted,
+    InvitationAcceptedText,
+    InvitationAcceptedHtml,
+    "mail/invitation_accepted.txt",
+    "mail/invitation_accepted.html"
+);
 
 impl InvitationAccepted<'_> {
     pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
@@ -108,17 +102,13 @@ pub struct OwnershipChanged<'a> {
     pub message: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "mail/ownership_changed.txt")]
-struct OwnershipChangedText<'a> {
-    m: &'a OwnershipChanged<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "mail/ownership_changed.html")]
-struct OwnershipChangedHtml<'a> {
-    m: &'a OwnershipChanged<'a>,
-}
+bodies!(
+    OwnershipChanged,
+    OwnershipChangedText,
+    OwnershipChangedHtml,
+    "mail/ownership_changed.txt",
+    "mail/ownership_changed.html"
+);
 
 impl OwnershipChanged<'_> {
     pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
@@ -139,17 +129,13 @@ pub struct InvitationDeclined<'a> {
     pub account_name: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "mail/invitation_declined.txt")]
-struct InvitationDeclinedText<'a> {
-    m: &'a InvitationDeclined<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "mail/invitation_declined.html")]
-struct InvitationDeclinedHtml<'a> {
-    m: &'a InvitationDeclined<'a>,
-}
+bodies!(
+    InvitationDeclined,
+    InvitationDeclinedText,
+    InvitationDeclinedHtml,
+    "mail/invitation_declined.txt",
+    "mail/invitation_declined.html"
+);
 
 impl InvitationDeclined<'_> {
     pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
@@ -169,17 +155,7 @@ pub struct SignInLinkMail<'a> {
     pub link: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "mail/sign_in_link.txt")]
-struct SignInLinkText<'a> {
-    m: &'a SignInLinkMail<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "mail/sign_in_link.html")]
-struct SignInLinkHtml<'a> {
-    m: &'a SignInLinkMail<'a>,
-}
+bodies!(SignInLinkMail, SignInLinkText, SignInLinkHtml, "mail/sign_in_link.txt", "mail/sign_in_link.html");
 
 impl SignInLinkMail<'_> {
     pub fn to(&self, email: &str) -> Result<Mail, askama::Error> {
@@ -190,6 +166,84 @@ impl SignInLinkMail<'_> {
             "Your sign-in link".into(),
             &SignInLinkText { m: self },
             &SignInLinkHtml { m: self },
+        )
+    }
+}
+
+/// A new login's link to confirm its address (and finish signing up).
+pub struct ConfirmLogin<'a> {
+    pub name: &'a str,
+    pub link: &'a str,
+}
+
+bodies!(ConfirmLogin, ConfirmLoginText, ConfirmLoginHtml, "mail/confirm_login.txt", "mail/confirm_login.html");
+
+impl ConfirmLogin<'_> {
+    pub fn to(&self, email: &str) -> Result<Mail, askama::Error> {
+        Mail::new(
+            MailKind::Confirmation,
+            email,
+            None,
+            "Confirm your email address".into(),
+            &ConfirmLoginText { m: self },
+            &ConfirmLoginHtml { m: self },
+        )
+    }
+}
+
+/// Registration with an address that already has a login: the answer on
+/// the page says nothing, this mail tells the address's real owner.
+pub struct RegistrationAttempt<'a> {
+    pub name: &'a str,
+    pub sign_in: &'a str,
+    pub reset: &'a str,
+}
+
+bodies!(
+    RegistrationAttempt,
+    RegistrationAttemptText,
+    RegistrationAttemptHtml,
+    "mail/registration_attempt.txt",
+    "mail/registration_attempt.html"
+);
+
+impl RegistrationAttempt<'_> {
+    pub fn to(&self, email: &str) -> Result<Mail, askama::Error> {
+        Mail::new(
+            MailKind::Confirmation,
+            email,
+            None,
+            "Someone tried to register with your address".into(),
+            &RegistrationAttemptText { m: self },
+            &RegistrationAttemptHtml { m: self },
+        )
+    }
+}
+
+/// A new contact's link to say yes to the account's notices.
+pub struct ConfirmContact<'a> {
+    pub contact_name: &'a str,
+    pub account_name: &'a str,
+    pub link: &'a str,
+}
+
+bodies!(
+    ConfirmContact,
+    ConfirmContactText,
+    ConfirmContactHtml,
+    "mail/confirm_contact.txt",
+    "mail/confirm_contact.html"
+);
+
+impl ConfirmContact<'_> {
+    pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
+        Mail::new(
+            MailKind::Confirmation,
+            email,
+            Some(account_id),
+            format!("Confirm that you want mail about {}", self.account_name),
+            &ConfirmContactText { m: self },
+            &ConfirmContactHtml { m: self },
         )
     }
 }

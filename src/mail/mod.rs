@@ -20,6 +20,9 @@ pub enum MailKind {
     Account,
     /// A password reset or sign-in link.
     Auth,
+    /// Proving an address: a new login's link, "someone tried to register
+    /// with your address", a contact's confirmation.
+    Confirmation,
 }
 
 impl MailKind {
@@ -29,7 +32,16 @@ impl MailKind {
             MailKind::Notice => "notice",
             MailKind::Account => "account",
             MailKind::Auth => "auth",
+            MailKind::Confirmation => "confirmation",
         }
+    }
+
+    /// Whether this mail may go only to an address that proved it receives
+    /// mail (a verified login, a confirmed contact of the account). Links
+    /// that prove an address or let its owner in are the exceptions, and
+    /// each is budgeted where it is sent.
+    fn needs_proven_address(self) -> bool {
+        matches!(self, MailKind::Notice | MailKind::Account)
     }
 }
 
@@ -66,20 +78,26 @@ impl Mail {
         self
     }
 
-    pub async fn queue(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query!(
+    /// Queues the mail, unless it needs a proven address and `to` has not
+    /// proved itself: then nothing is queued and the answer is false.
+    pub async fn queue(self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+        let queued = sqlx::query!(
             "INSERT INTO mail_outbox (to_email, subject, text_body, html_body, account_id, secret, kind)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             SELECT $1, $2, $3, $4, $5, $6, $7
+             WHERE NOT $8
+                OR EXISTS (SELECT 1 FROM users WHERE email = $1 AND email_verified_at IS NOT NULL)
+                OR EXISTS (SELECT 1 FROM contacts WHERE email = $1 AND account_id = $5 AND confirmed_at IS NOT NULL)",
             self.to,
             self.subject,
             self.text,
             self.html,
             self.account_id,
             self.secret,
-            self.kind.code()
+            self.kind.code(),
+            self.kind.needs_proven_address()
         )
         .execute(conn)
         .await?;
-        Ok(())
+        Ok(queued.rows_affected() == 1)
     }
 }

@@ -8,7 +8,10 @@ use crate::{
     change::{AccountChange, Target},
     domain::audit::AuditAction,
     error::Internal,
-    mail::{budget, Mail, MailKind},
+    mail::{
+        budget::{self, ACCOUNT_MAIL},
+        Mail, MailKind,
+    },
 };
 
 #[derive(Clone, Copy)]
@@ -64,7 +67,7 @@ pub async fn send(change: &mut AccountChange<'_>, kind: Kind, subject: &str, lin
     .fetch_all(&mut *conn)
     .await?;
     let limit = change.config().account_mails_per_hour - recipients.len() as i64 + 1;
-    if budget::exceeded(change, account_id, MailKind::Notice, limit.max(0)).await?.is_some() {
+    if budget::exceeded(change, account_id, ACCOUNT_MAIL, limit.max(0)).await?.is_some() {
         let details = serde_json::json!({ "subject": subject, "recipients": recipients.len() });
         change.audit(AuditAction::NoticeSkipped, Target::default(), details).await?;
         return Ok(());

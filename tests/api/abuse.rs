@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{invite, spawn_app, spawn_app_with, Options, PASSWORD};
+use crate::helpers::{invite, link_in, spawn_app, spawn_app_with, Options, PASSWORD};
 
 /// Invitation mails the loopback SMTP server received so far.
 async fn invitation_mails(app: &crate::helpers::TestApp) -> usize {
@@ -67,16 +67,18 @@ async fn invitations_and_resends_share_the_hourly_budget_and_an_address_waits_be
 
 #[tokio::test]
 async fn notices_past_the_budget_are_skipped_and_ticket_openings_are_limited() {
-    let app = spawn_app_with(Options { settings: vec![("ACCOUNT_MAILS_PER_HOUR", "2")], ..Options::default() }).await;
+    let app = spawn_app_with(Options { settings: vec![("ACCOUNT_MAILS_PER_HOUR", "8")], ..Options::default() }).await;
     let owner = app.register("Ann", "ann@example.com").await;
+    // Five contacts, each confirmed: five of the eight mails an hour.
     for i in 0..5 {
+        let desk = format!("desk{i}@example.com");
         owner
-            .post_form(
-                "/contacts/new",
-                &[("name", "Desk"), ("email", &format!("desk{i}@example.com")), ("notify", "support")],
-            )
+            .post_form("/contacts/new", &[("name", "Desk"), ("email", &desk), ("notify", "support")])
             .await
             .assert_redirect_to("/contacts");
+        let link = link_in(&app.mail.wait_for(&desk, "Confirm that you want mail").await, &app, "/confirm/");
+        let res = app.browser().post_form_from(&link, &link, &[]).await;
+        assert!(res.text().contains("is confirmed"), "{}", res.body);
     }
     let owner = &owner;
     let open = |i: usize| async move {
@@ -88,8 +90,8 @@ async fn notices_past_the_budget_are_skipped_and_ticket_openings_are_limited() {
             )
             .await
     };
-    // The first notice would reach six people: over the budget of two, so
-    // it is skipped and recorded; the ticket itself is opened.
+    // The first notice would reach six people: past the three mails left
+    // of the budget, so it is skipped and recorded; the ticket is opened.
     assert_eq!(open(0).await.status, 303);
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(app.mail.all().iter().filter(|m| m.subject.contains("suspended")).count(), 0, "no notice mailed");
@@ -298,7 +300,7 @@ async fn failures_from_many_addresses_never_lock_the_owner_out() {
     // And the stranger's browser can be Ann's too, through a mailed link.
     stranger.post_form("/login/link", &[("email", "ann@example.com")]).await;
     let mail = app.mail.wait_for("ann@example.com", "Your sign-in link").await;
-    let link = crate::helpers::link_in(&mail, &app, "/login/link/");
+    let link = link_in(&mail, &app, "/login/link/");
     assert_eq!(stranger.get(&link).await.status, 200, "opening it does not use it");
     stranger.post_form_from(&link, &link, &[]).await.assert_redirect_to("/");
     assert_eq!(stranger.get("/").await.texts(".active-account"), ["Ann's account"]);
@@ -336,4 +338,180 @@ async fn a_planted_device_cookie_is_replaced_at_sign_in_and_staff_get_no_sign_in
     .await
     .assert_redirect_to("/profile");
     assert_eq!(app.count("SELECT count(*) FROM sign_in_links WHERE used_at IS NULL").await, 0);
+}
+
+#[tokio::test]
+async fn registration_answers_the_same_for_a_new_a_taken_and_a_staff_address_and_mails_the_truth() {
+    let app = spawn_app().await;
+    app.register("Ann", "ann@example.com").await;
+    panel::seed::create_staff(&app.db, "help@example.com", crate::helpers::STAFF_PASSWORD).await.unwrap();
+    let mut answers = Vec::new();
+    for email in ["new@example.com", "ANN@example.com", "help@example.com"] {
+        let page = app.fill_registration(&app.browser(), "Mallory", email, "M").await;
+        answers.push((page.status, page.texts("main").join(" ").replace(&email.to_lowercase(), "<address>")));
+    }
+    assert!(answers.iter().all(|a| *a == answers[0]), "one answer for all three: {answers:#?}");
+    // The mail is the real answer: a link for the new address, a warning
+    // for the addresses that have a login. No second login is made.
+    app.mail.wait_for("new@example.com", "Confirm your email address").await;
+    let warning = app.mail.wait_for("ann@example.com", "Someone tried to register with your address").await;
+    assert!(warning.text.contains("/password/forgot") && warning.text.contains("Hello Ann,"), "{}", warning.text);
+    assert!(!warning.text.contains("Mallory"), "the stranger's words are not relayed");
+    app.mail.wait_for("help@example.com", "Someone tried to register with your address").await;
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE email IN ('ann@example.com', 'help@example.com')").await, 2);
+    // An address gets at most three such mails an hour, however often it is tried.
+    for _ in 0..4 {
+        app.fill_registration(&app.browser(), "Mallory", "ann@example.com", "M").await;
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let to_ann = |m: &&crate::helpers::ReceivedMail| m.to == "ann@example.com" && m.subject.contains("Someone tried");
+    assert_eq!(
+        app.mail.all().iter().filter(to_ann).count(),
+        2,
+        "three an hour: her own confirmation link and two warnings"
+    );
+}
+
+#[tokio::test]
+async fn an_unconfirmed_login_works_but_is_mailed_nothing_but_its_links_until_it_confirms() {
+    let app = spawn_app().await;
+    let ann = app.register_unconfirmed("Ann", "ann@example.com").await;
+    let home = ann.get("/").await;
+    assert_eq!(home.status, 200, "the panel works");
+    assert!(home.texts("#confirm-email").join(" ").contains("Please confirm your email address"));
+    // Bob accepts Ann's invitation: the owner's mail about it is not sent.
+    let link = app.invite_and_get_link(&ann, "Ann's account", "bob@example.com", &[]).await;
+    let bob = app.browser();
+    bob.post_form(&format!("{link}/register"), &[("name", "Bob"), ("password", PASSWORD)])
+        .await
+        .assert_redirect_to("/");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!app.mail.all().iter().any(|m| m.to == "ann@example.com" && m.subject.contains("accepted")));
+    assert_eq!(
+        app.count("SELECT count(*) FROM mail_outbox WHERE to_email = 'ann@example.com' AND kind = 'account'").await,
+        0
+    );
+    // "Send the link again" works twice more within the hour, then waits.
+    for _ in 0..2 {
+        ann.post_form("/confirm/again", &[]).await.assert_redirect_to("/");
+    }
+    let res = ann.post_form("/confirm/again", &[]).await;
+    assert_eq!(res.status, 429);
+    assert!(res.text().contains("several links in the last hour"), "{}", res.body);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let links = |app: &crate::helpers::TestApp| {
+        app.mail
+            .all()
+            .into_iter()
+            .filter(|m| m.to == "ann@example.com" && m.subject == "Confirm your email address")
+            .count()
+    };
+    assert_eq!(links(&app), 3);
+    // The link is a page first (GET writes nothing), then confirms and signs in.
+    let mail = app.mail.wait_for("ann@example.com", "Confirm your email address").await;
+    let confirm = link_in(&mail, &app, "/confirm/");
+    let other = app.browser();
+    let form = other.get(&confirm).await;
+    assert!(form.text().contains("Confirm and sign in"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE email_verified_at IS NOT NULL AND email = 'ann@example.com'").await,
+        0
+    );
+    let body = format!("csrf_token={}", form.attr("input[name=csrf_token]", "value").unwrap());
+    other.post_raw(&confirm, &body, &[]).await.assert_redirect_to("/");
+    let home = other.get("/").await;
+    assert!(home.texts(".flash").join(" ").contains("ann@example.com is confirmed"));
+    assert!(home.texts("#confirm-email").is_empty(), "the banner is gone");
+    assert_eq!(other.post_raw(&confirm, &body, &[]).await.status, 410, "a link works once");
+    // Now the owner's mail goes out.
+    let link = app.invite_and_get_link(&ann, "Ann's account", "carol@example.com", &[]).await;
+    app.browser().post_form(&format!("{link}/register"), &[("name", "Carol"), ("password", PASSWORD)]).await;
+    app.mail.wait_for("ann@example.com", "Carol accepted your invitation").await;
+}
+
+#[tokio::test]
+async fn contacts_get_no_notices_until_they_confirm_and_their_links_share_the_account_budget() {
+    let app = spawn_app_with(Options { settings: vec![("ACCOUNT_MAILS_PER_HOUR", "3")], ..Options::default() }).await;
+    let owner = app.register("Ann", "ann@example.com").await;
+    let add = |email: &'static str| {
+        let owner = &owner;
+        async move { owner.post_form("/contacts/new", &[("name", "Desk"), ("email", email), ("notify", "support")]).await }
+    };
+    add("desk@example.com").await.assert_redirect_to("/contacts");
+    let list = owner.get("/contacts").await;
+    assert!(list.text().contains("Not confirmed yet"), "{}", list.body);
+    // A ticket notice reaches the owner, not the unconfirmed contact.
+    let opened =
+        owner.post_form("/tickets/new", &[("department", "Support"), ("subject", "Hello"), ("message", "First")]).await;
+    assert_eq!(opened.status, 303);
+    app.mail.wait_for("ann@example.com", "Hello").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!app.mail.all().iter().any(|m| m.to == "desk@example.com" && m.subject.contains("Hello")));
+    // Sending the link again right away waits for the address's cooldown.
+    let id: String = sqlx::query_scalar("SELECT id::text FROM contacts").fetch_one(&app.db).await.unwrap();
+    let res = owner.post_form(&format!("/contacts/{id}/confirm"), &[]).await;
+    assert_eq!(res.status, 429);
+    assert!(res.text().contains("was sent a link a few minutes ago"), "{}", res.body);
+    // The contact confirms; the link names the account and asks first.
+    let mail = app.mail.wait_for("desk@example.com", "Confirm that you want mail about Ann's account").await;
+    let link = link_in(&mail, &app, "/confirm/");
+    let stranger = app.browser();
+    assert!(stranger.get(&link).await.text().contains("Yes, send me these notices"));
+    let done = stranger.post_form_from(&link, &link, &[]).await;
+    assert!(done.text().contains("desk@example.com is confirmed"), "{}", done.body);
+    assert!(!owner.get("/contacts").await.text().contains("Not confirmed yet"));
+    // Changing its address asks again: the third mail of the hour.
+    owner
+        .post_form(
+            &format!("/contacts/{id}"),
+            &[("name", "Desk"), ("email", "desk2@example.com"), ("notify", "support")],
+        )
+        .await
+        .assert_redirect_to("/contacts");
+    app.mail.wait_for("desk2@example.com", "Confirm that you want mail").await;
+    assert!(owner.get("/contacts").await.text().contains("Not confirmed yet"));
+    // Confirmation, notice to Ann (not to the unconfirmed desk), confirmation:
+    // the budget of three is spent, and a new contact is refused whole.
+    let res = add("three@example.com").await;
+    assert_eq!(res.status, 429);
+    assert!(res.text().contains("as much mail as it may in an hour, so nothing was changed"), "{}", res.body);
+    assert_eq!(app.count("SELECT count(*) FROM contacts WHERE email = 'three@example.com'").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM audit_events WHERE action = 'mail.budget_exceeded'").await, 1);
+}
+
+#[tokio::test]
+async fn staff_must_confirm_before_making_an_unconfirmed_login_the_owner() {
+    let app = spawn_app().await;
+    app.register("Ann", "ann@example.com").await;
+    app.register_unconfirmed("Mallory", "mallory@example.com").await;
+    let staff = app.staff("help@example.com").await;
+    let account = app.own_account_id("ann@example.com").await;
+    let owner_id = app.user_id("ann@example.com").await.to_string();
+    let page = format!("/admin/accounts/{account}");
+    let mut fields = vec![
+        ("expected_owner", owner_id.as_str()),
+        ("new_owner_email", "mallory@example.com"),
+        ("keep_old_owner", "yes"),
+        ("reason", "Asked by phone"),
+        ("password", crate::helpers::STAFF_PASSWORD),
+    ];
+    let res = staff.post_form_from(&page, &format!("{page}/transfer"), &fields).await;
+    assert_eq!(res.status, 422);
+    assert!(res.text().contains("has not confirmed its email address"), "{}", res.body);
+    assert_eq!(res.attr("#new_owner_email", "value").as_deref(), Some("mallory@example.com"), "the form is kept");
+    assert!(res.attr("input[name=unconfirmed_ok]", "value").is_some(), "and asks to go ahead");
+    let owner = format!(
+        "SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE u.email = 'mallory@example.com' AND m.is_owner AND m.account_id = '{account}'"
+    );
+    assert_eq!(app.count(&owner).await, 0, "nothing changed");
+    fields.push(("unconfirmed_ok", "yes"));
+    staff.post_form_from(&page, &format!("{page}/transfer"), &fields).await.assert_redirect_to(&page);
+    assert_eq!(app.count(&owner).await, 1);
+    let details: serde_json::Value =
+        sqlx::query_scalar("SELECT details FROM audit_events WHERE action = 'ownership.transferred'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(details["new_owner_address_confirmed"], false);
 }

@@ -18,22 +18,6 @@ async fn registration_creates_a_login_that_owns_a_new_account_and_signs_in() {
 }
 
 #[tokio::test]
-async fn registering_an_email_again_in_other_case_is_refused_without_a_second_login() {
-    let app = spawn_app().await;
-    app.register("Ann", "ann@example.com").await;
-    let res = app
-        .browser()
-        .post_form(
-            "/register",
-            &[("name", "Other"), ("email", "ANN@example.com"), ("password", PASSWORD), ("account_name", "X")],
-        )
-        .await;
-    assert_eq!(res.status, 422);
-    assert!(res.body.contains("cannot be used to register"), "{}", res.body);
-    assert_eq!(app.count("SELECT count(*) FROM users").await, 1);
-}
-
-#[tokio::test]
 async fn registration_refuses_bad_input_with_a_message_and_writes_nothing() {
     let app = spawn_app().await;
     let long = "n".repeat(10_000);

@@ -64,12 +64,8 @@ async fn every_response_carries_the_security_headers_error_pages_included() {
 async fn the_session_cookie_is_httponly_and_samesite_lax() {
     let app = spawn_app().await;
     let b = app.browser();
-    let res = b
-        .post_form(
-            "/register",
-            &[("name", "Ann"), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", "A")],
-        )
-        .await;
+    app.fill_registration(&b, "Ann", "ann@example.com", "A").await;
+    let res = b.post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)]).await;
     let cookie = res
         .headers
         .get_all("set-cookie")
@@ -120,30 +116,36 @@ async fn the_menu_under_hello_works_without_javascript_and_shows_user_management
 #[tokio::test]
 async fn the_mail_worker_retries_while_smtp_is_down_and_delivers_exactly_once_when_it_returns() {
     let app = spawn_app_with(Options { smtp_down: true, ..Options::default() }).await;
-    app.register("Ann", "ann@example.com").await;
+    // Registering queues the address's confirmation link; the reset is the second mail.
+    app.register_unconfirmed("Ann", "ann@example.com").await;
     app.browser().post_form("/password/forgot", &[("email", "ann@example.com")]).await;
+    let reset = "SELECT coalesce(max(attempts), 0)::int8 FROM mail_outbox WHERE subject = 'Reset your password'";
     // The worker tries and fails while nothing listens.
     for _ in 0..100 {
-        if app.count("SELECT coalesce(max(attempts), 0)::int8 FROM mail_outbox").await >= 1 {
+        if app.count(reset).await >= 1 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let (status, attempts, error): (String, i32, Option<String>) =
-        sqlx::query_as("SELECT status, attempts, last_error FROM mail_outbox").fetch_one(&app.db).await.unwrap();
+        sqlx::query_as("SELECT status, attempts, last_error FROM mail_outbox WHERE subject = 'Reset your password'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!(status, "pending");
     assert!(attempts >= 1 && error.is_some(), "the failure is recorded");
     app.mail.come_up().await;
     app.mail.wait_for("ann@example.com", "Reset your password").await;
+    app.mail.wait_for("ann@example.com", "Confirm your email address").await;
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    assert_eq!(app.mail.all().len(), 1, "sent once");
-    assert_eq!(app.count("SELECT count(*) FROM mail_outbox WHERE status = 'sent'").await, 1);
+    assert_eq!(app.mail.all().len(), 2, "each sent once");
+    assert_eq!(app.count("SELECT count(*) FROM mail_outbox WHERE status = 'sent'").await, 2);
 }
 
 #[tokio::test]
 async fn mail_that_keeps_failing_is_marked_failed_not_dropped() {
     let app = spawn_app_with(Options { smtp_down: true, ..Options::default() }).await;
-    app.register("Ann", "ann@example.com").await;
+    app.register_unconfirmed("Ann", "ann@example.com").await;
     app.browser().post_form("/password/forgot", &[("email", "ann@example.com")]).await;
     // Skip the waiting between tries: make each try due at once.
     for _ in 0..400 {
@@ -151,20 +153,23 @@ async fn mail_that_keeps_failing_is_marked_failed_not_dropped() {
             .execute(&app.db)
             .await
             .unwrap();
-        if app.count("SELECT count(*) FROM mail_outbox WHERE status = 'failed'").await == 1 {
+        if app.count("SELECT count(*) FROM mail_outbox WHERE status = 'failed'").await == 2 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     let (status, attempts): (String, i32) =
-        sqlx::query_as("SELECT status, attempts FROM mail_outbox").fetch_one(&app.db).await.unwrap();
+        sqlx::query_as("SELECT status, attempts FROM mail_outbox WHERE subject = 'Reset your password'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!((status.as_str(), attempts), ("failed", 8));
 }
 
 #[tokio::test]
 async fn without_smtp_the_local_mailbox_shows_mail_with_clickable_links() {
     let app = spawn_app_with(Options { smtp: false, ..Options::default() }).await;
-    app.register("Ann", "ann@example.com").await;
+    app.register_unconfirmed("Ann", "ann@example.com").await;
     let b = app.browser();
     b.post_form("/password/forgot", &[("email", "ann@example.com")]).await;
     let index = b.get("/dev/mailbox").await;

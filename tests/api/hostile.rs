@@ -9,12 +9,9 @@ async fn markup_and_sql_in_text_fields_are_shown_escaped_in_pages_and_mails() {
     let evil_name = "<script>alert(1)</script>'; DROP TABLE users;--";
     let evil_account = "<b>Evil</b> & \"Co\" <img src=x onerror=alert(2)>";
     let b = app.browser();
-    b.post_form(
-        "/register",
-        &[("name", evil_name), ("email", "ann@example.com"), ("password", PASSWORD), ("account_name", evil_account)],
-    )
-    .await
-    .assert_redirect_to("/");
+    app.fill_registration(&b, evil_name, "ann@example.com", evil_account).await;
+    let confirm = app.confirm_address(&b, "ann@example.com").await;
+    assert!(confirm.text.contains(evil_name) && !confirm.html.contains("<script>alert"), "{}", confirm.html);
     let home = b.get("/").await;
     assert!(home.text().contains(evil_name) && home.text().contains(evil_account), "shown as text");
     assert!(
