@@ -24,7 +24,7 @@ use tower_http::{
 
 use crate::{
     accounts, addresses, admin, auth, config::Config, dev_mailbox, domain::audit::AuditAction, error, error_pages,
-    health, invitations, mail, sections, state::AppState, users,
+    health, invitations, mail, sections, security, state::AppState, users,
 };
 
 /// The largest form we accept; every form in the panel is far smaller.
@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(dev_mailbox::router())
         .merge(invitations::router())
+        .merge(security::router())
         .merge(users::router())
         .merge(sections::router(&state))
         .merge(sections::services::control_panel_router(&state.config))

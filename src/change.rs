@@ -12,7 +12,13 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::{
-    audit, auth::session, config::Config, domain::audit::AuditAction, error::AppError, mail::MailKind, state::AppState,
+    audit,
+    auth::session,
+    config::Config,
+    domain::{audit::AuditAction, permissions::Grant},
+    error::AppError,
+    mail::MailKind,
+    state::AppState,
 };
 
 pub struct AccountChange<'a> {
@@ -113,21 +119,27 @@ impl<'a> AccountChange<'a> {
         ip: &'a str,
     ) -> Result<AccountChange<'a>, AppError> {
         let mut change = AccountChange::begin(state, m.user.session_id, m.user.id, Some(m.account.id), ip).await?;
-        let still = sqlx::query_scalar!(
-            "SELECT is_owner FROM memberships WHERE account_id = $1 AND user_id = $2 FOR SHARE",
+        let still = sqlx::query!(
+            "SELECT is_owner, all_permissions, permissions FROM memberships
+             WHERE account_id = $1 AND user_id = $2 FOR SHARE",
             m.account.id,
             m.user.id
         )
         .fetch_optional(&mut *change.tx)
         .await?;
+        let name = &m.account.name;
         match still {
-            None => {
-                Err(AppError::Forbidden(format!("Your access to {} has ended. Nothing was changed.", m.account.name)))
+            None => Err(AppError::Forbidden(format!("Your access to {name} has ended. Nothing was changed."))),
+            Some(row) if m.account.is_owner && !row.is_owner => {
+                Err(AppError::Forbidden(format!("You are no longer the owner of {name}. Nothing was changed.")))
             }
-            Some(false) if m.account.is_owner => Err(AppError::Forbidden(format!(
-                "You are no longer the owner of {}. Nothing was changed.",
-                m.account.name
-            ))),
+            // The request was let in under the grant it started with: a
+            // narrower one now may no longer hold the permission it used.
+            Some(row) if !Grant::from_row(row.all_permissions, &row.permissions).includes(&m.account.grant) => {
+                Err(AppError::Forbidden(format!(
+                    "Your permissions in {name} changed while this was on its way. Nothing was changed: reload the page."
+                )))
+            }
             Some(_) => Ok(change),
         }
     }

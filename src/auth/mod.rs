@@ -42,7 +42,30 @@ pub fn router() -> Router<AppState> {
         .route("/profile/password", post(profile::change_password))
 }
 
-/// Signs the browser in: a new session (the old one ends) and its cookie.
+/// A sign-in whose first factor is proven: the password, or a link mailed
+/// to the login.
+pub struct SignIn<'a> {
+    pub user_id: Uuid,
+    pub account_id: Option<Uuid>,
+    pub ip: &'a str,
+    pub next: &'a str,
+    pub flash: Option<&'a str>,
+    /// Remember the browser as one this login signs in from (the device
+    /// cookie; see `rate_limit`).
+    pub remember_device: bool,
+}
+
+/// Every sign-in comes through here: a login with two-factor sign-in goes
+/// on to its second step (`security::second_step`) in a half-signed-in
+/// session that opens nothing else; any other is signed in.
+pub async fn sign_in(state: &AppState, headers: &HeaderMap, s: &SignIn<'_>) -> Result<Response, AppError> {
+    if crate::security::store::two_factor_on(&state.db, s.user_id).await? {
+        return crate::security::second_step::begin(state, headers, s).await;
+    }
+    finish_sign_in(state, headers, s).await
+}
+
+/// Signs the browser in (a password reset: the browser is not remembered).
 pub async fn sign_in_response(
     state: &AppState,
     headers: &HeaderMap,
@@ -52,10 +75,39 @@ pub async fn sign_in_response(
     next: &str,
     flash: Option<&str>,
 ) -> Result<Response, AppError> {
+    let s = SignIn { user_id, account_id, ip, next, flash, remember_device: false };
+    sign_in(state, headers, &s).await
+}
+
+/// Signs the browser in and remembers it as one this login signs in from.
+pub async fn sign_in_remembering_device(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: Uuid,
+    account_id: Option<Uuid>,
+    ip: &str,
+    next: &str,
+    flash: Option<&str>,
+) -> Result<Response, AppError> {
+    let s = SignIn { user_id, account_id, ip, next, flash, remember_device: true };
+    sign_in(state, headers, &s).await
+}
+
+/// The sign-in itself, every factor proven: a new session (the browser's
+/// old one, or its half-signed-in one, ends) and its cookie; and when the
+/// browser is remembered, its device cookie (set when it has none; a login
+/// that signed in elsewhere before is mailed about a new browser).
+pub async fn finish_sign_in(state: &AppState, headers: &HeaderMap, s: &SignIn<'_>) -> Result<Response, AppError> {
     let previous = session::session_token(state, headers);
-    let token = session::start(&state.db, user_id, account_id, previous, ip, flash, None).await?;
-    let mut res = ([(header::SET_COOKIE, session::session_cookie(state, &token))], Redirect::to(next)).into_response();
+    let token = session::start(&state.db, s.user_id, s.account_id, previous, s.ip, s.flash, None).await?;
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    session::note_user_agent(&state.db, &token, user_agent).await?;
+    let mut res =
+        ([(header::SET_COOKIE, session::session_cookie(state, &token))], Redirect::to(s.next)).into_response();
     forget_browser_notes(state, &mut res);
+    if s.remember_device {
+        remember_device(state, headers, s.user_id, s.ip, &mut res).await?;
+    }
     Ok(res)
 }
 
@@ -123,33 +175,30 @@ pub async fn trusted_browser(state: &AppState, headers: &HeaderMap, email: &str)
     })
 }
 
-/// Signs the browser in (`sign_in_response`) and remembers it as one this
-/// login signs in from: the device cookie is set when it has none.
-pub async fn sign_in_remembering_device(
+/// Sets the device cookie when the browser has none of this login's.
+async fn remember_device(
     state: &AppState,
     headers: &HeaderMap,
     user_id: Uuid,
-    account_id: Option<Uuid>,
     ip: &str,
-    next: &str,
-    flash: Option<&str>,
-) -> Result<Response, AppError> {
+    res: &mut Response,
+) -> Result<(), AppError> {
     // A token the browser presents is kept only if it is already this
     // login's: anything else (planted, or another login's) is replaced by a
     // fresh one of ours.
-    let presented = match device_token(state, headers) {
-        Some(d) if store::device_of(&state.db, d, user_id).await? => Some(d.to_string()),
-        _ => None,
-    };
-    let fresh = presented.is_none();
-    let device = presented.unwrap_or_else(token::generate);
-    store::remember_device(&state.db, &device, user_id).await?;
-    let mut res = sign_in_response(state, headers, user_id, account_id, ip, next, flash).await?;
-    if fresh {
-        let year = 365 * 24 * 3600;
-        let secure = state.config.secure_cookies();
-        let cookie = crate::web::set_cookie(device_cookie_name(secure), &device, Some(year), secure);
-        res.headers_mut().append(header::SET_COOKIE, cookie);
+    if let Some(known) = device_token(state, headers) {
+        if store::device_of(&state.db, known, user_id).await? {
+            store::remember_device(&state.db, known, user_id).await?;
+            return Ok(());
+        }
     }
-    Ok(res)
+    let device = token::generate();
+    if store::remember_device(&state.db, &device, user_id).await? {
+        crate::security::notices::new_browser(state, user_id, ip).await?;
+    }
+    let year = 365 * 24 * 3600;
+    let secure = state.config.secure_cookies();
+    let cookie = crate::web::set_cookie(device_cookie_name(secure), &device, Some(year), secure);
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(())
 }

@@ -75,6 +75,19 @@ pub async fn start(
     Ok(token)
 }
 
+/// Notes which browser a session is in, for the Security page's list.
+pub async fn note_user_agent(
+    db: impl PgExecutor<'_>,
+    token: &str,
+    user_agent: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let user_agent: Option<String> = user_agent.map(|ua| ua.chars().take(300).collect());
+    sqlx::query!("UPDATE sessions SET user_agent = $2 WHERE token_hash = $1", token::hash(token), user_agent)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 pub fn session_cookie(state: &AppState, token: &str) -> HeaderValue {
     let secure = state.config.secure_cookies();
     web::set_cookie(cookie_name(secure), token, Some(ABSOLUTE_TIMEOUT_HOURS * 3600), secure)
@@ -150,7 +163,7 @@ async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppE
 WITH s AS (
     SELECT id, user_id, active_account_id, csrf_token, flash, last_seen_at, impersonator_id, created_at
     FROM sessions
-    WHERE token_hash = $1
+    WHERE token_hash = $1 AND NOT second_step_due
       AND last_seen_at > now() - make_interval(mins => $2)
       AND created_at > now() - make_interval(hours => $3)
 ), touched AS (

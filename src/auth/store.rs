@@ -212,8 +212,17 @@ pub async fn device_known(db: &PgPool, device: &str, email: &str) -> Result<bool
     .await
 }
 
-/// Remembers the browser holding `device` as one `user_id` signed in from.
-pub async fn remember_device(db: &PgPool, device: &str, user_id: Uuid) -> Result<(), sqlx::Error> {
+/// Remembers the browser holding `device` as one `user_id` signed in from;
+/// true when the login had signed in from another browser before (so a new
+/// one is worth telling it about).
+pub async fn remember_device(db: &PgPool, device: &str, user_id: Uuid) -> Result<bool, sqlx::Error> {
+    let had_others = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM known_devices WHERE user_id = $1 AND token_hash <> $2) AS "had!""#,
+        user_id,
+        token::hash(device)
+    )
+    .fetch_one(db)
+    .await?;
     sqlx::query!(
         "INSERT INTO known_devices (token_hash, user_id) VALUES ($1, $2)
          ON CONFLICT (token_hash) DO UPDATE SET last_used_at = now() WHERE known_devices.user_id = $2",
@@ -222,7 +231,7 @@ pub async fn remember_device(db: &PgPool, device: &str, user_id: Uuid) -> Result
     )
     .execute(db)
     .await?;
-    Ok(())
+    Ok(had_others)
 }
 
 /// An enabled client login by email, locked, with how many sign-in links it

@@ -11,6 +11,8 @@ use std::{
 
 use lettre::message::Mailbox;
 
+use crate::clock::Clock;
+
 mod outside;
 use outside::choice;
 pub use outside::{ControlPanelKind, OutsideSystems, PaymentGatewayKind, RegistrarKind};
@@ -51,6 +53,8 @@ pub struct Config {
     pub outside: OutsideSystems,
     /// The built-in test gateway answers this much later (fault drills).
     pub test_gateway_delay: Duration,
+    /// The time two-factor codes are checked against (tests set their own).
+    pub clock: Clock,
     /// Worked out once from BASE_URL and LISTEN_ADDR (see `allowed_hosts`).
     hosts: Vec<String>,
     origins: Vec<String>,
@@ -125,6 +129,7 @@ impl fmt::Debug for Config {
             .field("static_dir", &self.static_dir)
             .field("outside", &self.outside)
             .field("test_gateway_delay", &self.test_gateway_delay)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -233,6 +238,7 @@ impl Config {
             static_dir,
             outside,
             test_gateway_delay,
+            clock: Clock::default(),
             hosts: hosts.clone(),
             origins: origins(&base_url, &hosts),
             base_url,

@@ -63,6 +63,12 @@ actions! {
     NoticeSkipped => "mail.notice_skipped", "Notice not sent (mail budget)";
     EmailConfirmed => "user.email_confirmed", "Email address confirmed";
     ContactConfirmed => "contact.confirmed", "Contact confirmed";
+    TwoFactorEnabled => "user.two_factor_on", "Two-factor sign-in turned on";
+    TwoFactorDisabled => "user.two_factor_off", "Two-factor sign-in turned off";
+    RecoveryCodeUsed => "user.recovery_code_used", "Recovery code used";
+    RecoveryCodesReplaced => "user.recovery_codes_replaced", "New recovery codes made";
+    NewBrowserSignIn => "user.new_browser", "Signed in from a new browser";
+    SessionsSignedOut => "user.sessions_signed_out", "Sessions signed out from Security";
 }
 
 impl fmt::Display for AuditAction {

@@ -209,6 +209,15 @@ impl Grant {
         }
     }
 
+    /// Whether this grant allows everything `other` allows.
+    pub fn includes(&self, other: &Grant) -> bool {
+        match (self, other) {
+            (Grant::All, _) => true,
+            (Grant::Chosen(_), Grant::All) => false,
+            (Grant::Chosen(mine), Grant::Chosen(theirs)) => theirs.is_subset(mine),
+        }
+    }
+
     /// The chosen keys for the `permissions` column (empty for All).
     pub fn keys(&self) -> Vec<String> {
         match self {
@@ -233,6 +242,16 @@ impl Grant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grant_includes_only_grants_it_allows_all_of() {
+        let of = |ps: &[Permission]| Grant::Chosen(ps.iter().copied().collect());
+        let both = of(&[Permission::Contacts, Permission::Invoices]);
+        assert!(Grant::All.includes(&Grant::All) && Grant::All.includes(&both));
+        assert!(both.includes(&of(&[Permission::Invoices])) && both.includes(&both));
+        assert!(!both.includes(&Grant::All));
+        assert!(!of(&[Permission::Invoices]).includes(&both));
+    }
 
     #[test]
     fn every_key_parses_back_to_its_permission() {

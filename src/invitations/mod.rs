@@ -178,6 +178,12 @@ async fn sign_in_and_accept(
     if login.disabled {
         return Err(AppError::Forbidden("This login has been disabled. Please contact support.".into()));
     }
+    if crate::security::store::two_factor_on(&state.db, user_id).await? {
+        // Accepting waits for the second step, which returns to this page.
+        let account = login_store::default_account(&state.db, user_id).await?;
+        let next = format!("/invitations/{token}");
+        return auth::sign_in_remembering_device(&state, &headers, user_id, account, &ip, &next, None).await;
+    }
     let mut tx = state.db.begin().await?;
     let who = Acceptor { user_id, email: &offer.email, name: &name, is_staff, ip: &ip };
     let accepted = accept::accept(&mut tx, &token, &who).await?;

@@ -247,3 +247,32 @@ impl ConfirmContact<'_> {
         )
     }
 }
+
+/// A change to a login's sign-in security, told to the login.
+pub struct SecurityNotice<'a> {
+    pub name: &'a str,
+    pub message: &'a str,
+    /// The Security page's address.
+    pub security: &'a str,
+}
+
+bodies!(
+    SecurityNotice,
+    SecurityNoticeText,
+    SecurityNoticeHtml,
+    "mail/security_notice.txt",
+    "mail/security_notice.html"
+);
+
+impl SecurityNotice<'_> {
+    pub fn to(&self, email: &str, subject: &str) -> Result<Mail, askama::Error> {
+        Mail::new(
+            MailKind::Account,
+            email,
+            None,
+            subject.to_string(),
+            &SecurityNoticeText { m: self },
+            &SecurityNoticeHtml { m: self },
+        )
+    }
+}

@@ -261,6 +261,34 @@ async fn access_removed_while_a_change_is_on_its_way_stops_the_change() {
 }
 
 #[tokio::test]
+async fn a_permission_taken_away_while_a_change_is_on_its_way_stops_the_change() {
+    let app = spawn_app().await;
+    let owner = app.register("Ann", "ann@example.com").await;
+    let bob = app.member_of(&owner, "Ann's account", "Bob", "bob@example.com", &["contacts", "tickets"]).await;
+    let bob_id = app.user_id("bob@example.com").await;
+    let account = app.own_account_id("ann@example.com").await;
+    // Manage Permissions takes Contacts away (not yet committed) as Bob adds one.
+    let mut narrowing = app.db.begin().await.unwrap();
+    sqlx::query("UPDATE memberships SET permissions = '{tickets}' WHERE account_id = $1 AND user_id = $2")
+        .bind(account)
+        .bind(bob_id)
+        .execute(&mut *narrowing)
+        .await
+        .unwrap();
+    let change = tokio::spawn({
+        let token = bob.csrf().await;
+        let body = format!("csrf_token={token}&name=Eve&email=eve%40example.com");
+        async move { bob.post_raw("/contacts/new", &body, &[]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    narrowing.commit().await.unwrap();
+    let res = change.await.unwrap();
+    assert_eq!(res.status, 403, "{}", res.text());
+    assert!(res.text().contains("Your permissions in Ann's account changed while this was on its way."));
+    assert_eq!(app.count("SELECT count(*) FROM contacts").await, 0);
+}
+
+#[tokio::test]
 async fn a_staff_address_is_invited_like_any_other() {
     let app = spawn_app().await;
     let owner = app.register("Ann", "ann@example.com").await;

@@ -17,4 +17,5 @@ mod section_permissions;
 mod sections;
 mod staff;
 mod switch_account;
+mod two_factor;
 mod user_management;

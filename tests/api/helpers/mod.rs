@@ -18,6 +18,9 @@ pub struct TestApp {
     pub db: PgPool,
     pub db_url: String,
     pub mail: MailSink,
+    /// The clock two-factor codes are checked against: it stands still
+    /// until a test moves it.
+    pub clock: panel::clock::Clock,
 }
 
 pub struct Options {
@@ -84,10 +87,14 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     let mut config = Config::from_vars(&vars).expect("test config is valid");
     config.mail_retry_base = Duration::from_millis(300);
     config.mail_poll_interval = Duration::from_millis(100);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // The start of a 30-second step, so "one step later" is exact in tests.
+    let clock = panel::clock::Clock::manual(now - now % 30);
+    config.clock = clock.clone();
     let db = panel::db::connect(&db_url, 5).await.expect("test database reachable");
     let app = App::with_listener(config, db.clone(), listener);
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { address: format!("http://127.0.0.1:{port}"), db, db_url, mail }
+    TestApp { address: format!("http://127.0.0.1:{port}"), db, db_url, mail, clock }
 }
 
 impl TestApp {
@@ -239,5 +246,36 @@ impl TestApp {
             .fetch_one(&self.db)
             .await
             .unwrap_or_else(|_| panic!("no {table} row in the account"))
+    }
+}
+
+/// A login's authenticator app, as the tests hold it: the key read from the
+/// setup page, and the recovery codes shown once.
+pub struct Authenticator {
+    pub secret: Vec<u8>,
+    pub recovery_codes: Vec<String>,
+}
+
+impl TestApp {
+    /// Sets up two-factor sign-in for the login signed in at `b`, as a
+    /// person would: the key from the page into the app, a code back.
+    pub async fn turn_on_two_factor(&self, b: &Browser) -> Authenticator {
+        b.post_form("/security/totp/start", &[]).await.assert_redirect_to("/security/totp");
+        let page = b.get("/security/totp").await;
+        let key = page.texts("#totp-key").concat().replace(' ', "");
+        let secret =
+            totp_rs::Secret::try_from_base32(&key).expect("the page shows the key in base32").as_bytes().to_vec();
+        let done = b.post_form("/security/totp/confirm", &[("code", &self.code_now(&secret))]).await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        let recovery_codes = done.texts("#recovery-codes code");
+        assert_eq!(recovery_codes.len(), 10);
+        // The app's next code comes with the next step (a code counts once).
+        self.clock.advance(30);
+        Authenticator { secret, recovery_codes }
+    }
+
+    /// The code the authenticator app shows now.
+    pub fn code_now(&self, secret: &[u8]) -> String {
+        panel::security::totp::code_at(secret, self.clock.unix_now())
     }
 }

@@ -1,0 +1,72 @@
+//! What a login is told (by mail, and in the audit log) when its sign-in
+//! security changes: two-factor on or off, a recovery code used, a sign-in
+//! from a browser it had not used before.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{
+    audit, config::Config, domain::audit::AuditAction, error::AppError, mail::messages::SecurityNotice, state::AppState,
+};
+
+/// Records `action` on the login's own record and mails it `message`.
+async fn tell(
+    conn: &mut PgConnection,
+    config: &Config,
+    user_id: Uuid,
+    action: AuditAction,
+    subject: &str,
+    message: &str,
+    ip: &str,
+) -> Result<(), AppError> {
+    let who = sqlx::query!("SELECT name, email FROM users WHERE id = $1", user_id).fetch_one(&mut *conn).await?;
+    let event = audit::Event {
+        actor_id: Some(user_id),
+        account_id: None,
+        target_user_id: Some(user_id),
+        target_email: None,
+        action,
+        details: serde_json::json!({}),
+        ip,
+    };
+    audit::record(conn, event).await?;
+    let security = format!("{}/security", config.base_url);
+    SecurityNotice { name: &who.name, message, security: &security }.to(&who.email, subject)?.queue(conn).await?;
+    Ok(())
+}
+
+pub async fn two_factor_on(conn: &mut PgConnection, config: &Config, user_id: Uuid, ip: &str) -> Result<(), AppError> {
+    let message = "Two-factor sign-in is now on for your login: signing in asks for a code from your authenticator app (or a recovery code) after your password.";
+    tell(conn, config, user_id, AuditAction::TwoFactorEnabled, "Two-factor sign-in is on", message, ip).await
+}
+
+pub async fn two_factor_off(conn: &mut PgConnection, config: &Config, user_id: Uuid, ip: &str) -> Result<(), AppError> {
+    let message = "Two-factor sign-in has been turned off for your login: signing in now asks only for your password. If this was not you, change your password and turn it on again.";
+    tell(conn, config, user_id, AuditAction::TwoFactorDisabled, "Two-factor sign-in is off", message, ip).await
+}
+
+pub async fn recovery_code_used(
+    conn: &mut PgConnection,
+    config: &Config,
+    user_id: Uuid,
+    left: i64,
+    ip: &str,
+) -> Result<(), AppError> {
+    let message = format!(
+        "A recovery code was used to sign in to your login. {left} unused codes are left; you can make new ones on the Security page. If this was not you, change your password at once."
+    );
+    tell(conn, config, user_id, AuditAction::RecoveryCodeUsed, "A recovery code was used", &message, ip).await
+}
+
+/// A sign-in from a browser the login had not signed in from (it had from
+/// others before).
+pub async fn new_browser(state: &AppState, user_id: Uuid, ip: &str) -> Result<(), AppError> {
+    let mut conn = state.db.acquire().await?;
+    let message = format!(
+        "Your login was just signed in to from a browser it had not used before (address {ip}). If this was you, there is nothing to do. If not, change your password and sign out the other sessions on the Security page."
+    );
+    tell(&mut conn, &state.config, user_id, AuditAction::NewBrowserSignIn, "New sign-in to your login", &message, ip)
+        .await?;
+    state.mail_wakeup.notify_one();
+    Ok(())
+}

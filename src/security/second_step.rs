@@ -1,0 +1,176 @@
+//! The second step of signing in: after the password (or a mailed link), a
+//! login with two-factor sign-in gets a half-signed-in session. It opens
+//! nothing but this page and "Cancel" (the session loader ignores it), lasts
+//! 5 minutes, and its codes count against the sign-in limits like passwords.
+
+use askama::Template;
+use axum::{
+    extract::State,
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{check_code, notices, Checked};
+use crate::{
+    auth::{
+        self,
+        csrf::{AnonCsrf, CsrfForm, NoFields},
+        rate_limit, session, SignIn,
+    },
+    domain::token,
+    error::AppError,
+    layout::Layout,
+    state::AppState,
+    web::{self, ClientIp},
+};
+
+/// How long the second step waits for its code.
+pub const MINUTES: i32 = 5;
+
+/// Starts the half-signed-in session and sends the browser to the second step.
+pub async fn begin(state: &AppState, headers: &HeaderMap, s: &SignIn<'_>) -> Result<Response, AppError> {
+    let token = token::generate();
+    let previous = session::session_token(state, headers).map(token::hash).unwrap_or_default();
+    sqlx::query!(
+        "WITH gone AS (DELETE FROM sessions WHERE token_hash = $7)
+         INSERT INTO sessions (id, token_hash, user_id, active_account_id, csrf_token, ip, flash, second_step_due,
+                               next_path, remember_device)
+         VALUES ($1, $2, $3, $4, $5, $6, $8, true, $9, $10)",
+        Uuid::new_v4(),
+        token::hash(&token),
+        s.user_id,
+        s.account_id,
+        token::generate(),
+        s.ip,
+        previous,
+        s.flash,
+        s.next,
+        s.remember_device
+    )
+    .execute(&state.db)
+    .await?;
+    let cookie = session::session_cookie(state, &token);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login/two-factor")).into_response())
+}
+
+/// The browser's half-signed-in session, if it has one still waiting.
+struct Pending {
+    id: Uuid,
+    user_id: Uuid,
+    email: String,
+    account_id: Option<Uuid>,
+    next: String,
+    flash: Option<String>,
+    remember_device: bool,
+}
+
+async fn pending(state: &AppState, headers: &HeaderMap) -> Result<Option<Pending>, AppError> {
+    let Some(cookie) = session::session_token(state, headers) else { return Ok(None) };
+    let row = sqlx::query!(
+        r#"SELECT s.id, s.user_id, u.email, s.active_account_id, s.next_path, s.flash, s.remember_device
+           FROM sessions s JOIN users u ON u.id = s.user_id AND u.disabled_at IS NULL
+           WHERE s.token_hash = $1 AND s.second_step_due AND s.created_at > now() - make_interval(mins => $2)"#,
+        token::hash(cookie),
+        MINUTES
+    )
+    .fetch_optional(&state.db)
+    .await?;
+    Ok(row.map(|r| Pending {
+        id: r.id,
+        user_id: r.user_id,
+        email: r.email,
+        account_id: r.active_account_id,
+        next: web::safe_next(r.next_path.as_deref()),
+        flash: r.flash,
+        remember_device: r.remember_device,
+    }))
+}
+
+fn start_again() -> AppError {
+    AppError::Gone(format!(
+        "This sign-in is no longer waiting for a code: it waits {MINUTES} minutes, and ends if cancelled. Please sign in again."
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "security/second_step.html")]
+struct StepPage {
+    layout: Layout,
+    csrf_token: String,
+    error: Option<String>,
+}
+
+fn page_with(csrf_token: String, status: StatusCode, error: Option<String>) -> Result<Response, AppError> {
+    Ok((status, web::render(&StepPage { layout: Layout::signed_out(), csrf_token, error })?).into_response())
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    AnonCsrf(csrf_token): AnonCsrf,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if pending(&state, &headers).await?.is_none() {
+        return Err(start_again());
+    }
+    page_with(csrf_token, StatusCode::OK, None)
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    code: String,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    AnonCsrf(csrf_token): AnonCsrf,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    CsrfForm(form): CsrfForm<CodeForm>,
+) -> Result<Response, AppError> {
+    let Some(p) = pending(&state, &headers).await? else { return Err(start_again()) };
+    // Counted like a password: per address, per login and address, per login.
+    let trusted = auth::trusted_browser(&state, &headers, &p.email).await?;
+    let attempt = rate_limit::begin(&state.db, &ip, &p.email, trusted).await?;
+    let mut tx = state.db.begin().await?;
+    let checked = check_code(&mut tx, &state.config.clock, p.user_id, &form.code).await?;
+    if checked == Checked::Wrong {
+        drop(tx);
+        let message =
+            "That code is not right, or was used already. Enter the code your app shows now, or a recovery code.";
+        return page_with(csrf_token, StatusCode::UNAUTHORIZED, Some(message.into()));
+    }
+    if let Checked::Recovery { left } = checked {
+        notices::recovery_code_used(&mut tx, &state.config, p.user_id, left, &ip).await?;
+    }
+    tx.commit().await?;
+    rate_limit::succeeded(&state.db, attempt).await?;
+    auth::store::record_sign_in(&state.db, p.user_id).await?;
+    let s = SignIn {
+        user_id: p.user_id,
+        account_id: p.account_id,
+        ip: &ip,
+        next: &p.next,
+        flash: p.flash.as_deref(),
+        remember_device: p.remember_device,
+    };
+    // The half-signed-in session is the browser's "previous" one: it ends here.
+    let res = auth::finish_sign_in(&state, &headers, &s).await?;
+    sqlx::query!("DELETE FROM sessions WHERE id = $1", p.id).execute(&state.db).await?;
+    state.mail_wakeup.notify_one();
+    Ok(res)
+}
+
+/// Gives up the second step: the half-signed-in session ends.
+pub async fn cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
+    if let Some(p) = pending(&state, &headers).await? {
+        session::end(&state.db, p.id).await?;
+    }
+    let clear = session::clear_session_cookie(&state);
+    Ok(([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response())
+}
