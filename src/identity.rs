@@ -32,6 +32,8 @@ pub struct CurrentUser {
     pub email: String,
     /// The login's address proved it receives mail (a link was used).
     pub email_verified: bool,
+    /// The login signs in with a second step.
+    pub two_factor: bool,
     pub name: String,
     pub is_staff: bool,
     pub csrf_token: String,

@@ -11,7 +11,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::{
-    auth::{csrf::CsrfForm, session::CurrentUser},
+    auth::{
+        csrf::CsrfForm,
+        session::{self, CurrentUser},
+    },
     domain::permissions::Grant,
     error::AppError,
     layout::Layout,
@@ -160,22 +163,32 @@ async fn switch(
     user: CurrentUser,
     CsrfForm(form): CsrfForm<SwitchForm>,
 ) -> Result<Response, AppError> {
-    let name = sqlx::query_scalar!(
+    // An account that requires two-factor sign-in opens only to members who have it.
+    let target = sqlx::query!(
         r#"WITH target AS (
-               SELECT a.id, a.name FROM memberships m JOIN accounts a ON a.id = m.account_id
+               SELECT a.id, a.name, a.require_two_factor AND NOT m.is_owner AND NOT has_two_factor($1) AS refused
+               FROM memberships m JOIN accounts a ON a.id = m.account_id
                WHERE m.user_id = $1 AND m.account_id = $2
            ), upd AS (
                UPDATE sessions SET active_account_id = target.id, flash = 'You are now working in ' || target.name || '.'
-               FROM target WHERE sessions.id = $3
+               FROM target WHERE sessions.id = $3 AND NOT target.refused
            )
-           SELECT name AS "name!" FROM target"#,
+           SELECT name AS "name!", refused AS "refused!" FROM target"#,
         user.id,
         form.account_id,
         user.session_id
     )
     .fetch_optional(&state.db)
     .await?;
-    match name {
+    match target {
+        Some(t) if t.refused => {
+            let flash = format!(
+                "{} requires two-factor sign-in for everyone with access. Set it up here, then switch to it.",
+                t.name
+            );
+            session::set_flash(&state.db, user.session_id, &flash).await?;
+            Ok(Redirect::to("/security").into_response())
+        }
         Some(_) => Ok(Redirect::to("/").into_response()),
         None => Err(AppError::Forbidden("You do not have access to that account. Ask its owner to invite you.".into())),
     }

@@ -144,9 +144,11 @@ struct IdentityRow {
     user_id: Uuid,
     email: String,
     email_verified: bool,
+    two_factor: bool,
     name: String,
     is_staff: bool,
     account_name: Option<String>,
+    requires_two_factor: Option<bool>,
     is_owner: Option<bool>,
     all_permissions: Option<bool>,
     permissions: Option<Vec<String>>,
@@ -172,8 +174,8 @@ WITH s AS (
     WHERE sessions.id = s.id AND (s.last_seen_at < now() - interval '1 minute' OR s.flash IS NOT NULL)
 )
 SELECT s.id AS "session_id!", s.created_at AS "session_started!", s.csrf_token AS "csrf_token!", s.flash,
-       s.active_account_id, u.id AS user_id, u.email, u.email_verified_at IS NOT NULL AS "email_verified!", u.name,
-       u.is_staff,
+       s.active_account_id, u.id AS user_id, u.email, u.email_verified_at IS NOT NULL AS "email_verified!",
+       has_two_factor(u.id) AS "two_factor!", u.name, u.is_staff, a.require_two_factor AS "requires_two_factor?",
        a.name AS "account_name?", m.is_owner AS "is_owner?", m.all_permissions AS "all_permissions?",
        m.permissions AS "permissions?", s.impersonator_id, imp.name AS "impersonator_name?"
 FROM s
@@ -188,7 +190,11 @@ LEFT JOIN accounts a ON a.id = m.account_id"#,
     .fetch_optional(&state.db)
     .await?;
     let Some(row) = row else { return Ok(None) };
+    // An account that requires two-factor sign-in is not open to a member
+    // without it (the owner has it: the rule cannot be set otherwise).
+    let refused_by_rule = row.requires_two_factor == Some(true) && row.is_owner == Some(false) && !row.two_factor;
     let account = match (row.account_name, row.is_owner) {
+        _ if refused_by_rule => None,
         (Some(name), Some(is_owner)) => Some(ActiveAccount {
             id: row.active_account_id.expect("joined on it"),
             name,
@@ -203,6 +209,7 @@ LEFT JOIN accounts a ON a.id = m.account_id"#,
         id: row.user_id,
         email: row.email,
         email_verified: row.email_verified,
+        two_factor: row.two_factor,
         name: row.name,
         is_staff: row.is_staff,
         csrf_token: row.csrf_token,
@@ -212,14 +219,20 @@ LEFT JOIN accounts a ON a.id = m.account_id"#,
         stand_in_notice: state.config.outside.notice().cloned(),
     };
     if let (None, Some(lost)) = (&user.account, row.active_account_id) {
-        fall_back_to_own_account(state, &mut user, lost).await?;
+        fall_back_to_own_account(state, &mut user, lost, refused_by_rule).await?;
     }
     Ok(Some(user))
 }
 
-/// Access to the active account has ended (removed, or the account moved):
-/// go back to the user's own account and say why.
-async fn fall_back_to_own_account(state: &AppState, user: &mut CurrentUser, lost: Uuid) -> Result<(), AppError> {
+/// Access to the active account has ended (removed, or the account moved),
+/// or the account requires two-factor sign-in the user has not set up: go
+/// back to the user's own account and say why.
+async fn fall_back_to_own_account(
+    state: &AppState,
+    user: &mut CurrentUser,
+    lost: Uuid,
+    refused_by_rule: bool,
+) -> Result<(), AppError> {
     let own = sqlx::query!(
         r#"WITH own AS (
                SELECT a.id, a.name FROM memberships m JOIN accounts a ON a.id = m.account_id
@@ -236,10 +249,14 @@ async fn fall_back_to_own_account(state: &AppState, user: &mut CurrentUser, lost
     .map(|own| (own.id, own.name));
     let lost_name =
         sqlx::query_scalar!("SELECT name FROM accounts WHERE id = $1", lost).fetch_optional(&state.db).await?;
-    user.flash = Some(format!(
-        "Your access to {} has ended. You are back in your own account.",
-        lost_name.as_deref().unwrap_or("that account")
-    ));
+    let lost_name = lost_name.as_deref().unwrap_or("that account");
+    user.flash = Some(if refused_by_rule {
+        format!(
+            "{lost_name} requires two-factor sign-in for everyone with access. Set it up on your Security page to work in it again; you are back in your own account."
+        )
+    } else {
+        format!("Your access to {lost_name} has ended. You are back in your own account.")
+    });
     user.account = own.map(|(id, name)| ActiveAccount { id, name, is_owner: true, grant: Grant::All });
     Ok(())
 }

@@ -35,6 +35,8 @@ pub struct Offer {
     pub newer_sent_at: Option<OffsetDateTime>,
     /// Whether a login with the invited address exists already.
     pub has_login: bool,
+    /// The account requires two-factor sign-in of everyone with access.
+    pub requires_two_factor: bool,
 }
 
 impl Offer {
@@ -96,7 +98,8 @@ pub async fn find(db: &PgPool, token: &str) -> Result<Option<Offer>, sqlx::Error
         r#"SELECT i.email, i.account_id, a.name AS account_name, u.name AS "inviter_name?", u.email AS "inviter_email?",
                   i.all_permissions, i.permissions, i.expires_at, i.accepted_at, i.cancelled_at, i.declined_at,
                   n.sent_at AS "newer_sent_at?",
-                  EXISTS (SELECT 1 FROM users x WHERE x.email = i.email) AS "has_login!"
+                  EXISTS (SELECT 1 FROM users x WHERE x.email = i.email) AS "has_login!",
+                  a.require_two_factor AS requires_two_factor
            FROM invitations i JOIN accounts a ON a.id = i.account_id LEFT JOIN users u ON u.id = i.invited_by
            LEFT JOIN invitations n ON n.id = i.replaced_by
            WHERE i.token_hash = $1"#,
@@ -131,6 +134,10 @@ pub enum AcceptError {
     AlreadyMember(String),
     #[error("Support staff logins cannot accept invitations.")]
     Staff,
+    #[error(
+        "{0} requires two-factor sign-in for everyone with access. Set it up on your Security page, then open this invitation again to accept it."
+    )]
+    TwoFactorRequired(String),
     #[error(transparent)]
     Internal(Internal),
 }
@@ -146,7 +153,9 @@ impl From<AcceptError> for AppError {
             | AcceptError::Used
             | AcceptError::Declined
             | AcceptError::Superseded(_) => AppError::Gone(message),
-            AcceptError::WrongLogin(_) | AcceptError::Staff => AppError::Forbidden(message),
+            AcceptError::WrongLogin(_) | AcceptError::Staff | AcceptError::TwoFactorRequired(_) => {
+                AppError::Forbidden(message)
+            }
             AcceptError::AlreadyMember(_) => AppError::Conflict(message),
             AcceptError::Internal(e) => e.into(),
         }
@@ -175,6 +184,7 @@ struct Locked {
     email: String,
     all_permissions: bool,
     permissions: Vec<String>,
+    requires_two_factor: bool,
     refusal: Option<AcceptError>,
 }
 
@@ -186,7 +196,7 @@ async fn lock(conn: &mut PgConnection, token: &str) -> Result<Locked, AcceptErro
     }
     let row = sqlx::query!(
         r#"SELECT i.id, i.account_id, a.name, i.email, i.all_permissions, i.permissions, i.expires_at, i.accepted_at,
-                  i.cancelled_at, i.declined_at, n.sent_at AS "newer_sent_at?"
+                  i.cancelled_at, i.declined_at, n.sent_at AS "newer_sent_at?", a.require_two_factor
            FROM invitations i JOIN accounts a ON a.id = i.account_id LEFT JOIN invitations n ON n.id = i.replaced_by
            WHERE i.token_hash = $1 FOR UPDATE OF i"#,
         token::hash(token)
@@ -209,6 +219,7 @@ async fn lock(conn: &mut PgConnection, token: &str) -> Result<Locked, AcceptErro
         email: row.email,
         all_permissions: row.all_permissions,
         permissions: row.permissions,
+        requires_two_factor: row.require_two_factor,
     })
 }
 
@@ -227,6 +238,9 @@ pub async fn accept(conn: &mut PgConnection, token: &str, who: &Acceptor<'_>) ->
     }
     if who.is_staff {
         return Err(AcceptError::Staff);
+    }
+    if row.requires_two_factor && !crate::security::store::two_factor_on(&mut *conn, who.user_id).await? {
+        return Err(AcceptError::TwoFactorRequired(account_name));
     }
     let inserted = sqlx::query!(
         "INSERT INTO memberships (account_id, user_id, all_permissions, permissions) VALUES ($1, $2, $3, $4)

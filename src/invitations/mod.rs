@@ -218,8 +218,8 @@ async fn register_and_accept(
     let own_account = format!("{name}'s account");
     // The invitation link reached this address: it is proven.
     let new = NewUser { name: &name, email: &email, password_hash: &hash, account_name: &own_account, verified: true };
-    let user_id = match login_store::create_user(&mut tx, new).await? {
-        Registered::Created { user_id, .. } => user_id,
+    let (user_id, own_account_id) = match login_store::create_user(&mut tx, new).await? {
+        Registered::Created { user_id, account_id } => (user_id, account_id),
         Registered::EmailTaken => {
             drop(tx);
             return show_page(
@@ -231,6 +231,17 @@ async fn register_and_accept(
             );
         }
     };
+    if offer.requires_two_factor {
+        // The account's rule: the new login sets up two-factor sign-in
+        // first, then accepts from the link.
+        tx.commit().await?;
+        let flash = format!(
+            "Your login is ready. {} requires two-factor sign-in for everyone with access: set it up here, then open your invitation link again to accept.",
+            offer.account_name
+        );
+        let own = Some(own_account_id);
+        return auth::sign_in_remembering_device(&state, &headers, user_id, own, &ip, "/security", Some(&flash)).await;
+    }
     let who = Acceptor { user_id, email: email.as_str(), name: &name, is_staff: false, ip: &ip };
     let accepted = accept::accept(&mut tx, &token, &who).await?;
     tx.commit().await?;

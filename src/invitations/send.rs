@@ -140,7 +140,12 @@ async fn queue_invitation_mail(
     expires_at: OffsetDateTime,
 ) -> Result<(), Internal> {
     let link = format!("{}/invitations/{token}", from.config.base_url);
+    let requires_two_factor =
+        sqlx::query_scalar!("SELECT require_two_factor FROM accounts WHERE id = $1", from.account_id)
+            .fetch_one(&mut *conn)
+            .await?;
     let m = InvitationMail {
+        requires_two_factor,
         inviter_name: from.owner_name,
         inviter_email: from.owner_email,
         account_name: from.account_name,

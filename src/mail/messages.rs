@@ -50,6 +50,8 @@ pub struct InvitationMail<'a> {
     pub permissions: Vec<&'static str>,
     pub link: &'a str,
     pub expires: String,
+    /// The account requires two-factor sign-in of everyone with access.
+    pub requires_two_factor: bool,
 }
 
 bodies!(InvitationMail, InvitationText, InvitationHtml, "mail/invitation.txt", "mail/invitation.html");

@@ -112,6 +112,19 @@ pub async fn turn_off(
     user: CurrentUser,
     CsrfForm(form): CsrfForm<OffForm>,
 ) -> Result<Response, AppError> {
+    let ruling = sqlx::query_scalar!(
+        "SELECT a.name FROM memberships m JOIN accounts a ON a.id = m.account_id
+         WHERE m.user_id = $1 AND m.is_owner AND a.require_two_factor ORDER BY a.name LIMIT 1",
+        user.id
+    )
+    .fetch_optional(&state.db)
+    .await?;
+    if let Some(account) = ruling {
+        let message = format!(
+            "You require two-factor sign-in of everyone with access to {account}, so you keep it too. Stop requiring it on User Management first."
+        );
+        return page::render(&state, &user, Some(message)).await;
+    }
     if !auth::confirm_password(&state, &ip, &user, &form.password).await? {
         return page::render(&state, &user, Some("Your password is not correct. Nothing was changed.".into())).await;
     }

@@ -6,12 +6,7 @@ use uuid::Uuid;
 
 /// Whether the login signs in with a second step.
 pub async fn two_factor_on(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM totp_keys WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS "on!""#,
-        user_id
-    )
-    .fetch_one(db)
-    .await
+    sqlx::query_scalar!(r#"SELECT has_two_factor($1) AS "on!""#, user_id).fetch_one(db).await
 }
 
 /// The login's authenticator key, and whether it is confirmed (on).

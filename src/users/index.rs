@@ -26,6 +26,10 @@ struct IndexPage {
     next_members: Option<String>,
     invitations: Vec<InvitationRow>,
     next_invitations: Option<String>,
+    /// The account's rule: everyone with access uses two-factor sign-in.
+    requires_two_factor: bool,
+    /// Whether the owner does (needed before the rule can be set).
+    owner_two_factor: bool,
     /// Keeps the other list's position in the pager links.
     members_at: String,
     invitations_at: String,
@@ -45,6 +49,10 @@ pub async fn page(
     let after = super::parse_cursor(q.after.as_deref())?;
     let iafter = super::parse_cursor(q.iafter.as_deref())?;
     let ((members, next_m), (invitations, next_i)) = store::lists(&state.db, me.account.id, after, iafter).await?;
+    let requires_two_factor =
+        sqlx::query_scalar!("SELECT require_two_factor FROM accounts WHERE id = $1", me.account.id)
+            .fetch_one(&state.db)
+            .await?;
     web::render(&IndexPage {
         layout: Layout::of(&me.user),
         owner_name: me.user.name.clone(),
@@ -55,5 +63,7 @@ pub async fn page(
         next_invitations: next_i.map(|c| c.encode()),
         members_at: q.after.unwrap_or_default(),
         invitations_at: q.iafter.unwrap_or_default(),
+        requires_two_factor,
+        owner_two_factor: me.user.two_factor,
     })
 }

@@ -9,6 +9,7 @@ pub mod invite;
 pub mod permissions;
 pub mod remove;
 pub mod store;
+pub mod two_factor_rule;
 
 use std::collections::BTreeSet;
 
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(index::page))
         .route("/users/invite", get(invite::page).post(invite::submit))
         .route("/users/audit", get(audit::page))
+        .route("/users/two-factor-rule", post(two_factor_rule::submit))
         .route("/users/{user_id}/permissions", get(permissions::page).post(permissions::submit))
         .route("/users/{user_id}/remove", get(remove::page).post(remove::submit))
         .route("/users/invitations/{id}/resend", post(invite::resend))

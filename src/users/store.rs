@@ -27,6 +27,8 @@ pub struct MemberRow {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_sign_in_at: Option<OffsetDateTime>,
+    /// The member signs in with a second step.
+    pub two_factor: bool,
 }
 
 impl MemberRow {
@@ -101,7 +103,8 @@ pub async fn lists(
     let sql = format!(
         "SELECT
            (SELECT coalesce(json_agg(x), '[]') FROM (
-              SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at
+              SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at,
+                     has_two_factor(m.user_id) AS two_factor
               FROM memberships m JOIN users u ON u.id = m.user_id
               WHERE m.account_id = $1 AND NOT m.is_owner {member_after}
               ORDER BY m.created_at, m.user_id LIMIT $2) x),
@@ -134,9 +137,10 @@ pub async fn lists(
 pub async fn member(db: &PgPool, account_id: Uuid, user_id: Uuid) -> Result<Option<MemberRow>, sqlx::Error> {
     sqlx::query_as!(
         MemberRow,
-        "SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at
-         FROM memberships m JOIN users u ON u.id = m.user_id
-         WHERE m.account_id = $1 AND m.user_id = $2 AND NOT m.is_owner",
+        r#"SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at,
+                  has_two_factor(m.user_id) AS "two_factor!"
+           FROM memberships m JOIN users u ON u.id = m.user_id
+           WHERE m.account_id = $1 AND m.user_id = $2 AND NOT m.is_owner"#,
         account_id,
         user_id
     )

@@ -2,7 +2,7 @@
 //! for drift and reuse), recovery codes, the half-signed-in session, and
 //! the Security page's sessions.
 
-use crate::helpers::{browser::Page, spawn_app, Browser, TestApp, PASSWORD};
+use crate::helpers::{browser::Page, invite, link_in, spawn_app, Browser, TestApp, PASSWORD};
 
 /// A fresh browser past the password: it now stands at the second step.
 async fn password_only(app: &TestApp, email: &str) -> Browser {
@@ -221,4 +221,61 @@ async fn open_sessions_are_listed_and_signed_out_one_by_one_or_all_but_this_one(
     .unwrap();
     assert_eq!(ann.post_form(&format!("/security/sessions/{bob_session}/end"), &[]).await.status, 404);
     assert_eq!(bob.get("/").await.status, 200);
+}
+
+#[tokio::test]
+async fn an_owners_two_factor_rule_holds_at_every_request_at_switch_and_at_accept() {
+    let app = spawn_app().await;
+    let ann = app.register("Ann", "ann@example.com").await;
+    let bob = app.member_of(&ann, "Ann's account", "Bob", "bob@example.com", &["invoices"]).await;
+    let res = ann.post_form("/users/two-factor-rule", &[("require", "yes")]).await;
+    assert_eq!(res.status, 409, "the owner must use it first");
+    assert!(res.text().contains("Turn on two-factor sign-in for your own login first"));
+    let ann_key = app.turn_on_two_factor(&ann).await;
+    ann.post_form("/users/two-factor-rule", &[("require", "yes")]).await.assert_redirect_to("/users");
+    let users = ann.get("/users").await;
+    assert!(users.texts(".flash").concat().contains("1 without it are sent to set it up"), "{}", users.text());
+    assert_eq!(users.texts("#members td[data-label='2FA']"), ["on", "off"], "Ann, then Bob");
+    let audit = "SELECT count(*) FROM audit_events WHERE action = 'account.two_factor_rule'";
+    assert_eq!(app.count(audit).await, 1);
+    // Bob's very next request: Ann's account is closed to him, his own stays.
+    let page = bob.get("/invoices").await;
+    assert_eq!(page.status, 200);
+    assert!(page.texts(".flash").concat().contains("Ann's account requires two-factor sign-in"), "{}", page.text());
+    assert_eq!(page.texts(".active-account"), ["Bob's account"]);
+    let ann_account = app.own_account_id("ann@example.com").await.to_string();
+    bob.post_form("/accounts/switch", &[("account_id", &ann_account)]).await.assert_redirect_to("/security");
+    assert_eq!(bob.get("/").await.texts(".active-account"), ["Bob's account"], "the switch was refused");
+    // Once Bob uses it, the account opens to him again.
+    app.turn_on_two_factor(&bob).await;
+    bob.post_form("/accounts/switch", &[("account_id", &ann_account)]).await.assert_redirect_to("/");
+    assert_eq!(bob.get("/invoices").await.texts(".active-account"), ["Ann's account"]);
+    // A new person is told in the mail and on the page, and sets it up before accepting.
+    invite(&ann, "carol@example.com", &["invoices"]).await.assert_redirect_to("/users");
+    let mail = app.mail.wait_for("carol@example.com", "has invited you").await;
+    assert!(mail.text.contains("requires two-factor sign-in for everyone with access"), "{}", mail.text);
+    let link = link_in(&mail, &app, "/invitations/");
+    let carol = app.browser();
+    assert!(carol.get(&link).await.texts("#two-factor-required").concat().contains("requires two-factor sign-in"));
+    carol
+        .post_form(&format!("{link}/register"), &[("name", "Carol"), ("password", PASSWORD)])
+        .await
+        .assert_redirect_to("/security");
+    assert_eq!(app.count("SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'carol@example.com' AND NOT m.is_owner").await, 0);
+    app.turn_on_two_factor(&carol).await;
+    carol.post_form_from(&link, &format!("{link}/accept"), &[]).await.assert_redirect_to("/");
+    assert_eq!(carol.get("/").await.texts(".active-account"), ["Ann's account"]);
+    // An existing login without it cannot accept.
+    app.register("Dave", "dave@example.com").await;
+    invite(&ann, "dave@example.com", &["invoices"]).await.assert_redirect_to("/users");
+    let link = link_in(&app.mail.wait_for("dave@example.com", "has invited you").await, &app, "/invitations/");
+    let dave = app.browser();
+    let res = dave.post_form_from(&link, &format!("{link}/sign-in"), &[("password", PASSWORD)]).await;
+    assert_eq!(res.status, 403);
+    assert!(res.text().contains("requires two-factor sign-in for everyone with access"), "{}", res.text());
+    // The owner keeps it while the rule stands.
+    let res =
+        ann.post_form("/security/totp/off", &[("password", PASSWORD), ("code", &app.code_now(&ann_key.secret))]).await;
+    assert_eq!(res.status, 422);
+    assert!(res.text().contains("Stop requiring it on User Management first"));
 }
