@@ -28,6 +28,11 @@ fn main() {
                 let password = read_password()?;
                 with_db(&config, |pool| async move { seed::create_staff(&pool, email, &password).await }).await?;
                 println!("staff login {email} created; sign in at {}/login", config.base_url);
+                if config.staff_two_factor {
+                    println!(
+                        "staff logins must use two-factor sign-in: at the first sign-in, open Security in the Hello menu and set up an authenticator app; the staff area opens once it is on"
+                    );
+                }
                 Ok(())
             }
             ["seed-demo"] => {

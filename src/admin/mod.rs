@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/end-sessions", post(logins::end_sessions))
         .route("/admin/users/{id}/disable", post(logins::disable))
         .route("/admin/users/{id}/enable", post(logins::enable))
+        .route("/admin/users/{id}/two-factor/reset", post(logins::reset_two_factor))
         .route("/admin/users/{id}/sign-in-as", post(support_view::start))
         .route("/admin/return", post(support_view::end))
         .route("/admin/tickets", get(tickets::index))

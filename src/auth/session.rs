@@ -357,6 +357,12 @@ impl FromRequestParts<AppState> for Staff {
         if !user.is_staff {
             return Err(AppError::Forbidden("This area is for support staff only.".into()));
         }
+        // A staff login reaches every client's data: a password alone is not enough.
+        if state.config.staff_two_factor && !user.two_factor {
+            return Err(AppError::Forbidden(
+                "Staff logins must use two-factor sign-in. Set it up on your Security page (in the Hello menu); the staff area opens once it is on.".into(),
+            ));
+        }
         Ok(Staff(user))
     }
 }

@@ -55,6 +55,8 @@ pub struct Config {
     pub test_gateway_delay: Duration,
     /// The time two-factor codes are checked against (tests set their own).
     pub clock: Clock,
+    /// Staff logins must use two-factor sign-in before the staff area opens.
+    pub staff_two_factor: bool,
     /// Worked out once from BASE_URL and LISTEN_ADDR (see `allowed_hosts`).
     hosts: Vec<String>,
     origins: Vec<String>,
@@ -130,6 +132,7 @@ impl fmt::Debug for Config {
             .field("outside", &self.outside)
             .field("test_gateway_delay", &self.test_gateway_delay)
             .field("clock", &self.clock)
+            .field("staff_two_factor", &self.staff_two_factor)
             .finish()
     }
 }
@@ -196,6 +199,11 @@ impl Config {
             Some("true") => true,
             Some(_) => return Err(bad("TRUST_X_FORWARDED_FOR", "must be true or false")),
         };
+        let staff_two_factor = match get("STAFF_REQUIRE_TWO_FACTOR").as_deref() {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(_) => return Err(bad("STAFF_REQUIRE_TWO_FACTOR", "must be true or false")),
+        };
         let invitations_per_hour = i64::from(number(&get, "INVITATIONS_PER_HOUR", 20, 1, 1_000_000)?);
         let account_mails_per_hour = i64::from(number(&get, "ACCOUNT_MAILS_PER_HOUR", 60, 1, 1_000_000)?);
         let invite_cooldown_minutes = i64::from(number(&get, "INVITE_RESEND_MINUTES", 10, 0, 1440)?);
@@ -239,6 +247,7 @@ impl Config {
             outside,
             test_gateway_delay,
             clock: Clock::default(),
+            staff_two_factor,
             hosts: hosts.clone(),
             origins: origins(&base_url, &hosts),
             base_url,

@@ -69,6 +69,7 @@ actions! {
     RecoveryCodesReplaced => "user.recovery_codes_replaced", "New recovery codes made";
     NewBrowserSignIn => "user.new_browser", "Signed in from a new browser";
     SessionsSignedOut => "user.sessions_signed_out", "Sessions signed out from Security";
+    TwoFactorReset => "user.two_factor_reset", "Two-factor sign-in turned off by support";
     TwoFactorRuleChanged => "account.two_factor_rule", "Two-factor sign-in rule changed";
 }
 

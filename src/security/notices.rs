@@ -19,7 +19,6 @@ async fn tell(
     message: &str,
     ip: &str,
 ) -> Result<(), AppError> {
-    let who = sqlx::query!("SELECT name, email FROM users WHERE id = $1", user_id).fetch_one(&mut *conn).await?;
     let event = audit::Event {
         actor_id: Some(user_id),
         account_id: None,
@@ -30,9 +29,35 @@ async fn tell(
         ip,
     };
     audit::record(conn, event).await?;
+    mail(conn, config, user_id, subject, message).await
+}
+
+/// Mails the login `message` about its sign-in security.
+async fn mail(
+    conn: &mut PgConnection,
+    config: &Config,
+    user_id: Uuid,
+    subject: &str,
+    message: &str,
+) -> Result<(), AppError> {
+    let who = sqlx::query!("SELECT name, email FROM users WHERE id = $1", user_id).fetch_one(&mut *conn).await?;
     let security = format!("{}/security", config.base_url);
     SecurityNotice { name: &who.name, message, security: &security }.to(&who.email, subject)?.queue(conn).await?;
     Ok(())
+}
+
+/// Support turned the login's two-factor sign-in off (the staff member's
+/// change records it).
+pub async fn reset_by_support(
+    conn: &mut PgConnection,
+    config: &Config,
+    user_id: Uuid,
+    reason: &str,
+) -> Result<(), AppError> {
+    let message = format!(
+        "Support has turned off two-factor sign-in for your login, giving this reason: \"{reason}\". Signing in now asks only for your password. Set it up again on your Security page; if you did not ask for this, contact support and change your password."
+    );
+    mail(conn, config, user_id, "Support turned off your two-factor sign-in", &message).await
 }
 
 pub async fn two_factor_on(conn: &mut PgConnection, config: &Config, user_id: Uuid, ip: &str) -> Result<(), AppError> {

@@ -279,3 +279,52 @@ async fn an_owners_two_factor_rule_holds_at_every_request_at_switch_and_at_accep
     assert_eq!(res.status, 422);
     assert!(res.text().contains("Stop requiring it on User Management first"));
 }
+
+#[tokio::test]
+async fn staff_must_use_two_factor_and_can_turn_a_clients_off_with_a_reason_but_never_on() {
+    let app = spawn_app().await;
+    let ann = app.register("Ann", "ann@example.com").await;
+    panel::seed::create_staff(&app.db, "help@example.com", crate::helpers::STAFF_PASSWORD).await.unwrap();
+    let staff = app.browser();
+    staff
+        .post_form("/login", &[("email", "help@example.com"), ("password", crate::helpers::STAFF_PASSWORD)])
+        .await
+        .assert_redirect_to("/");
+    let res = staff.get("/admin").await;
+    assert_eq!(res.status, 403, "a password alone does not open the staff area");
+    assert!(res.text().contains("Staff logins must use two-factor sign-in"));
+    assert_eq!(staff.get("/security").await.status, 200, "where it is set up");
+    app.turn_on_two_factor(&staff).await;
+    assert_eq!(staff.get("/admin").await.status, 200);
+    // Ann loses her phone and her codes; support turns hers off.
+    app.turn_on_two_factor(&ann).await;
+    let ann_id = app.user_id("ann@example.com").await;
+    let page = format!("/admin/users/{ann_id}");
+    assert_eq!(staff.get(&page).await.texts("#two-factor"), ["on"]);
+    let res = staff.post_form(&format!("{page}/two-factor/reset"), &[("reason", "  ")]).await;
+    assert_eq!(res.status, 400);
+    assert!(res.text().contains("Give a reason"));
+    assert_eq!(staff.get(&page).await.texts("#two-factor"), ["on"], "nothing changed");
+    staff
+        .post_form(&format!("{page}/two-factor/reset"), &[("reason", "Lost phone, identity checked by phone call")])
+        .await
+        .assert_redirect_to(&page);
+    assert_eq!(staff.get(&page).await.texts("#two-factor"), ["off"]);
+    let mail = app.mail.wait_for("ann@example.com", "Support turned off your two-factor sign-in").await;
+    assert!(mail.text.contains("Lost phone, identity checked by phone call"));
+    let details: serde_json::Value =
+        sqlx::query_scalar("SELECT details FROM audit_events WHERE action = 'user.two_factor_reset'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(details["reason"], "Lost phone, identity checked by phone call");
+    app.browser()
+        .post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)])
+        .await
+        .assert_redirect_to("/");
+    // There is no way for staff to turn it on: the only setup is the login's own.
+    let res = staff.post_form(&format!("{page}/two-factor/reset"), &[("reason", "again")]).await;
+    assert_eq!(res.status, 409);
+    assert_eq!(staff.post_form(&format!("{page}/two-factor/on"), &[]).await.status, 404);
+    drop(ann);
+}

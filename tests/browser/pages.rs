@@ -3,8 +3,8 @@
 
 use crate::{
     driver::{check, finish, Person, ONE_AT_A_TIME},
-    helpers::{invite, spawn_app, STAFF_PASSWORD},
-    scenarios::sign_in,
+    helpers::{invite, spawn_app},
+    scenarios::{sign_in, staff_sign_in},
 };
 
 #[tokio::test]
@@ -98,6 +98,7 @@ async fn scenario_11_every_page_fits_a_phone_and_has_big_enough_targets() {
         "/users/audit".into(),
         "/accounts/switch".into(),
         "/profile".into(),
+        "/security".into(),
         "/account/profile".into(),
         "/contacts".into(),
         "/contacts/new".into(),
@@ -136,16 +137,13 @@ async fn scenario_11_every_page_fits_a_phone_and_has_big_enough_targets() {
         "/admin/audit".into(),
         "/admin/mail".into(),
     ];
-    panel::seed::create_staff(&app.db, "help@example.com", STAFF_PASSWORD).await.unwrap();
+    let (_, key) = app.staff_with_key("help@example.com").await;
     let owner = Person::open(&app.address).await;
     let staff = Person::open(&app.address).await;
     let signed_out = Person::open(&app.address).await;
     let outcome = async {
         sign_in(&owner, "ann@example.com").await?;
-        staff.goto("/login").await?;
-        staff.fill("#email", "help@example.com").await?;
-        staff.fill("#password", STAFF_PASSWORD).await?;
-        staff.click_text("Sign in").await?;
+        staff_sign_in(&app, &staff, &key).await?;
         let mut problems = Vec::new();
         let shots = crate::driver::screenshots_dir().join("pages");
         let _ = std::fs::create_dir_all(&shots);

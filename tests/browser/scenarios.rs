@@ -4,7 +4,7 @@ use fantoccini::key::Key;
 
 use crate::{
     driver::{check, finish, Person, Res, ONE_AT_A_TIME},
-    helpers::{invite, link_in, spawn_app, TestApp, PASSWORD, STAFF_PASSWORD},
+    helpers::{invite, link_in, spawn_app, Authenticator, TestApp, PASSWORD, STAFF_PASSWORD},
 };
 
 pub(crate) async fn sign_in(p: &Person, email: &str) -> Res {
@@ -13,6 +13,18 @@ pub(crate) async fn sign_in(p: &Person, email: &str) -> Res {
     p.fill("#password", PASSWORD).await?;
     p.click_text("Sign in").await?;
     check(p.path().await? == "/", format!("signed in as {email}"))
+}
+
+/// A staff member signs in through the form and the second step, typing
+/// the code their authenticator app shows.
+pub(crate) async fn staff_sign_in(app: &TestApp, p: &Person, key: &Authenticator) -> Res {
+    p.goto("/login").await?;
+    p.fill("#email", "help@example.com").await?;
+    p.fill("#password", STAFF_PASSWORD).await?;
+    p.click_text("Sign in").await?;
+    check(p.path().await? == "/login/two-factor", "staff are asked for the second step")?;
+    p.fill("#code", &app.code_now(&key.secret)).await?;
+    p.click_text("Sign in").await
 }
 
 /// Hello, <name> > User Management > Invite New User, as the article says.
@@ -240,14 +252,11 @@ async fn scenario_6_staff_transfer_ownership_and_the_new_owner_sees_user_managem
     let app = spawn_app().await;
     let owner_http = app.register("Ann Owner", "ann@example.com").await;
     app.member_of(&owner_http, "Ann Owner's account", "Bob", "bob@example.com", &["invoices"]).await;
-    panel::seed::create_staff(&app.db, "help@example.com", STAFF_PASSWORD).await.unwrap();
+    let (_, key) = app.staff_with_key("help@example.com").await;
     let staff = Person::open(&app.address).await;
     let bob = Person::open(&app.address).await;
     let outcome = async {
-        staff.goto("/login").await?;
-        staff.fill("#email", "help@example.com").await?;
-        staff.fill("#password", STAFF_PASSWORD).await?;
-        staff.click_text("Sign in").await?;
+        staff_sign_in(&app, &staff, &key).await?;
         check(staff.path().await? == "/admin", "staff land in the staff area")?;
         staff.fill("#q", "ann@example.com").await?;
         staff.click_text("Search").await?;
@@ -397,4 +406,44 @@ async fn scenario_8_sections_work_in_the_browser_with_demo_data() {
     }
     .await;
     finish("8-sections", vec![("owner", owner)], outcome).await;
+}
+
+#[tokio::test]
+async fn scenario_9_an_owner_sets_up_an_authenticator_app_and_signs_in_with_its_code() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    app.register("Ann Owner", "ann@example.com").await;
+    let owner = Person::open(&app.address).await;
+    let outcome = async {
+        sign_in(&owner, "ann@example.com").await?;
+        owner.click_text("Hello, Ann Owner").await?;
+        owner.click_text("Security").await?;
+        owner.click_text("Set up an authenticator app").await?;
+        check(owner.find(".qr svg").await.is_ok(), "the QR code is on the page")?;
+        // The person types the key into their app; the test is the app.
+        let key = owner.text("#totp-key").await?.replace(' ', "");
+        let secret = totp_rs::Secret::try_from_base32(&key).map_err(|e| format!("{e:?}"))?.as_bytes().to_vec();
+        owner.fill("#code", &app.code_now(&secret)).await?;
+        owner.click_text("Turn on two-factor sign-in").await?;
+        let codes = owner.texts("#recovery-codes code").await?;
+        check(codes.len() == 10, format!("ten recovery codes shown: {codes:?}"))?;
+        owner.click_text("I have kept them").await?;
+        check(owner.text("#two-factor-state").await?.contains("On"), "the Security page says On")?;
+        app.clock.advance(30);
+        owner.click_text("Hello, Ann Owner").await?;
+        owner.click_text("Sign out").await?;
+        owner.goto("/login").await?;
+        owner.fill("#email", "ann@example.com").await?;
+        owner.fill("#password", PASSWORD).await?;
+        owner.click_text("Sign in").await?;
+        check(owner.path().await? == "/login/two-factor", "the second step is asked for")?;
+        owner.fill("#code", "000000").await?;
+        owner.click_text("Sign in").await?;
+        check(owner.body().await?.contains("That code is not right"), "a wrong code is explained")?;
+        owner.fill("#code", &app.code_now(&secret)).await?;
+        owner.click_text("Sign in").await?;
+        check(owner.path().await? == "/", "signed in with the app's code")
+    }
+    .await;
+    finish("9-two-factor-app", vec![("owner", owner)], outcome).await;
 }

@@ -270,6 +270,7 @@ pub struct UserView {
     pub name: String,
     pub email: String,
     pub email_verified_at: Option<OffsetDateTime>,
+    pub two_factor: bool,
     pub is_staff: bool,
     pub disabled_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
@@ -280,7 +281,7 @@ pub struct UserView {
 pub async fn user(db: &PgPool, id: Uuid) -> Result<Option<UserView>, sqlx::Error> {
     sqlx::query_as!(
         UserView,
-        r#"SELECT u.id, u.name, u.email, u.email_verified_at, u.is_staff, u.disabled_at, u.created_at, u.last_sign_in_at,
+        r#"SELECT u.id, u.name, u.email, u.email_verified_at, has_two_factor(u.id) AS "two_factor!", u.is_staff, u.disabled_at, u.created_at, u.last_sign_in_at,
                   (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.impersonator_id IS NULL) AS "sessions!"
            FROM users u WHERE u.id = $1"#,
         id

@@ -221,12 +221,19 @@ impl TestApp {
 pub const STAFF_PASSWORD: &str = "staff password 123";
 
 impl TestApp {
-    /// A support staff login (made as `create-staff` makes it), signed in.
+    /// A support staff login (made as `create-staff` makes it), signed in,
+    /// with the two-factor sign-in staff must use set up.
     pub async fn staff(&self, email: &str) -> Browser {
+        self.staff_with_key(email).await.0
+    }
+
+    /// `staff`, with the authenticator the login was set up with.
+    pub async fn staff_with_key(&self, email: &str) -> (Browser, Authenticator) {
         panel::seed::create_staff(&self.db, email, STAFF_PASSWORD).await.unwrap();
         let b = self.browser();
         b.post_form("/login", &[("email", email), ("password", STAFF_PASSWORD)]).await.assert_redirect_to("/");
-        b
+        let key = self.turn_on_two_factor(&b).await;
+        (b, key)
     }
 }
 
