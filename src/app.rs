@@ -104,6 +104,7 @@ impl App {
     pub fn with_listener(config: Config, db: PgPool, listener: TcpListener) -> App {
         let state = AppState {
             db,
+            webauthn: security::webauthn::relying_party(&config.base_url).map(Arc::new),
             hasher: crate::hashing::Hasher::new(config.hash_concurrency),
             config: Arc::new(config),
             mail_wakeup: Arc::new(Notify::new()),

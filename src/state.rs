@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 use tokio::sync::Notify;
+use webauthn_rs::Webauthn;
 
 use crate::{config::Config, hashing::Hasher};
 
@@ -13,4 +14,7 @@ pub struct AppState {
     pub hasher: Hasher,
     /// Wakes the mail worker when a transaction has queued mail.
     pub mail_wakeup: Arc<Notify>,
+    /// Passkeys' relying party; `None` when BASE_URL cannot have passkeys
+    /// (see `security::webauthn::relying_party`).
+    pub webauthn: Option<Arc<Webauthn>>,
 }

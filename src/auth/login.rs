@@ -30,6 +30,8 @@ struct LoginPage {
     next: String,
     email: String,
     error: Option<String>,
+    /// Passkeys work at this address: offer "Sign in with a passkey".
+    passkeys: bool,
 }
 
 #[derive(Deserialize)]
@@ -38,7 +40,11 @@ pub struct NextQuery {
     signed_out: Option<String>,
 }
 
-pub async fn page(AnonCsrf(csrf_token): AnonCsrf, Query(q): Query<NextQuery>) -> Result<Response, AppError> {
+pub async fn page(
+    State(state): State<AppState>,
+    AnonCsrf(csrf_token): AnonCsrf,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, AppError> {
     let mut layout = Layout::signed_out();
     if q.signed_out.is_some() {
         layout = layout.with_flash("You have signed out.");
@@ -49,6 +55,7 @@ pub async fn page(AnonCsrf(csrf_token): AnonCsrf, Query(q): Query<NextQuery>) ->
         next: web::safe_next(q.next.as_deref()),
         email: String::new(),
         error: None,
+        passkeys: state.webauthn.is_some(),
     })
 }
 
@@ -74,6 +81,7 @@ pub async fn submit(
             next: next.clone(),
             email,
             error: Some(message.into()),
+            passkeys: state.webauthn.is_some(),
         };
         Ok((status, web::render(&page)?).into_response())
     };

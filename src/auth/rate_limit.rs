@@ -86,6 +86,21 @@ pub async fn succeeded(db: &PgPool, attempt: Attempt) -> Result<(), sqlx::Error>
     Ok(())
 }
 
+/// Marks the latest failed attempt of `ip` on `email` as a success: a
+/// passkey sign-in began (and was counted) in one request and signed in in
+/// the next.
+pub async fn succeeded_latest(db: &PgPool, ip: &str, email: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE sign_in_attempts SET success = true WHERE id = (
+             SELECT id FROM sign_in_attempts WHERE ip = $1 AND email = $2 AND NOT success ORDER BY at DESC LIMIT 1)",
+        client_group(ip),
+        email
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 async fn check(conn: &mut sqlx::PgConnection, ip: &str, email: &str, trusted: bool) -> Result<(), AppError> {
     // For the address limits: the failures in the window, and when the
     // oldest of them leaves it (which is when the limit lifts); for the

@@ -67,6 +67,8 @@ actions! {
     TwoFactorDisabled => "user.two_factor_off", "Two-factor sign-in turned off";
     RecoveryCodeUsed => "user.recovery_code_used", "Recovery code used";
     RecoveryCodesReplaced => "user.recovery_codes_replaced", "New recovery codes made";
+    PasskeyAdded => "user.passkey_added", "Passkey added";
+    PasskeyRemoved => "user.passkey_removed", "Passkey removed";
     NewBrowserSignIn => "user.new_browser", "Signed in from a new browser";
     SessionsSignedOut => "user.sessions_signed_out", "Sessions signed out from Security";
     TwoFactorReset => "user.two_factor_reset", "Two-factor sign-in turned off by support";

@@ -1,14 +1,17 @@
 //! The login's sign-in security: two-factor sign-in with an authenticator
-//! app and recovery codes (`setup`), the second step of signing in
-//! (`second_step`), and the Security page with the open sessions (`page`).
+//! app and recovery codes (`setup`) or passkeys (`passkeys`, on
+//! `webauthn`), the second step of signing in (`second_step`), and the
+//! Security page with the open sessions (`page`).
 
 pub mod notices;
 mod page;
+mod passkeys;
 pub mod recovery;
 pub mod second_step;
 mod setup;
 pub mod store;
 pub mod totp;
+pub mod webauthn;
 
 use axum::{
     routing::{get, post},
@@ -29,6 +32,13 @@ pub fn router() -> Router<AppState> {
         .route("/security/totp/confirm", post(setup::confirm))
         .route("/security/totp/off", post(setup::turn_off))
         .route("/security/recovery-codes", post(setup::new_recovery_codes))
+        .route("/security/passkeys/start", post(passkeys::add_start))
+        .route("/security/passkeys/finish", post(passkeys::add_finish))
+        .route("/security/passkeys/{id}/remove", post(passkeys::remove))
+        .route("/login/passkey/start", post(passkeys::sign_in_start))
+        .route("/login/passkey/finish", post(passkeys::sign_in_finish))
+        .route("/login/two-factor/passkey/start", post(passkeys::second_step_start))
+        .route("/login/two-factor/passkey/finish", post(passkeys::second_step_finish))
         .route("/login/two-factor", get(second_step::page).post(second_step::submit))
         .route("/login/two-factor/cancel", post(second_step::cancel))
 }

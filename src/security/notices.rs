@@ -83,6 +83,30 @@ pub async fn recovery_code_used(
     tell(conn, config, user_id, AuditAction::RecoveryCodeUsed, "A recovery code was used", &message, ip).await
 }
 
+pub async fn passkey_added(
+    conn: &mut PgConnection,
+    config: &Config,
+    user_id: Uuid,
+    name: &str,
+    ip: &str,
+) -> Result<(), AppError> {
+    let message = format!(
+        "A passkey named \"{name}\" was added to your login: it can now sign you in. If this was not you, remove it on the Security page and change your password."
+    );
+    tell(conn, config, user_id, AuditAction::PasskeyAdded, "A passkey was added", &message, ip).await
+}
+
+pub async fn passkey_removed(
+    conn: &mut PgConnection,
+    config: &Config,
+    user_id: Uuid,
+    name: &str,
+    ip: &str,
+) -> Result<(), AppError> {
+    let message = format!("The passkey named \"{name}\" was removed from your login and no longer signs you in.");
+    tell(conn, config, user_id, AuditAction::PasskeyRemoved, "A passkey was removed", &message, ip).await
+}
+
 /// A sign-in from a browser the login had not signed in from (it had from
 /// others before).
 pub async fn new_browser(state: &AppState, user_id: Uuid, ip: &str) -> Result<(), AppError> {

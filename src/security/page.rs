@@ -32,12 +32,24 @@ pub struct OpenSession {
     pub current: bool,
 }
 
+pub struct PasskeyRow {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
 #[derive(Template)]
 #[template(path = "security/page.html")]
 struct SecurityPage {
     layout: Layout,
+    /// Two-factor sign-in is on: an authenticator app or a passkey.
     two_factor: bool,
+    app_on: bool,
     recovery_left: i64,
+    passkeys: Vec<PasskeyRow>,
+    /// Passkeys work at this panel's address (see `webauthn::relying_party`).
+    passkeys_available: bool,
     sessions: Vec<OpenSession>,
     error: Option<String>,
 }
@@ -45,6 +57,14 @@ struct SecurityPage {
 /// The Security page, with `error` when one of its forms was refused.
 pub async fn render(state: &AppState, user: &CurrentUser, error: Option<String>) -> Result<Response, AppError> {
     let two_factor = store::two_factor_on(&state.db, user.id).await?;
+    let app_on = matches!(store::key(&state.db, user.id).await?, Some((_, true)));
+    let passkeys = sqlx::query_as!(
+        PasskeyRow,
+        "SELECT id, name, created_at, last_used_at FROM passkeys WHERE user_id = $1 ORDER BY created_at",
+        user.id
+    )
+    .fetch_all(&state.db)
+    .await?;
     let recovery_left = sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL"#,
         user.id
@@ -77,7 +97,16 @@ pub async fn render(state: &AppState, user: &CurrentUser, error: Option<String>)
         .collect();
     let status =
         if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
-    let page = SecurityPage { layout: Layout::of(user), two_factor, recovery_left, sessions, error };
+    let page = SecurityPage {
+        layout: Layout::of(user),
+        two_factor,
+        app_on,
+        recovery_left,
+        passkeys,
+        passkeys_available: state.webauthn.is_some(),
+        sessions,
+        error,
+    };
     Ok((status, web::render(&page)?).into_response())
 }
 

@@ -56,17 +56,17 @@ pub async fn begin(state: &AppState, headers: &HeaderMap, s: &SignIn<'_>) -> Res
 }
 
 /// The browser's half-signed-in session, if it has one still waiting.
-struct Pending {
+pub(super) struct Pending {
     id: Uuid,
-    user_id: Uuid,
-    email: String,
+    pub user_id: Uuid,
+    pub email: String,
     account_id: Option<Uuid>,
     next: String,
     flash: Option<String>,
     remember_device: bool,
 }
 
-async fn pending(state: &AppState, headers: &HeaderMap) -> Result<Option<Pending>, AppError> {
+pub(super) async fn pending(state: &AppState, headers: &HeaderMap) -> Result<Option<Pending>, AppError> {
     let Some(cookie) = session::session_token(state, headers) else { return Ok(None) };
     let row = sqlx::query!(
         r#"SELECT s.id, s.user_id, u.email, s.active_account_id, s.next_path, s.flash, s.remember_device
@@ -88,7 +88,7 @@ async fn pending(state: &AppState, headers: &HeaderMap) -> Result<Option<Pending
     }))
 }
 
-fn start_again() -> AppError {
+pub(super) fn start_again() -> AppError {
     AppError::Gone(format!(
         "This sign-in is no longer waiting for a code: it waits {MINUTES} minutes, and ends if cancelled. Please sign in again."
     ))
@@ -100,10 +100,23 @@ struct StepPage {
     layout: Layout,
     csrf_token: String,
     error: Option<String>,
+    /// The login has a passkey (and passkeys work here): offer it.
+    passkeys: bool,
 }
 
-fn page_with(csrf_token: String, status: StatusCode, error: Option<String>) -> Result<Response, AppError> {
-    Ok((status, web::render(&StepPage { layout: Layout::signed_out(), csrf_token, error })?).into_response())
+async fn page_with(
+    state: &AppState,
+    p: &Pending,
+    csrf_token: String,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let passkeys = state.webauthn.is_some()
+        && sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1) AS "any!""#, p.user_id)
+            .fetch_one(&state.db)
+            .await?;
+    let page = StepPage { layout: Layout::signed_out(), csrf_token, error, passkeys };
+    Ok((status, web::render(&page)?).into_response())
 }
 
 pub async fn page(
@@ -111,10 +124,8 @@ pub async fn page(
     AnonCsrf(csrf_token): AnonCsrf,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    if pending(&state, &headers).await?.is_none() {
-        return Err(start_again());
-    }
-    page_with(csrf_token, StatusCode::OK, None)
+    let p = pending(&state, &headers).await?.ok_or_else(start_again)?;
+    page_with(&state, &p, csrf_token, StatusCode::OK, None).await
 }
 
 #[derive(Deserialize)]
@@ -139,24 +150,35 @@ pub async fn submit(
         drop(tx);
         let message =
             "That code is not right, or was used already. Enter the code your app shows now, or a recovery code.";
-        return page_with(csrf_token, StatusCode::UNAUTHORIZED, Some(message.into()));
+        return page_with(&state, &p, csrf_token, StatusCode::UNAUTHORIZED, Some(message.into())).await;
     }
     if let Checked::Recovery { left } = checked {
         notices::recovery_code_used(&mut tx, &state.config, p.user_id, left, &ip).await?;
     }
     tx.commit().await?;
     rate_limit::succeeded(&state.db, attempt).await?;
+    complete(&state, &headers, &ip, &p).await
+}
+
+/// Signs in the login of a half-signed-in session whose second step passed
+/// (a code here, or a passkey in `passkeys`).
+pub(super) async fn complete(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: &str,
+    p: &Pending,
+) -> Result<Response, AppError> {
     auth::store::record_sign_in(&state.db, p.user_id).await?;
     let s = SignIn {
         user_id: p.user_id,
         account_id: p.account_id,
-        ip: &ip,
+        ip,
         next: &p.next,
         flash: p.flash.as_deref(),
         remember_device: p.remember_device,
     };
     // The half-signed-in session is the browser's "previous" one: it ends here.
-    let res = auth::finish_sign_in(&state, &headers, &s).await?;
+    let res = auth::finish_sign_in(state, headers, &s).await?;
     sqlx::query!("DELETE FROM sessions WHERE id = $1", p.id).execute(&state.db).await?;
     state.mail_wakeup.notify_one();
     Ok(res)

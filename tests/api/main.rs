@@ -13,6 +13,7 @@ mod invitation_history;
 mod invitations;
 mod outside_drills;
 mod outside_systems;
+mod passkeys;
 mod section_permissions;
 mod sections;
 mod staff;

@@ -90,6 +90,14 @@ impl Person {
         Person { client, base: base.to_string(), _profile: profile }
     }
 
+    /// Gives this browser a platform passkey authenticator (Chromium's
+    /// virtual authenticator, through WebDriver's WebAuthn extension), which
+    /// answers with user verification as a fingerprint would.
+    pub async fn add_virtual_authenticator(&self) -> Res {
+        self.client.issue_cmd(AddVirtualAuthenticator).await?;
+        Ok(())
+    }
+
     pub async fn goto(&self, path: &str) -> Res {
         Ok(self.client.goto(&format!("{}{}", self.base, path)).await?)
     }
@@ -225,5 +233,27 @@ pub fn check(cond: bool, what: impl Into<String>) -> Res {
         Ok(())
     } else {
         Err(what.into().into())
+    }
+}
+
+/// WebDriver's "Add Virtual Authenticator" (Web Authentication, section 11.3).
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/webauthn/authenticator", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+            "automaticPresenceSimulation": true
+        });
+        (axum::http::Method::POST, Some(body.to_string()))
     }
 }

@@ -447,3 +447,43 @@ async fn scenario_9_an_owner_sets_up_an_authenticator_app_and_signs_in_with_its_
     .await;
     finish("9-two-factor-app", vec![("owner", owner)], outcome).await;
 }
+
+#[tokio::test]
+async fn scenario_11_a_passkey_is_added_and_signs_in_through_chromiums_virtual_authenticator() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    app.register("Ann Owner", "ann@example.com").await;
+    // Browsers allow passkeys at localhost (never at a bare IP address).
+    let local = app.address.replace("127.0.0.1", "localhost");
+    let owner = Person::open(&local).await;
+    let outcome = async {
+        owner.add_virtual_authenticator().await?;
+        sign_in(&owner, "ann@example.com").await?;
+        owner.goto("/security").await?;
+        owner.fill("#passkey-name", "This laptop").await?;
+        owner.click_text("Add a passkey").await?;
+        for _ in 0..100 {
+            if owner.path().await? == "/security" && owner.body().await?.contains("Passkey \"This laptop\" added.") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let listed = owner.text("#passkeys").await?;
+        check(listed.contains("This laptop"), format!("the passkey is listed: {listed}"))?;
+        owner.click_text("Hello, Ann Owner").await?;
+        owner.click_text("Sign out").await?;
+        owner.goto("/login").await?;
+        owner.fill("#email", "ann@example.com").await?;
+        owner.click_text("Sign in with a passkey").await?;
+        for _ in 0..100 {
+            if owner.path().await? == "/" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        check(owner.path().await? == "/", "signed in with the passkey alone")?;
+        check(owner.body().await?.contains("Hello, Ann Owner"), "as Ann")
+    }
+    .await;
+    finish("11-passkey", vec![("owner", owner)], outcome).await;
+}
