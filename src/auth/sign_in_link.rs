@@ -24,8 +24,11 @@ use crate::{
 };
 
 pub const LINK_VALID_MINUTES: i32 = 15;
-/// Links per login per hour: enough for a slow mailbox, not for a mail bomb.
-const LINKS_PER_HOUR: i64 = 3;
+/// Usable links a login may have at once: enough for a slow mailbox, not
+/// for a mail bomb (at most 12 an hour). Counting usable links rather than
+/// links sent means that when a stranger has asked for them all, the real
+/// person still finds a working one in their mailbox.
+const LIVE_LINKS: i64 = 3;
 
 #[derive(Template)]
 #[template(path = "auth/link_request.html")]
@@ -60,7 +63,7 @@ pub async fn request(
     };
     let mut tx = state.db.begin().await?;
     // The page says the same whether or not the address has a login.
-    if let Some(login) = store::link_candidate(&mut tx, email.as_str()).await?.filter(|l| l.recent < LINKS_PER_HOUR) {
+    if let Some(login) = store::link_candidate(&mut tx, email.as_str()).await?.filter(|l| l.recent < LIVE_LINKS) {
         let token = token::generate();
         store::create_sign_in_link(&mut tx, &token, login.id, LINK_VALID_MINUTES).await?;
         let link = format!("{}/login/link/{token}", state.config.base_url);

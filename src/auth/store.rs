@@ -114,11 +114,12 @@ pub async fn set_name(db: &PgPool, user_id: Uuid, name: &str) -> Result<(), sqlx
     Ok(())
 }
 
-/// An enabled login that asked for a reset link.
+/// An enabled login that asked for a reset or sign-in link.
 pub struct ResetCandidate {
     pub id: Uuid,
     pub name: String,
-    /// Reset links it was sent in the last hour.
+    /// The links counted against its cap: resets sent in the last hour (a
+    /// reset link lives an hour), or sign-in links still usable.
     pub recent: i64,
 }
 
@@ -234,14 +235,15 @@ pub async fn remember_device(db: &PgPool, device: &str, user_id: Uuid) -> Result
     Ok(had_others)
 }
 
-/// An enabled client login by email, locked, with how many sign-in links it
-/// was sent in the last hour.
+/// An enabled client login by email, locked, with how many of its sign-in
+/// links are still usable (unused, unexpired): each sits in the login's
+/// own mailbox, so a cap on them can never keep the real person out.
 pub async fn link_candidate(conn: &mut PgConnection, email: &str) -> Result<Option<ResetCandidate>, sqlx::Error> {
     sqlx::query_as!(
         ResetCandidate,
         r#"SELECT u.id, u.name,
                   (SELECT count(*) FROM sign_in_links l
-                   WHERE l.user_id = u.id AND l.created_at > now() - interval '1 hour') AS "recent!"
+                   WHERE l.user_id = u.id AND l.used_at IS NULL AND l.expires_at > now()) AS "recent!"
            FROM users u WHERE u.email = $1 AND u.disabled_at IS NULL AND NOT u.is_staff FOR UPDATE"#,
         email
     )

@@ -336,6 +336,40 @@ async fn failures_from_many_addresses_never_lock_the_owner_out() {
 }
 
 #[tokio::test]
+async fn a_stranger_asking_for_sign_in_links_cannot_use_up_the_owners_way_in() {
+    let app = spawn_app().await;
+    app.register("Ann", "ann@example.com").await;
+    let links = |app: &crate::helpers::TestApp| {
+        app.mail.all().into_iter().filter(|m| m.to == "ann@example.com" && m.subject == "Your sign-in link").count()
+    };
+    // A stranger asks five times: three links are mailed, then no more.
+    let stranger = app.browser();
+    for _ in 0..5 {
+        assert_eq!(stranger.post_form("/login/link", &[("email", "ann@example.com")]).await.status, 200);
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(links(&app), 3);
+    // Ann asks too: nothing new is sent, but a link in her mailbox works.
+    let ann = app.browser();
+    ann.post_form("/login/link", &[("email", "ann@example.com")]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(links(&app), 3);
+    let mail = app.mail.all().into_iter().rev().find(|m| m.subject == "Your sign-in link").unwrap();
+    let link = link_in(&mail, &app, "/login/link/");
+    ann.post_form_from(&link, &link, &[]).await.assert_redirect_to("/");
+    // Using one frees a place at once; expired ones too (15 minutes later).
+    ann.post_form("/logout", &[]).await;
+    ann.post_form("/login/link", &[("email", "ann@example.com")]).await;
+    app.mail.wait_for("ann@example.com", "Your sign-in link").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(links(&app), 4);
+    sqlx::query("UPDATE sign_in_links SET expires_at = now() - interval '1 second'").execute(&app.db).await.unwrap();
+    ann.post_form("/login/link", &[("email", "ann@example.com")]).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(links(&app), 5);
+}
+
+#[tokio::test]
 async fn a_planted_device_cookie_is_replaced_at_sign_in_and_staff_get_no_sign_in_links() {
     let app = spawn_app().await;
     app.register("Ann", "ann@example.com").await;
