@@ -23,8 +23,8 @@ use tower_http::{
 };
 
 use crate::{
-    accounts, addresses, admin, auth, config::Config, dev_mailbox, domain::audit::AuditAction, error, error_pages,
-    health, invitations, mail, sections, security, state::AppState, users,
+    accounts, addresses, admin, api, auth, config::Config, dev_mailbox, domain::audit::AuditAction, error, error_pages,
+    health, invitations, mail, sections, security, state::AppState, tokens, users, webhooks,
 };
 
 /// The largest form we accept; every form in the panel is far smaller.
@@ -44,11 +44,14 @@ pub fn router(state: AppState) -> Router {
         .merge(invitations::router())
         .merge(security::router())
         .merge(users::router())
+        .merge(tokens::router())
+        .merge(webhooks::router())
         .merge(sections::router(&state))
         .merge(sections::services::control_panel_router(&state.config))
         .layer(middleware::from_fn_with_state(state.clone(), auth::csrf::ensure_anon_cookie));
     Router::new()
         .merge(pages)
+        .merge(api::router())
         .merge(health::router())
         .nest_service(
             "/static",
@@ -108,6 +111,7 @@ impl App {
             hasher: crate::hashing::Hasher::new(config.hash_concurrency),
             config: Arc::new(config),
             mail_wakeup: Arc::new(Notify::new()),
+            webhook_wakeup: Arc::new(Notify::new()),
         };
         let (stop_tx, _) = watch::channel(false);
         App { listener, state, stop_tx }
@@ -133,11 +137,18 @@ impl App {
             self.state.mail_wakeup.clone(),
             self.stop_tx.subscribe(),
         ));
-        let janitor = tokio::spawn(janitor(self.state.db.clone(), self.stop_tx.subscribe()));
+        let webhooks = tokio::spawn(webhooks::deliver::run(
+            self.state.db.clone(),
+            self.state.config.clone(),
+            self.state.webhook_wakeup.clone(),
+            self.stop_tx.subscribe(),
+        ));
+        let janitor = tokio::spawn(janitor(self.state.clone(), self.stop_tx.subscribe()));
         let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         let _ = self.stop_tx.send(true);
         let _ = worker.await;
+        let _ = webhooks.await;
         let _ = janitor.await;
         Ok(())
     }
@@ -145,8 +156,10 @@ impl App {
 
 /// Deletes what has expired: sessions past their timeouts (a support view
 /// that expires is recorded as ended, as one signed out is), old sign-in
-/// and registration attempts. Harmless to run on several copies at once.
-async fn janitor(db: PgPool, mut stop: watch::Receiver<bool>) {
+/// and registration attempts; and records invitations that expired
+/// unanswered. Harmless to run on several copies at once.
+async fn janitor(state: AppState, mut stop: watch::Receiver<bool>) {
+    let db = &state.db;
     loop {
         let result = sqlx::query!(
             r#"WITH gone AS (
@@ -165,10 +178,15 @@ async fn janitor(db: PgPool, mut stop: watch::Receiver<bool>) {
             auth::session::ABSOLUTE_TIMEOUT_HOURS as i32,
             AuditAction::SupportViewEnded.code()
         )
-        .execute(&db)
+        .execute(db)
         .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "janitor could not clean up");
+        }
+        match invitations::expiry::note_expired(db).await {
+            Ok(0) => {}
+            Ok(_) => state.wake_outboxes(),
+            Err(e) => tracing::warn!(error = %e, "janitor could not record expired invitations"),
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(600)) => {}

@@ -9,7 +9,7 @@ use sqlx::{
 };
 use uuid::Uuid;
 
-use crate::domain::audit::AuditAction;
+use crate::domain::{audit::AuditAction, webhook_event::WebhookEvent};
 
 pub struct Event<'a> {
     pub actor_id: Option<Uuid>,
@@ -21,17 +21,30 @@ pub struct Event<'a> {
     pub ip: &'a str,
 }
 
+/// Records the event and, in the same statement, queues its webhook
+/// deliveries for the account's endpoints subscribed to it: an event is
+/// announced exactly when its change commits, and never without it.
 pub async fn record(conn: &mut PgConnection, e: Event<'_>) -> Result<(), sqlx::Error> {
+    let event = WebhookEvent::of(e.action).map(WebhookEvent::code);
     sqlx::query!(
-        "INSERT INTO audit_events (actor_id, account_id, target_user_id, target_email, action, details, ip)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        r#"WITH ev AS (
+               INSERT INTO audit_events (actor_id, account_id, target_user_id, target_email, action, details, ip)
+               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING at
+           )
+           INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, body)
+           SELECT w.id, one.event_id, $8::text,
+                  json_build_object('id', one.event_id, 'type', $8::text, 'created_at', ev.at, 'account_id', $2::uuid,
+                                    'data', json_build_object('user_id', $3::uuid, 'email', $4::text, 'details', $6::jsonb))::text
+           FROM ev, (SELECT gen_random_uuid() AS event_id) one, webhook_endpoints w
+           WHERE $8::text IS NOT NULL AND w.account_id = $2 AND w.disabled_at IS NULL AND $8 = ANY (w.events)"#,
         e.actor_id,
         e.account_id,
         e.target_user_id,
         e.target_email,
         e.action as AuditAction,
         e.details,
-        e.ip
+        e.ip,
+        event
     )
     .execute(conn)
     .await?;

@@ -106,7 +106,7 @@ impl<'a> AccountChange<'a> {
     /// a redirect with a message (a page re-rendered, a sign-on link).
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await?;
-        self.state.mail_wakeup.notify_one();
+        self.state.wake_outboxes();
         Ok(())
     }
     /// A change by a member (or the owner) in their active account. The

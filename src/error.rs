@@ -207,6 +207,8 @@ pub fn error_page(status: StatusCode, title: &str, message: &str, request_id: Op
 /// 408) into pages, and logs internal failures with the request id.
 pub async fn render_errors(req: Request, next: Next) -> Response {
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+    // The API answers every error as a problem document, never a page.
+    let is_api = req.uri().path().starts_with("/api/");
     let res = next.run(req).await;
     let status = res.status();
     if let Some(InternalFailure(err)) = res.extensions().get::<InternalFailure>().cloned() {
@@ -220,6 +222,15 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     }
     let is_bare = !res.headers().contains_key(header::CONTENT_TYPE)
         || res.headers().get(header::CONTENT_TYPE) == Some(&HeaderValue::from_static("text/plain; charset=utf-8"));
+    if (status.is_client_error() || status.is_server_error()) && is_bare && is_api {
+        let mut problem = crate::api::problem::Problem::for_bare(status);
+        for (name, value) in res.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                problem.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        return problem;
+    }
     if (status.is_client_error() || status.is_server_error()) && is_bare {
         let message = match status {
             StatusCode::NOT_FOUND => "There is no page at this address.",

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod addresses;
 pub mod admin;
+pub mod api;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -24,5 +25,7 @@ pub mod sections;
 pub mod security;
 pub mod seed;
 pub mod state;
+pub mod tokens;
 pub mod users;
 pub mod web;
+pub mod webhooks;

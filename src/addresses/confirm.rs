@@ -184,6 +184,6 @@ pub async fn again(
     let flash = format!("We have sent a new link to {}. It works for 3 days.", user.email);
     session::set_flash(&mut *tx, user.session_id, &flash).await?;
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     Ok(Redirect::to("/").into_response())
 }

@@ -109,6 +109,7 @@ pub async fn transfer(tx: &mut AccountChange<'_>, t: &Transfer<'_>) -> Result<()
         sqlx::query!("DELETE FROM memberships WHERE account_id = $1 AND user_id = $2", t.account_id, old.id)
             .execute(&mut **tx)
             .await?;
+        crate::tokens::store::revoke_all_of(tx, t.account_id, old.id).await?;
     }
     sqlx::query!(
         "INSERT INTO memberships (account_id, user_id, is_owner, all_permissions) VALUES ($1, $2, true, true)
@@ -136,6 +137,9 @@ pub async fn transfer(tx: &mut AccountChange<'_>, t: &Transfer<'_>) -> Result<()
         "reason": t.reason,
     });
     tx.audit(AuditAction::OwnershipTransferred, target, details).await?;
+    // The previous owner's endpoints hear of the transfer (queued just
+    // above) and of nothing after it, until the new owner turns them on.
+    crate::webhooks::store::disable_all(tx, t.account_id).await?;
     let (old_name, old_email, new_name) = (old.name, old.email, new.name);
     let old_access = if t.keep_old_owner {
         "You keep access as a member with All Permissions."

@@ -130,7 +130,7 @@ pub async fn submit(
         Registered::EmailTaken => tell_address_owner(&mut tx, &state.config, &email).await?,
     }
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     web::render(&CheckMailPage { layout: Layout::signed_out(), email: email.to_string() })
 }
 

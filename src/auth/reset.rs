@@ -87,7 +87,7 @@ pub async fn forgot(
         audit::record(&mut tx, event).await?;
     }
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     let page = web::render(&ForgotPage {
         layout: Layout::signed_out(),
         csrf_token,

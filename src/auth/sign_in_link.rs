@@ -74,7 +74,7 @@ pub async fn request(
             .await?;
     }
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     web::render(&RequestPage { layout: Layout::signed_out(), csrf_token, sent: true, error: None })
 }
 

@@ -57,6 +57,11 @@ pub struct Config {
     pub clock: Clock,
     /// Staff logins must use two-factor sign-in before the staff area opens.
     pub staff_two_factor: bool,
+    /// Calls one API token may make per minute.
+    pub api_calls_per_minute: i32,
+    /// Webhook endpoints may be on private, loopback or link-local
+    /// addresses (and then plain http): for tests and closed networks only.
+    pub webhooks_allow_private: bool,
     /// Worked out once from BASE_URL and LISTEN_ADDR (see `allowed_hosts`).
     hosts: Vec<String>,
     origins: Vec<String>,
@@ -133,6 +138,8 @@ impl fmt::Debug for Config {
             .field("test_gateway_delay", &self.test_gateway_delay)
             .field("clock", &self.clock)
             .field("staff_two_factor", &self.staff_two_factor)
+            .field("api_calls_per_minute", &self.api_calls_per_minute)
+            .field("webhooks_allow_private", &self.webhooks_allow_private)
             .finish()
     }
 }
@@ -194,16 +201,16 @@ impl Config {
         // One core is left for serving pages while a sign-in flood hashes.
         let hash_concurrency =
             number(&get, "HASH_CONCURRENCY", (cores as u32).saturating_sub(1).max(1), 1, 64)? as usize;
-        let trust_x_forwarded_for = match get("TRUST_X_FORWARDED_FOR").as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => return Err(bad("TRUST_X_FORWARDED_FOR", "must be true or false")),
+        let flag = |name: &str, default: bool| match get(name).as_deref() {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(_) => Err(bad(name, "must be true or false")),
         };
-        let staff_two_factor = match get("STAFF_REQUIRE_TWO_FACTOR").as_deref() {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(_) => return Err(bad("STAFF_REQUIRE_TWO_FACTOR", "must be true or false")),
-        };
+        let trust_x_forwarded_for = flag("TRUST_X_FORWARDED_FOR", false)?;
+        let staff_two_factor = flag("STAFF_REQUIRE_TWO_FACTOR", true)?;
+        let webhooks_allow_private = flag("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", false)?;
+        let api_calls_per_minute = number(&get, "API_CALLS_PER_MINUTE", 120, 1, 1_000_000)? as i32;
         let invitations_per_hour = i64::from(number(&get, "INVITATIONS_PER_HOUR", 20, 1, 1_000_000)?);
         let account_mails_per_hour = i64::from(number(&get, "ACCOUNT_MAILS_PER_HOUR", 60, 1, 1_000_000)?);
         let invite_cooldown_minutes = i64::from(number(&get, "INVITE_RESEND_MINUTES", 10, 0, 1440)?);
@@ -248,6 +255,8 @@ impl Config {
             test_gateway_delay,
             clock: Clock::default(),
             staff_two_factor,
+            api_calls_per_minute,
+            webhooks_allow_private,
             hosts: hosts.clone(),
             origins: origins(&base_url, &hosts),
             base_url,

@@ -73,6 +73,12 @@ actions! {
     SessionsSignedOut => "user.sessions_signed_out", "Sessions signed out from Security";
     TwoFactorReset => "user.two_factor_reset", "Two-factor sign-in turned off by support";
     TwoFactorRuleChanged => "account.two_factor_rule", "Two-factor sign-in rule changed";
+    InvitationExpired => "invitation.expired", "Invitation expired";
+    ApiTokenCreated => "api_token.created", "API token created";
+    ApiTokenRevoked => "api_token.revoked", "API token revoked";
+    WebhookAdded => "webhook.added", "Webhook endpoint added";
+    WebhookRemoved => "webhook.removed", "Webhook endpoint removed";
+    WebhookEnabled => "webhook.enabled", "Webhook endpoint turned on again";
 }
 
 impl fmt::Display for AuditAction {

@@ -9,3 +9,4 @@ pub mod names;
 pub mod password;
 pub mod permissions;
 pub mod token;
+pub mod webhook_event;

@@ -219,6 +219,15 @@ impl Grant {
     }
 
     /// The chosen keys for the `permissions` column (empty for All).
+    /// What both grants allow: a token's grant narrowed to its creator's
+    /// grant at the moment of use. Can be an empty choice (nothing allowed).
+    pub fn narrowed_to(&self, other: &Grant) -> Grant {
+        match (self, other) {
+            (Grant::All, g) | (g, Grant::All) => g.clone(),
+            (Grant::Chosen(a), Grant::Chosen(b)) => Grant::Chosen(a.intersection(b).copied().collect()),
+        }
+    }
+
     pub fn keys(&self) -> Vec<String> {
         match self {
             Grant::All => Vec::new(),
@@ -251,6 +260,17 @@ mod tests {
         assert!(both.includes(&of(&[Permission::Invoices])) && both.includes(&both));
         assert!(!both.includes(&Grant::All));
         assert!(!of(&[Permission::Invoices]).includes(&both));
+    }
+
+    #[test]
+    fn a_narrowed_grant_allows_only_what_both_allow() {
+        let of = |ps: &[Permission]| Grant::Chosen(ps.iter().copied().collect());
+        let both = of(&[Permission::Contacts, Permission::Invoices]);
+        assert_eq!(Grant::All.narrowed_to(&Grant::All), Grant::All);
+        assert_eq!(Grant::All.narrowed_to(&both), both);
+        assert_eq!(both.narrowed_to(&Grant::All), both);
+        assert_eq!(both.narrowed_to(&of(&[Permission::Invoices, Permission::Quotes])), of(&[Permission::Invoices]));
+        assert_eq!(both.narrowed_to(&of(&[Permission::Quotes])), of(&[]));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The invitation link: what the invited person sees and does.
 
 pub mod accept;
+pub mod expiry;
 pub mod send;
 
 use askama::Template;
@@ -138,7 +139,7 @@ async fn accept(
     let flash = format!("You now have access to {}. You are working in it now.", accepted.account_name);
     session::switch_account(&mut *tx, user.session_id, accepted.account_id, &flash).await?;
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     Ok(Redirect::to("/").into_response())
 }
 
@@ -189,7 +190,7 @@ async fn sign_in_and_accept(
     let accepted = accept::accept(&mut tx, &token, &who).await?;
     login_store::record_sign_in(&mut *tx, user_id).await?;
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     let flash = format!("You now have access to {}. You are working in it now.", accepted.account_name);
     auth::sign_in_remembering_device(&state, &headers, user_id, Some(accepted.account_id), &ip, "/", Some(&flash)).await
 }
@@ -245,7 +246,7 @@ async fn register_and_accept(
     let who = Acceptor { user_id, email: email.as_str(), name: &name, is_staff: false, ip: &ip };
     let accepted = accept::accept(&mut tx, &token, &who).await?;
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     let flash =
         format!("Welcome! You now have access to {}. Your own account is in Switch Account.", accepted.account_name);
     auth::sign_in_remembering_device(&state, &headers, user_id, Some(accepted.account_id), &ip, "/", Some(&flash)).await
@@ -270,7 +271,7 @@ async fn decline(
     let mut tx = state.db.begin().await?;
     let account_name = accept::decline(&mut tx, &token, user.as_ref().map(|u| u.id), &ip).await?;
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     let layout = user.as_ref().map_or_else(Layout::signed_out, Layout::of);
     web::render(&DeclinedPage { layout, account_name })
 }

@@ -162,7 +162,7 @@ pub async fn invite(
     from: &Inviter<'_>,
     email: &Email,
     grant: &Grant,
-) -> Result<(), InviteError> {
+) -> Result<Uuid, InviteError> {
     if email.as_str() == from.owner_email {
         return Err(InviteError::OwnAddress(email.to_string()));
     }
@@ -229,7 +229,7 @@ pub async fn invite(
     queue_invitation_mail(change, from, email.as_str(), grant, &token, expires_at).await?;
     let details = serde_json::json!({ "invitation_id": id, "permissions": grant.describe() });
     change.audit(AuditAction::InvitationSent, Target { user_id: None, email: Some(email.as_str()) }, details).await?;
-    Ok(())
+    Ok(id)
 }
 
 /// Locks an invitation of the account; refuses closed ones.

@@ -79,10 +79,7 @@ async fn send_one(
         Err(e) => {
             let attempts = mail.attempts + 1;
             let give_up = attempts >= config.mail_max_attempts;
-            let delay = config
-                .mail_retry_base
-                .saturating_mul(1u32 << (attempts - 1).clamp(0, 16) as u32)
-                .min(Duration::from_secs(3600));
+            let delay = retry_delay(config, attempts);
             sqlx::query!(
                 "UPDATE mail_outbox SET attempts = $2, last_error = $3,
                         status = CASE WHEN $4 THEN 'failed' ELSE 'pending' END,
@@ -110,6 +107,12 @@ async fn send_one(
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// How long to wait after the `attempts`th failure: the base delay,
+/// doubled at each failure, at most an hour. Webhooks wait the same way.
+pub fn retry_delay(config: &Config, attempts: i32) -> Duration {
+    config.mail_retry_base.saturating_mul(1u32 << (attempts - 1).clamp(0, 16) as u32).min(Duration::from_secs(3600))
 }
 
 async fn deliver(config: &Config, transport: &AsyncSmtpTransport<Tokio1Executor>, mail: &Due) -> anyhow::Result<()> {

@@ -116,6 +116,6 @@ pub async fn new_browser(state: &AppState, user_id: Uuid, ip: &str) -> Result<()
     );
     tell(&mut conn, &state.config, user_id, AuditAction::NewBrowserSignIn, "New sign-in to your login", &message, ip)
         .await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     Ok(())
 }

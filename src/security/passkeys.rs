@@ -95,7 +95,7 @@ pub async fn add_finish(
     notices::passkey_added(&mut tx, &state.config, user.id, &name, &ip).await?;
     session::set_flash(&mut *tx, user.session_id, &format!("Passkey \"{name}\" added.")).await?;
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     Ok(([webauthn::clear_cookie(&state)], Redirect::to("/security")).into_response())
 }
 
@@ -122,7 +122,7 @@ pub async fn remove(
     notices::passkey_removed(&mut tx, &state.config, user.id, &name, &ip).await?;
     session::set_flash(&mut *tx, user.session_id, &format!("Passkey \"{name}\" removed.")).await?;
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     Ok(Redirect::to("/security").into_response())
 }
 

@@ -180,7 +180,7 @@ pub(super) async fn complete(
     // The half-signed-in session is the browser's "previous" one: it ends here.
     let res = auth::finish_sign_in(state, headers, &s).await?;
     sqlx::query!("DELETE FROM sessions WHERE id = $1", p.id).execute(&state.db).await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     Ok(res)
 }
 

@@ -96,7 +96,7 @@ pub async fn confirm(
     let codes = recovery::replace(&mut tx, user.id).await?;
     notices::two_factor_on(&mut tx, &state.config, user.id, &ip).await?;
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     web::render(&CodesPage { layout: Layout::of(&user), codes, just_turned_on: true })
 }
 
@@ -138,7 +138,7 @@ pub async fn turn_off(
     notices::two_factor_off(&mut tx, &state.config, user.id, &ip).await?;
     session::set_flash(&mut *tx, user.session_id, "Two-factor sign-in is off.").await?;
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
+    state.wake_outboxes();
     Ok(Redirect::to("/security").into_response())
 }
 

@@ -106,7 +106,7 @@ pub async fn submit(
     };
     let mut change = AccountChange::by_member(&state, &me, &ip).await?;
     match send::invite(&mut change, &Inviter::owner(&me, &state.config), &email, &grant).await {
-        Ok(()) => change.finish(&format!("Invitation sent to {email}. It is valid for 7 days."), "/users").await,
+        Ok(_) => change.finish(&format!("Invitation sent to {email}. It is valid for 7 days."), "/users").await,
         Err(InviteError::Internal(e)) => Err(e.into()),
         Err(e @ (InviteError::OverBudget(..) | InviteError::Cooldown(..))) => {
             if e.is_budget() {

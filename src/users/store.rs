@@ -148,6 +148,24 @@ pub async fn member(db: &PgPool, account_id: Uuid, user_id: Uuid) -> Result<Opti
     .await
 }
 
+/// An invitation of this account, or None (the API answers with it).
+pub async fn invitation(
+    conn: &mut sqlx::PgConnection,
+    account_id: Uuid,
+    id: Uuid,
+) -> Result<Option<InvitationRow>, sqlx::Error> {
+    sqlx::query_as!(
+        InvitationRow,
+        "SELECT id, email, all_permissions, permissions, sent_at, expires_at, accepted_at, cancelled_at, declined_at,
+                replaced_by
+         FROM invitations WHERE account_id = $1 AND id = $2",
+        account_id,
+        id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 /// Sets a member's permissions; false when they are not a member (any more).
 /// `reason`: why support made the change (staff give one; owners do not).
 pub async fn set_permissions(
@@ -200,6 +218,8 @@ pub async fn remove(change: &mut AccountChange<'_>, user_id: Uuid) -> Result<boo
     .fetch_optional(&mut **change)
     .await?;
     let Some(removed) = removed else { return Ok(false) };
+    let account_id = change.account_id.unwrap_or_default();
+    crate::tokens::store::revoke_all_of(change, account_id, user_id).await?;
     let email = removed.email;
     let details =
         serde_json::json!({ "had": Grant::from_row(removed.all_permissions, &removed.permissions).describe() });

@@ -11,6 +11,7 @@ mod grants;
 mod hostile;
 mod invitation_history;
 mod invitations;
+mod members_api;
 mod outside_drills;
 mod outside_systems;
 mod passkeys;

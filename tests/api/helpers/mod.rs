@@ -1,6 +1,7 @@
 //! The test harness: the real app on port 0, its own database, a loopback
 //! SMTP server, and browsers that keep cookies.
 
+pub mod api;
 pub mod browser;
 pub mod postgres;
 pub mod smtp;

@@ -1,0 +1,184 @@
+//! Where a webhook may be sent. An endpoint must be https on a public
+//! address: a panel that would post to 127.0.0.1, 10.0.0.5 or the cloud
+//! metadata address (169.254.169.254) on an owner's say-so is a door into
+//! the provider's own network. The check runs when the endpoint is added
+//! and again, in the resolver, at every delivery (a name can be pointed
+//! elsewhere later). `WEBHOOKS_ALLOW_PRIVATE_ADDRESSES` lifts it, for tests
+//! and closed networks only.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::Arc,
+};
+
+use reqwest::{
+    dns::{Addrs, Name, Resolve, Resolving},
+    Url,
+};
+
+/// True for an address on the open internet.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        // Shared address space (carrier-grade NAT), 100.64.0.0/10.
+        || (a == 100 && (64..128).contains(&b))
+        // Benchmarking, 198.18.0.0/15; reserved, 240.0.0.0/4.
+        || (a == 198 && (b == 18 || b == 19))
+        || a >= 240)
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        // Unique local fc00::/7, link-local fe80::/10, documentation 2001:db8::/32.
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8))
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("That is not a web address. Enter the full address, starting with https://.")]
+    NotUrl,
+    #[error("Webhook endpoints must use https://.")]
+    NotHttps,
+    #[error("Leave the user name and password out of the address; the signature proves deliveries are ours.")]
+    Credentials,
+    #[error("{0} is a private, loopback or link-local address: webhooks go only to addresses on the internet.")]
+    Private(String),
+    #[error("{0} could not be found. Check the address.")]
+    Unknown(String),
+}
+
+/// Checks an endpoint address as typed; returns it normalised.
+pub async fn check(raw: &str, allow_private: bool) -> Result<Url, AddressError> {
+    let url = Url::parse(raw.trim()).map_err(|_| AddressError::NotUrl)?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        "http" => return Err(AddressError::NotHttps),
+        _ => return Err(AddressError::NotUrl),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(AddressError::Credentials);
+    }
+    let host = url.host_str().ok_or(AddressError::NotUrl)?.to_string();
+    let port = url.port_or_known_default().unwrap_or(443);
+    if allow_private {
+        return Ok(url);
+    }
+    // An address literal (its brackets off) is checked as it is; a name by
+    // what it resolves to now.
+    let bare = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return if is_public(ip) { Ok(url) } else { Err(AddressError::Private(host)) };
+    }
+    let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((bare.as_str(), port)).await {
+        Ok(found) => found.collect(),
+        Err(_) => return Err(AddressError::Unknown(host)),
+    };
+    if addrs.is_empty() {
+        return Err(AddressError::Unknown(host));
+    }
+    if addrs.iter().any(|a| !is_public(a.ip())) {
+        return Err(AddressError::Private(host));
+    }
+    Ok(url)
+}
+
+/// The delivery client's resolver: a name that resolves to any private
+/// address is refused at connection time, so changing a name's records
+/// after the endpoint was added does not get around `check`.
+pub struct PublicOnly {
+    pub allow_private: bool,
+}
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            if !allow_private && found.iter().any(|a| !is_public(a.ip())) {
+                return Err(format!("{} resolves to a private address", name.as_str()).into());
+            }
+            Ok(Box::new(found.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// The client deliveries go through: no redirects (a 3xx is a failed
+/// delivery, never a second request somewhere else), short timeouts, and
+/// the resolver above.
+pub fn client(allow_private: bool) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(10))
+        .user_agent(concat!("panel-webhooks/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(PublicOnly { allow_private }))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_loopback_and_link_local_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:10.0.0.1",
+            "::",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip} counted as public");
+        }
+        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip} counted as private");
+        }
+    }
+
+    #[tokio::test]
+    async fn endpoint_addresses_must_be_https_and_public() {
+        assert_eq!(check("http://example.com/hook", false).await, Err(AddressError::NotHttps));
+        assert_eq!(check("ftp://example.com/", false).await, Err(AddressError::NotUrl));
+        assert_eq!(check("not a url", false).await, Err(AddressError::NotUrl));
+        assert_eq!(check("https://u:p@example.com/", false).await, Err(AddressError::Credentials));
+        assert_eq!(check("https://127.0.0.1/hook", false).await, Err(AddressError::Private("127.0.0.1".into())));
+        assert_eq!(check("https://[::1]:8443/", false).await, Err(AddressError::Private("[::1]".into())));
+        assert_eq!(check("https://localhost/hook", false).await, Err(AddressError::Private("localhost".into())));
+        assert_eq!(
+            check("https://169.254.169.254/", false).await,
+            Err(AddressError::Private("169.254.169.254".into()))
+        );
+        assert!(check("https://93.184.216.34/hook", false).await.is_ok());
+        assert!(check("http://127.0.0.1:9/hook", true).await.is_ok());
+    }
+}

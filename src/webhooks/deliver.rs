@@ -1,0 +1,152 @@
+//! The webhook worker: delivers each endpoint's events in the order they
+//! happened, once each, with the mail outbox's retry and backoff.
+//!
+//! An endpoint is claimed with `FOR UPDATE SKIP LOCKED` on its row for the
+//! length of one delivery, so several server copies never post the same
+//! event twice, and never two events of one endpoint at once. Only the
+//! oldest pending delivery of an endpoint is ever tried: while it fails,
+//! the ones after it wait, so a receiver that recovers gets them in order.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::sync::{watch, Notify};
+use uuid::Uuid;
+
+use super::{address, signature};
+use crate::{config::Config, mail::worker::retry_delay};
+
+pub async fn run(db: PgPool, config: Arc<Config>, wakeup: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    let client = match address::client(config.webhooks_allow_private) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook client could not be built; deliveries wait");
+            return;
+        }
+    };
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        match deliver_one(&db, &config, &client).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "webhook worker could not reach the database"),
+        }
+        tokio::select! {
+            _ = wakeup.notified() => {}
+            _ = tokio::time::sleep(config.mail_poll_interval) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+struct Due {
+    id: i64,
+    endpoint_id: Uuid,
+    event_id: Uuid,
+    event_type: String,
+    body: String,
+    attempts: i32,
+    url: String,
+    secret: String,
+}
+
+/// Tries the head delivery of one due endpoint; true when one was tried.
+pub async fn deliver_one(db: &PgPool, config: &Config, client: &reqwest::Client) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let due = sqlx::query_as!(
+        Due,
+        r#"SELECT d.id AS "id!", e.id AS endpoint_id, d.event_id AS "event_id!", d.event_type AS "event_type!",
+                  d.body AS "body!", d.attempts AS "attempts!", e.url, e.secret
+           FROM webhook_endpoints e
+           CROSS JOIN LATERAL (SELECT id, event_id, event_type, body, attempts, next_attempt_at
+                               FROM webhook_deliveries
+                               WHERE endpoint_id = e.id AND status = 'pending'
+                               ORDER BY id LIMIT 1) d
+           WHERE d.next_attempt_at <= now()
+           ORDER BY d.next_attempt_at, d.id
+           LIMIT 1 FOR UPDATE OF e SKIP LOCKED"#
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(due) = due else { return Ok(false) };
+    let outcome = post(config, client, &due).await;
+    match &outcome {
+        Ok(status) => {
+            sqlx::query!(
+                "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, last_attempt_at = now(),
+                        response_status = $2, last_error = NULL
+                 WHERE id = $1",
+                due.id,
+                i32::from(*status)
+            )
+            .execute(&mut *tx)
+            .await?;
+            tracing::info!(delivery_id = due.id, endpoint_id = %due.endpoint_id, event = %due.event_type, "webhook delivered");
+        }
+        Err((status, error)) => {
+            let attempts = due.attempts + 1;
+            let give_up = attempts >= config.mail_max_attempts;
+            sqlx::query!(
+                "UPDATE webhook_deliveries SET attempts = $2, last_attempt_at = now(), response_status = $3,
+                        last_error = $4, status = CASE WHEN $5 THEN 'failed' ELSE 'pending' END,
+                        next_attempt_at = now() + make_interval(secs => $6)
+                 WHERE id = $1",
+                due.id,
+                attempts,
+                status.map(i32::from),
+                error,
+                give_up,
+                retry_delay(config, attempts).as_secs_f64()
+            )
+            .execute(&mut *tx)
+            .await?;
+            tracing::warn!(delivery_id = due.id, endpoint_id = %due.endpoint_id, attempts, give_up, error = %error, "webhook not delivered");
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Posts one delivery. Ok(status) for a 2xx answer; anything else (a
+/// redirect included) is a failure with the status, if there was one.
+async fn post(config: &Config, client: &reqwest::Client, due: &Due) -> Result<u16, (Option<u16>, String)> {
+    // An endpoint's address is checked again: an address literal is not
+    // looked up, so the resolver alone would not see it.
+    if let Err(e) = address::check(&due.url, config.webhooks_allow_private).await {
+        return Err((None, e.to_string()));
+    }
+    let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let answer = client
+        .post(&due.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(signature::HEADER, signature::sign(&due.secret, timestamp, &due.body))
+        .header("panel-event", &due.event_type)
+        .header("panel-event-id", due.event_id.to_string())
+        .header("panel-delivery", due.id.to_string())
+        .body(due.body.clone())
+        .send()
+        .await;
+    match answer {
+        Ok(res) if res.status().is_success() => Ok(res.status().as_u16()),
+        Ok(res) if res.status().is_redirection() => {
+            Err((Some(res.status().as_u16()), "the endpoint answered with a redirect, which is not followed".into()))
+        }
+        Ok(res) => Err((Some(res.status().as_u16()), format!("the endpoint answered {}", res.status()))),
+        Err(e) => Err((None, describe(&e))),
+    }
+}
+
+/// A transport error in words an owner can act on (the full chain: the
+/// top-level message alone is often just "error sending request").
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text.chars().take(500).collect()
+}
