@@ -108,7 +108,7 @@ async fn the_menu_under_hello_works_without_javascript_and_shows_user_management
     let b = app.register("Ann", "ann@example.com").await;
     let home = b.get("/").await;
     let items = home.texts("details.menu li");
-    assert_eq!(items, vec!["User Management", "Switch Account", "Profile", "Security", "Sign out"]);
+    assert_eq!(items, vec!["User Management", "Switch Account", "API tokens", "Profile", "Security", "Sign out"]);
     assert_eq!(home.attr("details.menu a[href='/users']", "href").as_deref(), Some("/users"));
     assert!(!home.body.contains("<script"), "no scripts needed");
 }

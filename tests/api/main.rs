@@ -21,3 +21,4 @@ mod staff;
 mod switch_account;
 mod two_factor;
 mod user_management;
+mod webhooks;

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod browser;
 pub mod postgres;
+pub mod receiver;
 pub mod smtp;
 
 use std::{collections::HashMap, time::Duration};
