@@ -404,3 +404,26 @@ async fn the_openapi_document_describes_every_api_route_and_nothing_else() {
     assert!(!schema_errors(&doc, &pointer, &json!({ "items": 5 })).is_empty());
     assert!(!schema_errors(&doc, &pointer, &json!({ "items": [{ "user_id": "x" }], "next_cursor": null })).is_empty());
 }
+
+#[tokio::test]
+async fn the_owner_sees_and_revokes_any_token_with_access_and_nobody_else_can() {
+    let app = spawn_app().await;
+    let owner = app.register("Ann", "ann@example.com").await;
+    let bob = app.member_of(&owner, "Ann's account", "Bob", "bob@example.com", &["tickets"]).await;
+    let bob_api = Api::new(&app, Some(&app.make_token(&bob, "Bob's script", &["tickets"], false).await));
+    let listed = owner.get("/users/tokens").await.texts("#tokens tbody tr").join(" ");
+    assert!(listed.contains("Bob's script") && listed.contains("bob@example.com"), "{listed}");
+    assert_eq!(bob.get("/users/tokens").await.status, 403, "members do not see the account's tokens");
+    let id: String = sqlx::query_scalar("SELECT id::text FROM api_tokens").fetch_one(&app.db).await.unwrap();
+    let zed = app.register("Zed", "zed@example.com").await;
+    assert_eq!(zed.post_form(&format!("/users/tokens/{id}/revoke"), &[]).await.status, 404, "another owner");
+    assert_eq!(zed.post_form(&format!("/api-tokens/{id}/revoke"), &[]).await.status, 404, "not Zed's own");
+    assert_eq!(bob_api.get("/api/v1/account").await.status, 200);
+    owner.post_form(&format!("/users/tokens/{id}/revoke"), &[]).await.assert_redirect_to("/users/tokens");
+    assert_eq!(bob_api.get("/api/v1/account").await.status, 401);
+    assert!(
+        !owner.get("/users/tokens").await.texts("#tokens tbody tr").join(" ").contains("Bob's script"),
+        "only usable tokens are listed"
+    );
+    assert!(bob.get("/api-tokens").await.texts("#tokens tbody tr").join(" ").contains("Revoked"));
+}
