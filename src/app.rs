@@ -156,8 +156,8 @@ impl App {
 
 /// Deletes what has expired: sessions past their timeouts (a support view
 /// that expires is recorded as ended, as one signed out is), old sign-in
-/// and registration attempts; and records invitations that expired
-/// unanswered. Harmless to run on several copies at once.
+/// and registration attempts; records invitations that expired unanswered;
+/// mails about access that ends on a date. Harmless to run on several copies at once.
 async fn janitor(state: AppState, mut stop: watch::Receiver<bool>) {
     let db = &state.db;
     loop {
@@ -187,6 +187,11 @@ async fn janitor(state: AppState, mut stop: watch::Receiver<bool>) {
             Ok(0) => {}
             Ok(_) => state.wake_outboxes(),
             Err(e) => tracing::warn!(error = %e, "janitor could not record expired invitations"),
+        }
+        match users::endings::mail_due(db, state.config.clock.now()).await {
+            Ok(0) => {}
+            Ok(_) => state.wake_outboxes(),
+            Err(e) => tracing::warn!(error = %e, "janitor could not mail about access that ends"),
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(600)) => {}

@@ -121,9 +121,10 @@ impl<'a> AccountChange<'a> {
         let mut change = AccountChange::begin(state, m.user.session_id, m.user.id, Some(m.account.id), ip).await?;
         let still = sqlx::query!(
             "SELECT is_owner, all_permissions, permissions FROM memberships
-             WHERE account_id = $1 AND user_id = $2 FOR SHARE",
+             WHERE account_id = $1 AND user_id = $2 AND (access_until IS NULL OR access_until > $3) FOR SHARE",
             m.account.id,
-            m.user.id
+            m.user.id,
+            state.config.clock.now()
         )
         .fetch_optional(&mut *change.tx)
         .await?;

@@ -24,6 +24,11 @@ impl Clock {
         }
     }
 
+    /// The time now, as a timestamp.
+    pub fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp(self.unix_now() as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+
     /// Moves a manual clock by `seconds` (back when negative); the system
     /// clock cannot be moved.
     pub fn advance(&self, seconds: i64) {

@@ -93,7 +93,7 @@ async fn accessible(
          JOIN accounts a ON a.id = m.account_id
          JOIN memberships om ON om.account_id = a.id AND om.is_owner
          JOIN users o ON o.id = om.user_id
-         WHERE m.user_id = $1 {filter} {cursor}
+         WHERE m.user_id = $1 AND (m.access_until IS NULL OR m.access_until > now()) {filter} {cursor}
          ORDER BY NOT m.is_owner, m.created_at, m.account_id
          LIMIT $2"
     );
@@ -166,21 +166,27 @@ async fn switch(
     // An account that requires two-factor sign-in opens only to members who have it.
     let target = sqlx::query!(
         r#"WITH target AS (
-               SELECT a.id, a.name, a.require_two_factor AND NOT m.is_owner AND NOT has_two_factor($1) AS refused
+               SELECT a.id, a.name, a.require_two_factor AND NOT m.is_owner AND NOT has_two_factor($1) AS refused,
+                      m.access_until <= $4 AS ended
                FROM memberships m JOIN accounts a ON a.id = m.account_id
                WHERE m.user_id = $1 AND m.account_id = $2
            ), upd AS (
                UPDATE sessions SET active_account_id = target.id, flash = 'You are now working in ' || target.name || '.'
-               FROM target WHERE sessions.id = $3 AND NOT target.refused
+               FROM target WHERE sessions.id = $3 AND NOT target.refused AND target.ended IS NOT TRUE
            )
-           SELECT name AS "name!", refused AS "refused!" FROM target"#,
+           SELECT name AS "name!", refused AS "refused!", ended FROM target"#,
         user.id,
         form.account_id,
-        user.session_id
+        user.session_id,
+        state.config.clock.now()
     )
     .fetch_optional(&state.db)
     .await?;
     match target {
+        Some(t) if t.ended == Some(true) => Err(AppError::Forbidden(format!(
+            "Your access to {} has ended. Ask its owner if you need it again.",
+            t.name
+        ))),
         Some(t) if t.refused => {
             let flash = format!(
                 "{} requires two-factor sign-in for everyone with access. Set it up here, then switch to it.",

@@ -51,7 +51,7 @@ impl FromRequestParts<AppState> for ApiCaller {
         if !well_formed {
             return Err(Problem::unauthorized("This API token is not valid."));
         }
-        let Some(c) = store::authenticate(&state.db, secret, &ip).await? else {
+        let Some(c) = store::authenticate(&state.db, secret, &ip, state.config.clock.now()).await? else {
             return Err(Problem::unauthorized(store::refusal(&state.db, secret).await?));
         };
         let limit = state.config.api_calls_per_minute;

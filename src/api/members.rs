@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{
     caller::ApiOwner,
     problem::Problem,
-    schema::{GrantJson, MemberJson, MemberPage, PageQuery},
+    schema::{check_until, MemberAccess, MemberJson, MemberPage, PageQuery},
     ApiJson, ApiPath,
 };
 use crate::{change::AccountChange, state::AppState, users::store};
@@ -51,22 +51,24 @@ pub async fn get_member(
     Ok(Json(member.into()))
 }
 
-/// Replaces the member's permissions (Manage Permissions).
+/// Replaces the member's permissions and end date (Manage Permissions).
 #[utoipa::path(put, path = "/api/v1/members/{user_id}/permissions", tag = "members",
     params(("user_id" = Uuid, Path, description = "The member's user id")),
-    request_body = GrantJson,
+    request_body = MemberAccess,
     responses((status = 200, description = "The member, with the new permissions", body = MemberJson)))]
 pub async fn set_permissions(
     State(state): State<AppState>,
     ApiOwner(caller): ApiOwner,
     ApiPath(user_id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<GrantJson>,
+    ApiJson(body): ApiJson<MemberAccess>,
 ) -> Result<Json<MemberJson>, Problem> {
     let account_id = caller.member.account.id;
     store::member(&state.db, account_id, user_id).await?.ok_or_else(not_a_member)?;
-    let grant = body.parse()?;
+    let grant = body.permissions.parse()?;
+    check_until(body.access_until, state.config.clock.now())?;
     let mut change = AccountChange::by_member(&state, &caller.member, &caller.ip).await?;
-    if !store::set_permissions(&mut change, user_id, &grant, None).await? {
+    let until = store::EndDate::To(body.access_until);
+    if !store::set_permissions(&mut change, user_id, &grant, until, None).await? {
         return Err(not_a_member());
     }
     change.commit().await?;

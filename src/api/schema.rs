@@ -68,6 +68,9 @@ pub struct MemberJson {
     pub last_sign_in_at: Option<OffsetDateTime>,
     /// The member signs in with a second step.
     pub two_factor: bool,
+    /// When the member's access ends (or ended); null: no end.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub access_until: Option<OffsetDateTime>,
 }
 
 impl From<MemberRow> for MemberJson {
@@ -80,6 +83,7 @@ impl From<MemberRow> for MemberJson {
             added_at: m.created_at,
             last_sign_in_at: m.last_sign_in_at,
             two_factor: m.two_factor,
+            access_until: m.access_until,
         }
     }
 }
@@ -106,6 +110,9 @@ pub struct InvitationJson {
     pub sent_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
+    /// When the access it offers ends; null: no end.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub access_until: Option<OffsetDateTime>,
 }
 
 impl From<InvitationRow> for InvitationJson {
@@ -126,6 +133,7 @@ impl From<InvitationRow> for InvitationJson {
             email: i.email,
             sent_at: i.sent_at,
             expires_at: i.expires_at,
+            access_until: i.access_until,
         }
     }
 }
@@ -217,4 +225,26 @@ pub struct TokenJson {
 pub struct NewInvitation {
     pub email: String,
     pub permissions: GrantJson,
+    /// When the access ends (RFC 3339); leave out for no end.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub access_until: Option<OffsetDateTime>,
+}
+
+/// A member's access, as Manage Permissions sets it.
+#[derive(Deserialize, ToSchema)]
+pub struct MemberAccess {
+    pub permissions: GrantJson,
+    /// When the access ends (RFC 3339); null or left out: no end.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub access_until: Option<OffsetDateTime>,
+}
+
+/// An end date sent to the API must be in the future.
+pub fn check_until(until: Option<OffsetDateTime>, now: OffsetDateTime) -> Result<(), Problem> {
+    match until {
+        Some(at) if at <= now => {
+            Err(Problem::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "access_until must be in the future."))
+        }
+        _ => Ok(()),
+    }
 }

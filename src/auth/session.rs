@@ -182,10 +182,13 @@ FROM s
 JOIN users u ON u.id = s.user_id AND u.disabled_at IS NULL
 LEFT JOIN users imp ON imp.id = s.impersonator_id
 LEFT JOIN memberships m ON m.account_id = s.active_account_id AND m.user_id = s.user_id
+      AND (m.access_until IS NULL OR m.access_until > $4)
 LEFT JOIN accounts a ON a.id = m.account_id"#,
         token::hash(token),
         IDLE_TIMEOUT_MINUTES as i32,
-        ABSOLUTE_TIMEOUT_HOURS as i32
+        ABSOLUTE_TIMEOUT_HOURS as i32,
+        // Access with an end date stops at the first request after it.
+        state.config.clock.now()
     )
     .fetch_optional(&state.db)
     .await?;

@@ -79,6 +79,7 @@ actions! {
     WebhookAdded => "webhook.added", "Webhook endpoint added";
     WebhookRemoved => "webhook.removed", "Webhook endpoint removed";
     WebhookEnabled => "webhook.enabled", "Webhook endpoint turned on again";
+    MemberAccessEnded => "member.access_ended", "Access ended on its end date";
 }
 
 impl fmt::Display for AuditAction {

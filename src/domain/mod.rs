@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod cursor;
 pub mod email;
+pub mod end_date;
 pub mod invitation;
 pub mod money;
 pub mod names;

@@ -33,6 +33,8 @@ pub struct Offer {
     pub declined_at: Option<OffsetDateTime>,
     /// When the invitation that replaced this one was sent.
     pub newer_sent_at: Option<OffsetDateTime>,
+    /// When the access it offers ends, if it does.
+    pub access_until: Option<OffsetDateTime>,
     /// Whether a login with the invited address exists already.
     pub has_login: bool,
     /// The account requires two-factor sign-in of everyone with access.
@@ -97,7 +99,7 @@ pub async fn find(db: &PgPool, token: &str) -> Result<Option<Offer>, sqlx::Error
         Offer,
         r#"SELECT i.email, i.account_id, a.name AS account_name, u.name AS "inviter_name?", u.email AS "inviter_email?",
                   i.all_permissions, i.permissions, i.expires_at, i.accepted_at, i.cancelled_at, i.declined_at,
-                  n.sent_at AS "newer_sent_at?",
+                  n.sent_at AS "newer_sent_at?", i.access_until,
                   EXISTS (SELECT 1 FROM users x WHERE x.email = i.email) AS "has_login!",
                   a.require_two_factor AS requires_two_factor
            FROM invitations i JOIN accounts a ON a.id = i.account_id LEFT JOIN users u ON u.id = i.invited_by
@@ -138,6 +140,10 @@ pub enum AcceptError {
         "{0} requires two-factor sign-in for everyone with access. Set it up on your Security page, then open this invitation again to accept it."
     )]
     TwoFactorRequired(String),
+    #[error(
+        "The access this invitation offered to {0} has already ended. Ask the account owner for a new invitation."
+    )]
+    AccessEnded(String),
     #[error(transparent)]
     Internal(Internal),
 }
@@ -152,7 +158,8 @@ impl From<AcceptError> for AppError {
             | AcceptError::Cancelled
             | AcceptError::Used
             | AcceptError::Declined
-            | AcceptError::Superseded(_) => AppError::Gone(message),
+            | AcceptError::Superseded(_)
+            | AcceptError::AccessEnded(_) => AppError::Gone(message),
             AcceptError::WrongLogin(_) | AcceptError::Staff | AcceptError::TwoFactorRequired(_) => {
                 AppError::Forbidden(message)
             }
@@ -173,6 +180,8 @@ pub struct Acceptor<'a> {
     pub name: &'a str,
     pub is_staff: bool,
     pub ip: &'a str,
+    /// The time now (the access an invitation offers may already have ended).
+    pub now: OffsetDateTime,
 }
 
 /// An invitation row locked by its token, and why it can no longer be
@@ -184,6 +193,7 @@ struct Locked {
     email: String,
     all_permissions: bool,
     permissions: Vec<String>,
+    access_until: Option<OffsetDateTime>,
     requires_two_factor: bool,
     refusal: Option<AcceptError>,
 }
@@ -196,7 +206,7 @@ async fn lock(conn: &mut PgConnection, token: &str) -> Result<Locked, AcceptErro
     }
     let row = sqlx::query!(
         r#"SELECT i.id, i.account_id, a.name, i.email, i.all_permissions, i.permissions, i.expires_at, i.accepted_at,
-                  i.cancelled_at, i.declined_at, n.sent_at AS "newer_sent_at?", a.require_two_factor
+                  i.cancelled_at, i.declined_at, n.sent_at AS "newer_sent_at?", a.require_two_factor, i.access_until
            FROM invitations i JOIN accounts a ON a.id = i.account_id LEFT JOIN invitations n ON n.id = i.replaced_by
            WHERE i.token_hash = $1 FOR UPDATE OF i"#,
         token::hash(token)
@@ -219,6 +229,7 @@ async fn lock(conn: &mut PgConnection, token: &str) -> Result<Locked, AcceptErro
         email: row.email,
         all_permissions: row.all_permissions,
         permissions: row.permissions,
+        access_until: row.access_until,
         requires_two_factor: row.require_two_factor,
     })
 }
@@ -242,13 +253,17 @@ pub async fn accept(conn: &mut PgConnection, token: &str, who: &Acceptor<'_>) ->
     if row.requires_two_factor && !crate::security::store::two_factor_on(&mut *conn, who.user_id).await? {
         return Err(AcceptError::TwoFactorRequired(account_name));
     }
+    if row.access_until.is_some_and(|until| until <= who.now) {
+        return Err(AcceptError::AccessEnded(account_name));
+    }
     let inserted = sqlx::query!(
-        "INSERT INTO memberships (account_id, user_id, all_permissions, permissions) VALUES ($1, $2, $3, $4)
+        "INSERT INTO memberships (account_id, user_id, all_permissions, permissions, access_until) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (account_id, user_id) DO NOTHING",
         account_id,
         who.user_id,
         all,
-        &keys
+        &keys,
+        row.access_until
     )
     .execute(&mut *conn)
     .await?;

@@ -25,7 +25,7 @@ use crate::{
     error::AppError,
     layout::Layout,
     state::AppState,
-    web::{self, ClientIp},
+    web::{self, filters, ClientIp},
 };
 use accept::{AcceptError, Acceptor, Offer};
 
@@ -134,7 +134,14 @@ async fn accept(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
     let mut tx = state.db.begin().await?;
-    let who = Acceptor { user_id: user.id, email: &user.email, name: &user.name, is_staff: user.is_staff, ip: &ip };
+    let who = Acceptor {
+        user_id: user.id,
+        email: &user.email,
+        name: &user.name,
+        is_staff: user.is_staff,
+        ip: &ip,
+        now: state.config.clock.now(),
+    };
     let accepted = accept::accept(&mut tx, &token, &who).await?;
     let flash = format!("You now have access to {}. You are working in it now.", accepted.account_name);
     session::switch_account(&mut *tx, user.session_id, accepted.account_id, &flash).await?;
@@ -186,7 +193,7 @@ async fn sign_in_and_accept(
         return auth::sign_in_remembering_device(&state, &headers, user_id, account, &ip, &next, None).await;
     }
     let mut tx = state.db.begin().await?;
-    let who = Acceptor { user_id, email: &offer.email, name: &name, is_staff, ip: &ip };
+    let who = Acceptor { user_id, email: &offer.email, name: &name, is_staff, ip: &ip, now: state.config.clock.now() };
     let accepted = accept::accept(&mut tx, &token, &who).await?;
     login_store::record_sign_in(&mut *tx, user_id).await?;
     tx.commit().await?;
@@ -243,7 +250,14 @@ async fn register_and_accept(
         let own = Some(own_account_id);
         return auth::sign_in_remembering_device(&state, &headers, user_id, own, &ip, "/security", Some(&flash)).await;
     }
-    let who = Acceptor { user_id, email: email.as_str(), name: &name, is_staff: false, ip: &ip };
+    let who = Acceptor {
+        user_id,
+        email: email.as_str(),
+        name: &name,
+        is_staff: false,
+        ip: &ip,
+        now: state.config.clock.now(),
+    };
     let accepted = accept::accept(&mut tx, &token, &who).await?;
     tx.commit().await?;
     state.wake_outboxes();

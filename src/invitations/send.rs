@@ -162,6 +162,7 @@ pub async fn invite(
     from: &Inviter<'_>,
     email: &Email,
     grant: &Grant,
+    access_until: Option<OffsetDateTime>,
 ) -> Result<Uuid, InviteError> {
     if email.as_str() == from.owner_email {
         return Err(InviteError::OwnAddress(email.to_string()));
@@ -210,8 +211,9 @@ pub async fn invite(
     let token = token::generate();
     let id = Uuid::new_v4();
     let expires_at = sqlx::query_scalar!(
-        "INSERT INTO invitations (id, account_id, email, token_hash, all_permissions, permissions, invited_by, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(days => $8)) RETURNING expires_at",
+        "INSERT INTO invitations (id, account_id, email, token_hash, all_permissions, permissions, invited_by, expires_at,
+                                  access_until)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(days => $8), $9) RETURNING expires_at",
         id,
         from.account_id,
         email.as_str(),
@@ -219,7 +221,8 @@ pub async fn invite(
         grant.is_all(),
         &grant.keys(),
         change.actor_id,
-        VALID_DAYS as i32
+        VALID_DAYS as i32,
+        access_until
     )
     .fetch_one(&mut **change)
     .await?;
@@ -227,7 +230,10 @@ pub async fn invite(
         sqlx::query!("UPDATE invitations SET replaced_by = $2 WHERE id = $1", old, id).execute(&mut **change).await?;
     }
     queue_invitation_mail(change, from, email.as_str(), grant, &token, expires_at).await?;
-    let details = serde_json::json!({ "invitation_id": id, "permissions": grant.describe() });
+    let mut details = serde_json::json!({ "invitation_id": id, "permissions": grant.describe() });
+    if let Some(until) = access_until {
+        details["access_until"] = web::datetime(&until).into();
+    }
     change.audit(AuditAction::InvitationSent, Target { user_id: None, email: Some(email.as_str()) }, details).await?;
     Ok(id)
 }

@@ -125,6 +125,29 @@ impl OwnershipChanged<'_> {
     }
 }
 
+/// Access that ends on a date: "ends in three days", "has ended"; to the
+/// member and to the owner.
+pub struct AccessEnding<'a> {
+    pub name: &'a str,
+    pub subject: &'a str,
+    pub message: &'a str,
+}
+
+bodies!(AccessEnding, AccessEndingText, AccessEndingHtml, "mail/access_ending.txt", "mail/access_ending.html");
+
+impl AccessEnding<'_> {
+    pub fn to(&self, email: &str, account_id: uuid::Uuid) -> Result<Mail, askama::Error> {
+        Mail::new(
+            MailKind::Account,
+            email,
+            Some(account_id),
+            self.subject.to_string(),
+            &AccessEndingText { m: self },
+            &AccessEndingHtml { m: self },
+        )
+    }
+}
+
 pub struct InvitationDeclined<'a> {
     pub owner_name: &'a str,
     pub invited_email: &'a str,

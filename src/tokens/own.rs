@@ -8,7 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use time::{Date, OffsetDateTime, Time};
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::store::{self, NewToken, TokenRow};
@@ -18,7 +18,7 @@ use crate::{
         session::{CurrentUser, Member},
     },
     change::{AccountChange, Target},
-    domain::{audit::AuditAction, permissions::Grant},
+    domain::{audit::AuditAction, end_date, permissions::Grant},
     error::AppError,
     layout::Layout,
     state::AppState,
@@ -97,18 +97,7 @@ fn check(me: &Member, form: &CreateForm, today: Date) -> Result<(String, Grant, 
     if form.manage_users.is_some() && !me.account.is_owner {
         return Err(format!("Only the owner of {} can give a token Manage Users.", me.account.name));
     }
-    let expires_at = match form.expires_on.trim() {
-        "" => None,
-        raw => {
-            let day = Date::parse(raw, time::macros::format_description!("[year]-[month]-[day]"))
-                .map_err(|_| "Enter the end date as a date, such as 2027-01-31.".to_string())?;
-            if day <= today {
-                return Err("The end date must be after today.".into());
-            }
-            // The token works through the whole of its last day (UTC).
-            Some(day.with_time(Time::MIDNIGHT).assume_utc() + time::Duration::days(1))
-        }
-    };
+    let expires_at = end_date::parse(&form.expires_on, today).map_err(|e| e.to_string())?;
     Ok((name.to_string(), grant, expires_at))
 }
 

@@ -166,7 +166,12 @@ pub struct Caller {
 /// unexpired, its login enabled and still a member of the account. The
 /// same statement counts the call in the token's rate window and notes
 /// when and from where it was used.
-pub async fn authenticate(db: &PgPool, secret: &str, ip: &str) -> Result<Option<Caller>, sqlx::Error> {
+pub async fn authenticate(
+    db: &PgPool,
+    secret: &str,
+    ip: &str,
+    now: OffsetDateTime,
+) -> Result<Option<Caller>, sqlx::Error> {
     sqlx::query_as!(
         Caller,
         r#"WITH t AS (
@@ -183,9 +188,11 @@ pub async fn authenticate(db: &PgPool, secret: &str, ip: &str) -> Result<Option<
                   m.permissions AS member_permissions, t.window_calls, t.window_started_at
            FROM t JOIN users u ON u.id = t.user_id AND u.disabled_at IS NULL
            JOIN memberships m ON m.account_id = t.account_id AND m.user_id = t.user_id
+                AND (m.access_until IS NULL OR m.access_until > $3)
            JOIN accounts a ON a.id = t.account_id"#,
         token::hash(secret),
-        ip
+        ip,
+        now
     )
     .fetch_optional(db)
     .await

@@ -33,6 +33,8 @@ struct IndexPage {
     /// Keeps the other list's position in the pager links.
     members_at: String,
     invitations_at: String,
+    /// The clock's time, against which end dates are shown as passed.
+    now: time::OffsetDateTime,
 }
 
 #[derive(Deserialize)]
@@ -65,5 +67,6 @@ pub async fn page(
         invitations_at: q.iafter.unwrap_or_default(),
         requires_two_factor,
         owner_two_factor: me.user.two_factor,
+        now: state.config.clock.now(),
     })
 }

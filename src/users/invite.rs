@@ -18,6 +18,7 @@ use crate::{
     change::AccountChange,
     domain::{
         email::Email,
+        end_date,
         permissions::{Grant, Permission, PRESETS},
     },
     error::AppError,
@@ -34,6 +35,8 @@ struct InvitePage {
     layout: Layout,
     email: String,
     grant: GrantChoice,
+    /// The end date as typed (a day), or empty.
+    access_until: String,
     presets: &'static [(&'static str, &'static [Permission])],
     error: Option<String>,
 }
@@ -51,6 +54,7 @@ pub async fn page(Owner(me): Owner, Query(q): Query<InviteQuery>) -> Result<Resp
         layout: Layout::of(&me.user),
         email: String::new(),
         grant,
+        access_until: String::new(),
         presets: &PRESETS,
         error: None,
     })
@@ -63,6 +67,8 @@ pub struct InviteForm {
     mode: String,
     #[serde(default)]
     permissions: Vec<String>,
+    #[serde(default)]
+    access_until: String,
     /// A preset button was pressed: tick its boxes, keep the rest, send nothing.
     preset: Option<String>,
 }
@@ -86,6 +92,7 @@ pub async fn submit(
             layout: Layout::of(&me.user),
             email: form.email.chars().take(254).collect(),
             grant: GrantChoice::from_form(&form.mode, &form.permissions),
+            access_until: form.access_until.chars().take(20).collect(),
             presets: &PRESETS,
             error: Some(message),
         };
@@ -94,7 +101,9 @@ pub async fn submit(
     if let Some(name) = &form.preset {
         let grant = preset(name).ok_or_else(|| AppError::BadRequest(format!("\"{name}\" is not a preset.")))?;
         let email = form.email.chars().take(254).collect();
-        return web::render(&InvitePage { layout: Layout::of(&me.user), email, grant, presets: &PRESETS, error: None });
+        let access_until = form.access_until.chars().take(20).collect();
+        let layout = Layout::of(&me.user);
+        return web::render(&InvitePage { layout, email, grant, access_until, presets: &PRESETS, error: None });
     }
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
@@ -104,8 +113,12 @@ pub async fn submit(
         Ok(g) => g,
         Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
     };
+    let until = match end_date::parse(&form.access_until, state.config.clock.now().date()) {
+        Ok(until) => until,
+        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    };
     let mut change = AccountChange::by_member(&state, &me, &ip).await?;
-    match send::invite(&mut change, &Inviter::owner(&me, &state.config), &email, &grant).await {
+    match send::invite(&mut change, &Inviter::owner(&me, &state.config), &email, &grant, until).await {
         Ok(_) => change.finish(&format!("Invitation sent to {email}. It is valid for 7 days."), "/users").await,
         Err(InviteError::Internal(e)) => Err(e.into()),
         Err(e @ (InviteError::OverBudget(..) | InviteError::Cooldown(..))) => {

@@ -4,6 +4,7 @@
 //! SQL is in `store`.
 
 pub mod audit;
+pub mod endings;
 pub mod index;
 pub mod invite;
 pub mod permissions;
@@ -68,14 +69,16 @@ impl GrantChoice {
     }
 }
 
-/// The All Permissions / Choose Permissions part of a form, as sent (the
-/// invite form, Manage Permissions, and the staff's change of a member).
+/// Manage Permissions' form, as sent: the All Permissions / Choose
+/// Permissions choice, and when the access ends.
 #[derive(Deserialize)]
-pub struct GrantForm {
+pub struct AccessForm {
     #[serde(default)]
     pub mode: String,
     #[serde(default)]
     pub permissions: Vec<String>,
+    #[serde(default)]
+    pub access_until: String,
 }
 
 fn bad_cursor() -> AppError {

@@ -29,12 +29,34 @@ pub struct MemberRow {
     pub last_sign_in_at: Option<OffsetDateTime>,
     /// The member signs in with a second step.
     pub two_factor: bool,
+    /// When the member's access ends (or ended), if it does.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub access_until: Option<OffsetDateTime>,
 }
 
 impl MemberRow {
     pub fn grant(&self) -> Grant {
         Grant::from_row(self.all_permissions, &self.permissions)
     }
+
+    /// The end date as the forms show it (a day, or empty).
+    pub fn access_until_day(&self) -> String {
+        crate::domain::end_date::form_value(self.access_until)
+    }
+
+    /// Whether the access has ended by `now` (the row stays until the
+    /// owner removes or extends it).
+    pub fn ended(&self, now: &OffsetDateTime) -> bool {
+        self.access_until.is_some_and(|t| t <= *now)
+    }
+}
+
+/// What a change of permissions does to the end date: staff's form leaves
+/// it as it is; Manage Permissions and the API set it (None: no end).
+#[derive(Clone, Copy)]
+pub enum EndDate {
+    Unchanged,
+    To(Option<OffsetDateTime>),
 }
 
 #[derive(sqlx::FromRow, serde::Deserialize)]
@@ -54,6 +76,9 @@ pub struct InvitationRow {
     #[serde(with = "time::serde::rfc3339::option")]
     pub declined_at: Option<OffsetDateTime>,
     pub replaced_by: Option<Uuid>,
+    /// When the access it offers ends, if it does.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub access_until: Option<OffsetDateTime>,
 }
 
 impl InvitationRow {
@@ -104,13 +129,13 @@ pub async fn lists(
         "SELECT
            (SELECT coalesce(json_agg(x), '[]') FROM (
               SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at,
-                     has_two_factor(m.user_id) AS two_factor
+                     has_two_factor(m.user_id) AS two_factor, m.access_until
               FROM memberships m JOIN users u ON u.id = m.user_id
               WHERE m.account_id = $1 AND NOT m.is_owner {member_after}
               ORDER BY m.created_at, m.user_id LIMIT $2) x),
            (SELECT coalesce(json_agg(y), '[]') FROM (
               SELECT i.id, i.email, i.all_permissions, i.permissions, i.sent_at, i.expires_at, i.accepted_at, i.cancelled_at,
-                     i.declined_at, i.replaced_by
+                     i.declined_at, i.replaced_by, i.access_until
               FROM invitations i
               WHERE i.account_id = $1 {invitation_after}
               ORDER BY i.sent_at DESC, i.id DESC LIMIT $2) y)"
@@ -138,7 +163,7 @@ pub async fn member(db: &PgPool, account_id: Uuid, user_id: Uuid) -> Result<Opti
     sqlx::query_as!(
         MemberRow,
         r#"SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at,
-                  has_two_factor(m.user_id) AS "two_factor!"
+                  has_two_factor(m.user_id) AS "two_factor!", m.access_until
            FROM memberships m JOIN users u ON u.id = m.user_id
            WHERE m.account_id = $1 AND m.user_id = $2 AND NOT m.is_owner"#,
         account_id,
@@ -157,7 +182,7 @@ pub async fn invitation(
     sqlx::query_as!(
         InvitationRow,
         "SELECT id, email, all_permissions, permissions, sent_at, expires_at, accepted_at, cancelled_at, declined_at,
-                replaced_by
+                replaced_by, access_until
          FROM invitations WHERE account_id = $1 AND id = $2",
         account_id,
         id
@@ -172,11 +197,12 @@ pub async fn set_permissions(
     change: &mut AccountChange<'_>,
     user_id: Uuid,
     grant: &Grant,
+    until: EndDate,
     reason: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     let account_id = change.account_id;
     let before = sqlx::query!(
-        "SELECT m.all_permissions, m.permissions, u.email FROM memberships m JOIN users u ON u.id = m.user_id
+        "SELECT m.all_permissions, m.permissions, m.access_until, u.email FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.account_id = $1 AND m.user_id = $2 AND NOT m.is_owner FOR UPDATE OF m",
         account_id as Option<Uuid>,
         user_id
@@ -184,12 +210,21 @@ pub async fn set_permissions(
     .fetch_optional(&mut **change)
     .await?;
     let Some(before) = before else { return Ok(false) };
+    let after_until = match until {
+        EndDate::Unchanged => before.access_until,
+        EndDate::To(at) => at,
+    };
+    // A new date gets its own "ends soon" and "ended" mails.
     sqlx::query!(
-        "UPDATE memberships SET all_permissions = $3, permissions = $4 WHERE account_id = $1 AND user_id = $2",
+        "UPDATE memberships SET all_permissions = $3, permissions = $4, access_until = $5,
+                ending_mailed_at = CASE WHEN access_until IS DISTINCT FROM $5 THEN NULL ELSE ending_mailed_at END,
+                ended_mailed_at = CASE WHEN access_until IS DISTINCT FROM $5 THEN NULL ELSE ended_mailed_at END
+         WHERE account_id = $1 AND user_id = $2",
         account_id as Option<Uuid>,
         user_id,
         grant.is_all(),
-        &grant.keys()
+        &grant.keys(),
+        after_until
     )
     .execute(&mut **change)
     .await?;
@@ -198,6 +233,11 @@ pub async fn set_permissions(
         "before": Grant::from_row(before.all_permissions, &before.permissions).describe(),
         "after": grant.describe(),
     });
+    if before.access_until != after_until {
+        let said = |t: Option<OffsetDateTime>| t.map_or_else(|| "no end".to_string(), |t| crate::web::datetime(&t));
+        details["access_until_before"] = said(before.access_until).into();
+        details["access_until_after"] = said(after_until).into();
+    }
     if let Some(reason) = reason {
         details["reason"] = reason.into();
     }

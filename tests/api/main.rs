@@ -4,6 +4,7 @@
 mod helpers;
 
 mod abuse;
+mod access_until;
 mod auth;
 mod drills;
 mod foundation;

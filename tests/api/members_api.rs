@@ -95,7 +95,7 @@ async fn a_script_with_a_token_does_what_user_management_does() {
     let changed = api
         .put(
             &format!("/api/v1/members/{bob_id}/permissions"),
-            json!({ "all": false, "permissions": ["invoices", "quotes"] }),
+            json!({ "permissions": { "all": false, "permissions": ["invoices", "quotes"] } }),
         )
         .await;
     assert_eq!(changed.status, 200, "{}", changed.json);
@@ -247,7 +247,12 @@ async fn a_token_reaches_only_its_own_account_and_only_what_it_was_given() {
     // Another account's ids are 404, exactly as ids that do not exist.
     for (answer, what) in [
         (ann_api.get(&format!("/api/v1/members/{yan_id}")).await, "get member"),
-        (ann_api.put(&format!("/api/v1/members/{yan_id}/permissions"), json!({ "all": true })).await, "change"),
+        (
+            ann_api
+                .put(&format!("/api/v1/members/{yan_id}/permissions"), json!({ "permissions": { "all": true } }))
+                .await,
+            "change",
+        ),
         (ann_api.delete(&format!("/api/v1/members/{yan_id}")).await, "remove"),
         (ann_api.post(&format!("/api/v1/invitations/{zed_inv}/resend"), json!({})).await, "resend"),
         (ann_api.post(&format!("/api/v1/invitations/{zed_inv}/cancel"), json!({})).await, "cancel"),
