@@ -120,7 +120,7 @@ impl<'a> AccountChange<'a> {
     ) -> Result<AccountChange<'a>, AppError> {
         let mut change = AccountChange::begin(state, m.user.session_id, m.user.id, Some(m.account.id), ip).await?;
         let still = sqlx::query!(
-            "SELECT is_owner, all_permissions, permissions FROM memberships
+            "SELECT is_owner, all_permissions, permissions, scope FROM memberships
              WHERE account_id = $1 AND user_id = $2 AND (access_until IS NULL OR access_until > $3) FOR SHARE",
             m.account.id,
             m.user.id,
@@ -136,7 +136,10 @@ impl<'a> AccountChange<'a> {
             }
             // The request was let in under the grant it started with: a
             // narrower one now may no longer hold the permission it used.
-            Some(row) if !Grant::from_row(row.all_permissions, &row.permissions).includes(&m.account.grant) => {
+            Some(row)
+                if !Grant::from_row(row.all_permissions, &row.permissions).includes(&m.account.grant)
+                    || !scope_includes(row.scope.as_deref(), m.account.scope()) =>
+            {
                 Err(AppError::Forbidden(format!(
                     "Your permissions in {name} changed while this was on its way. Nothing was changed: reload the page."
                 )))
@@ -152,6 +155,16 @@ impl<'a> AccountChange<'a> {
         ip: &'a str,
     ) -> Result<AccountChange<'a>, sqlx::Error> {
         AccountChange::begin(state, staff.session_id, staff.id, account_id, ip).await
+    }
+}
+
+/// Whether a scope (None: everything) still covers the one a request was
+/// let in under.
+fn scope_includes(now: Option<&[Uuid]>, then: Option<&[Uuid]>) -> bool {
+    match (now, then) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(now), Some(then)) => then.iter().all(|id| now.contains(id)),
     }
 }
 

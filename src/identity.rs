@@ -14,9 +14,17 @@ pub struct ActiveAccount {
     pub name: String,
     pub is_owner: bool,
     pub grant: Grant,
+    /// The services and domains a scoped member reaches (their ids); None:
+    /// all of them. Sections pass it to the `visible_*` SQL functions.
+    pub scope: Option<Vec<Uuid>>,
 }
 
 impl ActiveAccount {
+    /// The scope as a query binds it (NULL: everything in the account).
+    pub fn scope(&self) -> Option<&[Uuid]> {
+        self.scope.as_deref()
+    }
+
     /// The owner may do everything; a member what was granted.
     pub fn allows(&self, permission: Permission) -> bool {
         self.is_owner || self.grant.allows(permission)

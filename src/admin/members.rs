@@ -150,7 +150,7 @@ pub async fn set_permissions(
         }
     };
     let mut change = AccountChange::by_staff(&state, &me, Some(id), &ip).await?;
-    if !members::set_permissions(&mut change, user_id, &grant, members::EndDate::Unchanged, Some(reason)).await? {
+    if !members::set_permissions(&mut change, user_id, &grant, None, Some(reason)).await? {
         return Err(not_a_member());
     }
     change.finish(&format!("Permissions saved: {}.", grant.describe()), &format!("/admin/accounts/{id}")).await

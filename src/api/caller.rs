@@ -70,8 +70,13 @@ impl FromRequestParts<AppState> for ApiCaller {
         }
         let login_grant = if c.is_owner { Grant::All } else { Grant::from_row(c.member_all, &c.member_permissions) };
         let grant = Grant::from_row(c.token_all, &c.token_permissions).narrowed_to(&login_grant);
-        let account =
-            ActiveAccount { id: c.account_id, name: c.account_name, is_owner: c.is_owner && c.manage_users, grant };
+        let account = ActiveAccount {
+            id: c.account_id,
+            name: c.account_name,
+            is_owner: c.is_owner && c.manage_users,
+            grant,
+            scope: c.scope,
+        };
         let user = CurrentUser {
             // The API has no session: nothing it does sets a flash message
             // (its changes end with `commit`, never `finish`).

@@ -61,18 +61,19 @@ pub async fn create_invitation(
     schema::check_until(body.access_until, state.config.clock.now())?;
     let me = &caller.member;
     let mut change = AccountChange::by_member(&state, me, &caller.ip).await?;
-    let id =
-        match send::invite(&mut change, &Inviter::owner(me, &state.config), &email, &grant, body.access_until).await {
-            Ok(id) => id,
-            Err(InviteError::Internal(e)) => return Err(AppError::from(e).into()),
-            Err(e @ (InviteError::OverBudget(..) | InviteError::Cooldown(..))) => {
-                if e.is_budget() {
-                    change.refused_by_mail_budget(MailKind::Invitation).await?;
-                }
-                return Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()));
+    let scope = schema::check_scope(&mut change, me.account.id, body.scope.as_deref()).await?;
+    let offer = send::Offered { grant: &grant, until: body.access_until, scope };
+    let id = match send::invite(&mut change, &Inviter::owner(me, &state.config), &email, &offer).await {
+        Ok(id) => id,
+        Err(InviteError::Internal(e)) => return Err(AppError::from(e).into()),
+        Err(e @ (InviteError::OverBudget(..) | InviteError::Cooldown(..))) => {
+            if e.is_budget() {
+                change.refused_by_mail_budget(MailKind::Invitation).await?;
             }
-            Err(e) => return Err(Problem::new(StatusCode::CONFLICT, e.to_string())),
-        };
+            return Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()));
+        }
+        Err(e) => return Err(Problem::new(StatusCode::CONFLICT, e.to_string())),
+    };
     let invitation = store::invitation(&mut change, me.account.id, id).await?.ok_or_else(no_such_invitation)?;
     change.commit().await?;
     Ok((StatusCode::CREATED, Json(invitation.into())))

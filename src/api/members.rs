@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{
     caller::ApiOwner,
     problem::Problem,
-    schema::{check_until, MemberAccess, MemberJson, MemberPage, PageQuery},
+    schema::{check_scope, check_until, MemberAccess, MemberJson, MemberPage, PageQuery},
     ApiJson, ApiPath,
 };
 use crate::{change::AccountChange, state::AppState, users::store};
@@ -67,8 +67,9 @@ pub async fn set_permissions(
     let grant = body.permissions.parse()?;
     check_until(body.access_until, state.config.clock.now())?;
     let mut change = AccountChange::by_member(&state, &caller.member, &caller.ip).await?;
-    let until = store::EndDate::To(body.access_until);
-    if !store::set_permissions(&mut change, user_id, &grant, until, None).await? {
+    let scope = check_scope(&mut change, account_id, body.scope.as_deref()).await?;
+    let access = Some(store::Access { until: body.access_until, scope });
+    if !store::set_permissions(&mut change, user_id, &grant, access, None).await? {
         return Err(not_a_member());
     }
     change.commit().await?;

@@ -71,6 +71,8 @@ pub struct MemberJson {
     /// When the member's access ends (or ended); null: no end.
     #[serde(with = "time::serde::rfc3339::option")]
     pub access_until: Option<OffsetDateTime>,
+    /// The ids of the services and domains they reach; null: all of them.
+    pub scope: Option<Vec<Uuid>>,
 }
 
 impl From<MemberRow> for MemberJson {
@@ -84,6 +86,7 @@ impl From<MemberRow> for MemberJson {
             last_sign_in_at: m.last_sign_in_at,
             two_factor: m.two_factor,
             access_until: m.access_until,
+            scope: m.scope,
         }
     }
 }
@@ -113,6 +116,8 @@ pub struct InvitationJson {
     /// When the access it offers ends; null: no end.
     #[serde(with = "time::serde::rfc3339::option")]
     pub access_until: Option<OffsetDateTime>,
+    /// The services and domains it reaches; null: all of them.
+    pub scope: Option<Vec<Uuid>>,
 }
 
 impl From<InvitationRow> for InvitationJson {
@@ -134,6 +139,7 @@ impl From<InvitationRow> for InvitationJson {
             sent_at: i.sent_at,
             expires_at: i.expires_at,
             access_until: i.access_until,
+            scope: i.scope,
         }
     }
 }
@@ -228,6 +234,9 @@ pub struct NewInvitation {
     /// When the access ends (RFC 3339); leave out for no end.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub access_until: Option<OffsetDateTime>,
+    /// Only these services and domains (their ids); leave out for all.
+    #[serde(default)]
+    pub scope: Option<Vec<Uuid>>,
 }
 
 /// A member's access, as Manage Permissions sets it.
@@ -237,6 +246,20 @@ pub struct MemberAccess {
     /// When the access ends (RFC 3339); null or left out: no end.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub access_until: Option<OffsetDateTime>,
+    /// Only these services and domains (their ids); null or left out: all.
+    #[serde(default)]
+    pub scope: Option<Vec<Uuid>>,
+}
+
+/// A scope sent to the API, checked as the forms check it.
+pub async fn check_scope(
+    conn: &mut sqlx::PgConnection,
+    account_id: Uuid,
+    scope: Option<&[Uuid]>,
+) -> Result<Option<Vec<Uuid>>, Problem> {
+    crate::users::scope::check(conn, account_id, scope.is_some(), scope.unwrap_or_default())
+        .await?
+        .map_err(|e| Problem::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
 }
 
 /// An end date sent to the API must be in the future.

@@ -152,6 +152,7 @@ struct IdentityRow {
     is_owner: Option<bool>,
     all_permissions: Option<bool>,
     permissions: Option<Vec<String>>,
+    scope: Option<Vec<Uuid>>,
     impersonator_id: Option<Uuid>,
     impersonator_name: Option<String>,
 }
@@ -177,7 +178,7 @@ SELECT s.id AS "session_id!", s.created_at AS "session_started!", s.csrf_token A
        s.active_account_id, u.id AS user_id, u.email, u.email_verified_at IS NOT NULL AS "email_verified!",
        has_two_factor(u.id) AS "two_factor!", u.name, u.is_staff, a.require_two_factor AS "requires_two_factor?",
        a.name AS "account_name?", m.is_owner AS "is_owner?", m.all_permissions AS "all_permissions?",
-       m.permissions AS "permissions?", s.impersonator_id, imp.name AS "impersonator_name?"
+       m.permissions AS "permissions?", m.scope AS "scope?", s.impersonator_id, imp.name AS "impersonator_name?"
 FROM s
 JOIN users u ON u.id = s.user_id AND u.disabled_at IS NULL
 LEFT JOIN users imp ON imp.id = s.impersonator_id
@@ -203,6 +204,7 @@ LEFT JOIN accounts a ON a.id = m.account_id"#,
             name,
             is_owner,
             grant: Grant::from_row(row.all_permissions.unwrap_or(false), &row.permissions.unwrap_or_default()),
+            scope: row.scope,
         }),
         _ => None,
     };
@@ -260,7 +262,7 @@ async fn fall_back_to_own_account(
     } else {
         format!("Your access to {lost_name} has ended. You are back in your own account.")
     });
-    user.account = own.map(|(id, name)| ActiveAccount { id, name, is_owner: true, grant: Grant::All });
+    user.account = own.map(|(id, name)| ActiveAccount { id, name, is_owner: true, grant: Grant::All, scope: None });
     Ok(())
 }
 

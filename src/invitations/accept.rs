@@ -194,6 +194,7 @@ struct Locked {
     all_permissions: bool,
     permissions: Vec<String>,
     access_until: Option<OffsetDateTime>,
+    scope: Option<Vec<Uuid>>,
     requires_two_factor: bool,
     refusal: Option<AcceptError>,
 }
@@ -206,7 +207,7 @@ async fn lock(conn: &mut PgConnection, token: &str) -> Result<Locked, AcceptErro
     }
     let row = sqlx::query!(
         r#"SELECT i.id, i.account_id, a.name, i.email, i.all_permissions, i.permissions, i.expires_at, i.accepted_at,
-                  i.cancelled_at, i.declined_at, n.sent_at AS "newer_sent_at?", a.require_two_factor, i.access_until
+                  i.cancelled_at, i.declined_at, n.sent_at AS "newer_sent_at?", a.require_two_factor, i.access_until, i.scope
            FROM invitations i JOIN accounts a ON a.id = i.account_id LEFT JOIN invitations n ON n.id = i.replaced_by
            WHERE i.token_hash = $1 FOR UPDATE OF i"#,
         token::hash(token)
@@ -230,6 +231,7 @@ async fn lock(conn: &mut PgConnection, token: &str) -> Result<Locked, AcceptErro
         all_permissions: row.all_permissions,
         permissions: row.permissions,
         access_until: row.access_until,
+        scope: row.scope,
         requires_two_factor: row.require_two_factor,
     })
 }
@@ -257,13 +259,15 @@ pub async fn accept(conn: &mut PgConnection, token: &str, who: &Acceptor<'_>) ->
         return Err(AcceptError::AccessEnded(account_name));
     }
     let inserted = sqlx::query!(
-        "INSERT INTO memberships (account_id, user_id, all_permissions, permissions, access_until) VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO memberships (account_id, user_id, all_permissions, permissions, access_until, scope)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (account_id, user_id) DO NOTHING",
         account_id,
         who.user_id,
         all,
         &keys,
-        row.access_until
+        row.access_until,
+        row.scope.as_deref() as Option<&[Uuid]>
     )
     .execute(&mut *conn)
     .await?;

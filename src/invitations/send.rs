@@ -68,6 +68,14 @@ impl From<ChangeError> for AppError {
     }
 }
 
+/// What an invitation offers: the permissions, when the access ends, and
+/// the services and domains it reaches (None: all).
+pub struct Offered<'a> {
+    pub grant: &'a Grant,
+    pub until: Option<OffsetDateTime>,
+    pub scope: Option<Vec<Uuid>>,
+}
+
 /// The account whose invitations are handled, and whose owner's name the
 /// invitation mail carries (staff act on the owner's behalf).
 pub struct Inviter<'a> {
@@ -161,9 +169,9 @@ pub async fn invite(
     change: &mut AccountChange<'_>,
     from: &Inviter<'_>,
     email: &Email,
-    grant: &Grant,
-    access_until: Option<OffsetDateTime>,
+    offer: &Offered<'_>,
 ) -> Result<Uuid, InviteError> {
+    let (grant, access_until) = (offer.grant, offer.until);
     if email.as_str() == from.owner_email {
         return Err(InviteError::OwnAddress(email.to_string()));
     }
@@ -212,8 +220,8 @@ pub async fn invite(
     let id = Uuid::new_v4();
     let expires_at = sqlx::query_scalar!(
         "INSERT INTO invitations (id, account_id, email, token_hash, all_permissions, permissions, invited_by, expires_at,
-                                  access_until)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(days => $8), $9) RETURNING expires_at",
+                                  access_until, scope)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(days => $8), $9, $10) RETURNING expires_at",
         id,
         from.account_id,
         email.as_str(),
@@ -222,7 +230,8 @@ pub async fn invite(
         &grant.keys(),
         change.actor_id,
         VALID_DAYS as i32,
-        access_until
+        access_until,
+        offer.scope.as_deref() as Option<&[Uuid]>
     )
     .fetch_one(&mut **change)
     .await?;
@@ -233,6 +242,9 @@ pub async fn invite(
     let mut details = serde_json::json!({ "invitation_id": id, "permissions": grant.describe() });
     if let Some(until) = access_until {
         details["access_until"] = web::datetime(&until).into();
+    }
+    if offer.scope.is_some() {
+        details["scope"] = crate::users::scope::describe(change, offer.scope.as_deref()).await?.into();
     }
     change.audit(AuditAction::InvitationSent, Target { user_id: None, email: Some(email.as_str()) }, details).await?;
     Ok(id)

@@ -18,7 +18,7 @@ use super::{
 use crate::{
     auth::{
         csrf::{CsrfForm, NoFields},
-        session::Member,
+        session::{ActiveAccount, Member},
     },
     change::{AccountChange, Target},
     domain::{audit::AuditAction, email::Email, names::clean_name, permissions::Permission},
@@ -69,9 +69,10 @@ impl Domain {
 const COLUMNS: &str = "id, name, registered_on, expires_on, status, auto_renew, registrar_lock, nameservers, epp_code, whois_name, whois_email";
 
 async fn find(state: &AppState, m: &Member, id: Uuid) -> Result<Domain, AppError> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM domains WHERE id = $1 AND account_id = $2"))
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM visible_domains($2, $3) WHERE id = $1"))
         .bind(id)
         .bind(m.account.id)
+        .bind(m.account.scope())
         .fetch_optional(&state.db)
         .await?
         .ok_or_else(|| super::not_found("domain"))
@@ -86,20 +87,21 @@ struct IndexPage {
     settings: bool,
 }
 
-async fn list(state: &AppState, account_id: Uuid) -> Result<Vec<Domain>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM domains WHERE account_id = $1 ORDER BY name LIMIT 200"))
-        .bind(account_id)
+async fn list(state: &AppState, account: &ActiveAccount) -> Result<Vec<Domain>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM visible_domains($1, $2) ORDER BY name LIMIT 200"))
+        .bind(account.id)
+        .bind(account.scope())
         .fetch_all(&state.db)
         .await
 }
 
 async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
-    let domains = list(&state, m.account.id).await?;
+    let domains = list(&state, &m.account).await?;
     web::render(&IndexPage { layout: Layout::of(&m.user), domains, settings: false })
 }
 
 async fn settings_index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
-    let domains = list(&state, m.account.id).await?;
+    let domains = list(&state, &m.account).await?;
     web::render(&IndexPage { layout: Layout::of(&m.user), domains, settings: true })
 }
 

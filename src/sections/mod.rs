@@ -134,3 +134,37 @@ fn not_found(what: &str) -> AppError {
 fn refused(page: Result<Response, AppError>) -> Result<Response, AppError> {
     page.map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    /// The scope (issue 16) is applied in one place, the `visible_*` SQL
+    /// functions: no section reads services, domains or tickets straight
+    /// from their tables, unless a `scope-exempt:` comment just above says
+    /// why that read is safe. A new section that forgets fails here.
+    #[test]
+    fn sections_read_services_domains_and_tickets_only_through_the_scope() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sections");
+        let mut unscoped = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                let reads = ["FROM ", "JOIN "].iter().any(|verb| {
+                    ["services", "domains", "tickets"].iter().any(|table| {
+                        let needle = format!("{verb}{table}");
+                        line.match_indices(&needle).any(|(at, _)| {
+                            let next = line[at + needle.len()..].chars().next();
+                            !next.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                        })
+                    })
+                });
+                let exempt = lines[i.saturating_sub(8)..i].iter().any(|l| l.contains("scope-exempt:"));
+                if reads && !exempt {
+                    unscoped.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                }
+            }
+        }
+        assert!(unscoped.is_empty(), "read without the member's scope:\n{}", unscoped.join("\n"));
+    }
+}

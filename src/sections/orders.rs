@@ -200,7 +200,7 @@ async fn upgrade_options(state: &AppState, s: &services::Service) -> Result<Vec<
 }
 
 async fn upgrade_page(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
-    let s = services::find(&state, m.account.id, id).await?;
+    let s = services::find(&state, &m.account, id).await?;
     let options = upgrade_options(&state, &s).await?;
     web::render(&UpgradePage { layout: Layout::of(&m.user), s, options, error: None })
 }
@@ -220,7 +220,7 @@ async fn upgrade(
     Path(id): Path<Uuid>,
     CsrfForm(f): CsrfForm<UpgradeForm>,
 ) -> Result<Response, AppError> {
-    let s = services::find(&state, m.account.id, id).await?;
+    let s = services::find(&state, &m.account, id).await?;
     let options = upgrade_options(&state, &s).await?;
     let Some(target) = options.iter().find(|p| p.id.to_string() == f.product_id).cloned() else {
         return super::refused(web::render(&UpgradePage {
@@ -233,6 +233,7 @@ async fn upgrade(
     let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
     // Re-read under a lock: the price difference is worked out from the
     // service as it is now, not as it was when the page was read.
+    // scope-exempt: `services::find` above already read it through the scope.
     let (product_id, amount, status): (Uuid, i64, String) = sqlx::query_as(
         "SELECT product_id, amount_cents, status FROM services WHERE id = $1 AND account_id = $2 FOR UPDATE",
     )
@@ -303,7 +304,7 @@ struct CancelPage {
 }
 
 async fn cancel_page(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
-    let s = services::find(&state, m.account.id, id).await?;
+    let s = services::find(&state, &m.account, id).await?;
     web::render(&CancelPage { layout: Layout::of(&m.user), s })
 }
 
@@ -322,7 +323,7 @@ async fn cancel(
     Path(id): Path<Uuid>,
     CsrfForm(f): CsrfForm<CancelForm>,
 ) -> Result<Response, AppError> {
-    let s = services::find(&state, m.account.id, id).await?;
+    let s = services::find(&state, &m.account, id).await?;
     let when = match f.when.as_str() {
         "immediate" => "Immediate",
         "end" => "End of Billing Period",

@@ -21,7 +21,7 @@ use super::{
 use crate::{
     auth::{
         csrf::{CsrfForm, NoFields},
-        session::Member,
+        session::{ActiveAccount, Member},
     },
     change::{AccountChange, Target},
     config::{Config, ControlPanelKind},
@@ -78,11 +78,15 @@ pub const SERVICE_COLUMNS: &str =
     "s.id, p.name AS product, p.product_group, s.domain, s.status, s.billing_cycle, s.amount_cents,
      s.next_due_date, s.parent_id IS NOT NULL AS is_addon, s.cancellation";
 
-/// A service of the active account, or 404.
-pub async fn find(state: &AppState, account_id: Uuid, id: Uuid) -> Result<Service, AppError> {
-    sqlx::query_as(&format!("SELECT {SERVICE_COLUMNS} FROM services s JOIN products p ON p.id = s.product_id WHERE s.id = $1 AND s.account_id = $2"))
+/// A service of the active account within the member's scope, or 404
+/// (exactly as another account's service).
+pub async fn find(state: &AppState, account: &ActiveAccount, id: Uuid) -> Result<Service, AppError> {
+    sqlx::query_as(&format!(
+        "SELECT {SERVICE_COLUMNS} FROM visible_services($2, $3) s JOIN products p ON p.id = s.product_id WHERE s.id = $1"
+    ))
         .bind(id)
-        .bind(account_id)
+        .bind(account.id)
+        .bind(account.scope())
         .fetch_optional(&state.db)
         .await?
         .ok_or_else(|| super::not_found("service"))
@@ -95,19 +99,20 @@ struct IndexPage {
     services: Vec<Service>,
 }
 
-/// The account's services, oldest first.
-async fn list(state: &AppState, account_id: Uuid) -> Result<Vec<Service>, sqlx::Error> {
+/// The account's services within the member's scope, oldest first.
+async fn list(state: &AppState, account: &ActiveAccount) -> Result<Vec<Service>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {SERVICE_COLUMNS} FROM services s JOIN products p ON p.id = s.product_id WHERE s.account_id = $1
+        "SELECT {SERVICE_COLUMNS} FROM visible_services($1, $2) s JOIN products p ON p.id = s.product_id
          ORDER BY s.created_at, s.id LIMIT 200"
     ))
-    .bind(account_id)
+    .bind(account.id)
+    .bind(account.scope())
     .fetch_all(&state.db)
     .await
 }
 
 async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
-    let services = list(&state, m.account.id).await?;
+    let services = list(&state, &m.account).await?;
     web::render(&IndexPage { layout: Layout::of(&m.user), services })
 }
 
@@ -123,7 +128,7 @@ struct ActionsPage {
 
 impl ActionsPage {
     async fn render(state: &AppState, m: &Member, sign_on: bool) -> Result<Response, AppError> {
-        let services = list(state, m.account.id).await?;
+        let services = list(state, &m.account).await?;
         let not_connected =
             providers::control_panel(&state.config).err().map(|_| providers::CONTROL_PANEL_NOT_CONNECTED);
         web::render(&ActionsPage { layout: Layout::of(&m.user), services, sign_on, not_connected })
@@ -151,7 +156,7 @@ struct ShowPage {
 }
 
 async fn show(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
-    let s = find(&state, m.account.id, id).await?;
+    let s = find(&state, &m.account, id).await?;
     web::render(&ShowPage {
         layout: Layout::of(&m.user),
         can_manage: m.account.allows(Permission::ManageProducts),
@@ -182,7 +187,7 @@ impl PasswordPage {
 }
 
 async fn password_page(State(state): State<AppState>, m: Member, Path(id): Path<Uuid>) -> Result<Response, AppError> {
-    let s = find(&state, m.account.id, id).await?;
+    let s = find(&state, &m.account, id).await?;
     web::render(&PasswordPage::new(&state, &m, s, None))
 }
 
@@ -213,7 +218,7 @@ async fn change_password(
     Path(id): Path<Uuid>,
     CsrfForm(f): CsrfForm<PasswordForm>,
 ) -> Result<Response, AppError> {
-    let s = find(&state, m.account.id, id).await?;
+    let s = find(&state, &m.account, id).await?;
     let panel = providers::control_panel(&state.config)?;
     let problem = check_panel_password(&f.password)
         .err()
@@ -253,7 +258,7 @@ async fn sso(
     Path(id): Path<Uuid>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    let s = find(&state, m.account.id, id).await?;
+    let s = find(&state, &m.account, id).await?;
     let panel = providers::control_panel(&state.config)?;
     if s.status != "Active" {
         return Err(AppError::Conflict(format!("The service is {}: sign-on works once it is active.", s.status)));
@@ -281,6 +286,8 @@ async fn control_panel_landing(State(state): State<AppState>, Path(t): Path<Stri
     if !token::well_formed(&t) {
         return Err(dead());
     }
+    // scope-exempt: the control panel's landing, reached by a single-use
+    // link made for a service the member could open.
     let row: Option<(String, Option<String>)> = sqlx::query_as(
         "WITH used AS (
              UPDATE control_panel_sso SET used_at = now()

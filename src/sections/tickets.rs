@@ -98,6 +98,7 @@ impl ThreadQuery {
 /// Refuses with 429 when the account opened (`openings`) or replied `limit`
 /// times in the last hour: a ticket mails the owner and contacts.
 async fn over_hourly(state: &AppState, account_id: Uuid, limit: i64, openings: bool) -> Result<(), AppError> {
+    // scope-exempt: account-wide counts for the hourly limit; they show nothing.
     let n: i64 = if openings {
         sqlx::query_scalar(
             "SELECT count(*) FROM tickets WHERE account_id = $1 AND created_at > now() - interval '1 hour'",
@@ -143,8 +144,9 @@ struct IndexPage {
 }
 
 async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
-    let tickets = sqlx::query_as("SELECT id, number, department, subject, status, updated_at FROM tickets WHERE account_id = $1 ORDER BY updated_at DESC, id LIMIT 100")
+    let tickets = sqlx::query_as("SELECT id, number, department, subject, status, updated_at FROM visible_tickets($1, $2) ORDER BY updated_at DESC, id LIMIT 100")
         .bind(m.account.id)
+        .bind(m.account.scope())
         .fetch_all(&state.db)
         .await?;
     web::render(&IndexPage { layout: Layout::of(&m.user), tickets })
@@ -158,6 +160,11 @@ struct NewPage {
     department: String,
     subject: String,
     message: String,
+    /// What the ticket can be about: ("service:<id>" or "domain:<id>", label).
+    abouts: Vec<(String, String)>,
+    about: String,
+    /// A member limited to chosen services and domains must pick one.
+    scoped: bool,
     error: Option<String>,
 }
 
@@ -167,13 +174,30 @@ impl NewPage {
     }
 }
 
-async fn new_page(m: Member) -> Result<Response, AppError> {
+/// The services and domains in the member's scope, as the form offers them.
+async fn abouts(state: &AppState, m: &Member) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "(SELECT 'service:' || s.id, p.name || ' (' || s.domain || ')' FROM visible_services($1, $2) s
+          JOIN products p ON p.id = s.product_id ORDER BY s.created_at LIMIT 200)
+         UNION ALL
+         (SELECT 'domain:' || d.id, d.name FROM visible_domains($1, $2) d ORDER BY d.name LIMIT 200)",
+    )
+    .bind(m.account.id)
+    .bind(m.account.scope())
+    .fetch_all(&state.db)
+    .await
+}
+
+async fn new_page(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
     web::render(&NewPage {
         layout: Layout::of(&m.user),
         departments: DEPARTMENTS,
         department: "Support".into(),
         subject: String::new(),
         message: String::new(),
+        abouts: abouts(&state, &m).await?,
+        about: String::new(),
+        scoped: m.account.scope.is_some(),
         error: None,
     })
 }
@@ -183,6 +207,8 @@ struct OpenForm {
     department: String,
     subject: String,
     message: String,
+    #[serde(default)]
+    about: String,
 }
 
 async fn open(
@@ -198,7 +224,18 @@ async fn open(
         let subject = clean_name(&f.subject, "a subject")?;
         Ok((subject, check_body(&f.message)?))
     })();
-    let (subject, body) = match checked {
+    // Only what the form offered this member: their scope decides.
+    let offered = abouts(&state, &m).await?;
+    let about = match f.about.as_str() {
+        "" if m.account.scope.is_some() => Err("Choose the service or domain the ticket is about.".to_string()),
+        "" => Ok((None, None)),
+        chosen if offered.iter().any(|(value, _)| value == chosen) => {
+            let id = chosen.split_once(':').and_then(|(_, id)| Uuid::parse_str(id).ok());
+            Ok(if chosen.starts_with("service:") { (id, None) } else { (None, id) })
+        }
+        _ => Err("Choose the service or domain the ticket is about from the list.".to_string()),
+    };
+    let ((subject, body), (service_id, domain_id)) = match checked.and_then(|v| Ok((v, about?))) {
         Ok(v) => v,
         Err(e) => {
             return super::refused(web::render(&NewPage {
@@ -207,6 +244,9 @@ async fn open(
                 department: f.department.chars().take(20).collect(),
                 subject: f.subject.chars().take(200).collect(),
                 message: f.message.chars().take(10_000).collect(),
+                abouts: offered,
+                about: f.about.chars().take(60).collect(),
+                scoped: m.account.scope.is_some(),
                 error: Some(e),
             }))
         }
@@ -214,8 +254,8 @@ async fn open(
     over_hourly(&state, m.account.id, OPENINGS_PER_HOUR, true).await?;
     let id = Uuid::new_v4();
     let mut tx = AccountChange::by_member(&state, &m, &ip).await?;
-    let number: i64 = sqlx::query_scalar("INSERT INTO tickets (id, account_id, department, subject, status) VALUES ($1, $2, $3, $4, 'Open') RETURNING number")
-        .bind(id).bind(m.account.id).bind(&f.department).bind(&subject)
+    let number: i64 = sqlx::query_scalar("INSERT INTO tickets (id, account_id, department, subject, status, service_id, domain_id) VALUES ($1, $2, $3, $4, 'Open', $5, $6) RETURNING number")
+        .bind(id).bind(m.account.id).bind(&f.department).bind(&subject).bind(service_id).bind(domain_id)
         .fetch_one(&mut *tx)
         .await?;
     add_message(&mut tx, id, m.user.id, false, &body).await?;
@@ -231,10 +271,11 @@ async fn open(
 
 async fn find(state: &AppState, m: &Member, id: Uuid) -> Result<Ticket, AppError> {
     sqlx::query_as(
-        "SELECT id, number, department, subject, status, updated_at FROM tickets WHERE id = $1 AND account_id = $2",
+        "SELECT id, number, department, subject, status, updated_at FROM visible_tickets($2, $3) WHERE id = $1",
     )
     .bind(id)
     .bind(m.account.id)
+    .bind(m.account.scope())
     .fetch_optional(&state.db)
     .await?
     .ok_or_else(|| super::not_found("ticket"))

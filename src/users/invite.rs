@@ -9,7 +9,10 @@ use axum::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::GrantChoice;
+use super::{
+    scope::{self, ScopeChoice},
+    GrantChoice,
+};
 use crate::{
     auth::{
         csrf::{CsrfForm, NoFields},
@@ -37,6 +40,7 @@ struct InvitePage {
     grant: GrantChoice,
     /// The end date as typed (a day), or empty.
     access_until: String,
+    scope: ScopeChoice,
     presets: &'static [(&'static str, &'static [Permission])],
     error: Option<String>,
 }
@@ -46,7 +50,11 @@ pub struct InviteQuery {
     preset: Option<String>,
 }
 
-pub async fn page(Owner(me): Owner, Query(q): Query<InviteQuery>) -> Result<Response, AppError> {
+pub async fn page(
+    State(state): State<AppState>,
+    Owner(me): Owner,
+    Query(q): Query<InviteQuery>,
+) -> Result<Response, AppError> {
     // A preset ticks its boxes under Choose Permissions; it works without
     // JavaScript because it is a link.
     let grant = q.preset.as_deref().and_then(preset).unwrap_or_else(|| GrantChoice::of(&Grant::All));
@@ -55,6 +63,7 @@ pub async fn page(Owner(me): Owner, Query(q): Query<InviteQuery>) -> Result<Resp
         email: String::new(),
         grant,
         access_until: String::new(),
+        scope: ScopeChoice::of(&state.db, me.account.id, None).await?,
         presets: &PRESETS,
         error: None,
     })
@@ -69,6 +78,14 @@ pub struct InviteForm {
     permissions: Vec<String>,
     #[serde(default)]
     access_until: String,
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    scope_ids: Vec<String>,
+    #[serde(default)]
+    scope_search: String,
+    /// The pick list's Find button: show the list for the search, send nothing.
+    find: Option<String>,
     /// A preset button was pressed: tick its boxes, keep the rest, send nothing.
     preset: Option<String>,
 }
@@ -87,24 +104,31 @@ pub async fn submit(
     Owner(me): Owner,
     CsrfForm(form): CsrfForm<InviteForm>,
 ) -> Result<Response, AppError> {
-    let refuse = |status: StatusCode, message: String| -> Result<Response, AppError> {
+    let choice =
+        ScopeChoice::from_form(&state.db, me.account.id, &form.scope, &form.scope_ids, &form.scope_search).await?;
+    // The form as sent: after a preset or Find (status 200), or refused.
+    let as_sent = |status: StatusCode, grant: GrantChoice, error: Option<String>| -> Result<Response, AppError> {
         let page = InvitePage {
             layout: Layout::of(&me.user),
             email: form.email.chars().take(254).collect(),
-            grant: GrantChoice::from_form(&form.mode, &form.permissions),
+            grant,
             access_until: form.access_until.chars().take(20).collect(),
+            scope: choice,
             presets: &PRESETS,
-            error: Some(message),
+            error,
         };
         Ok((status, web::render(&page)?).into_response())
     };
     if let Some(name) = &form.preset {
         let grant = preset(name).ok_or_else(|| AppError::BadRequest(format!("\"{name}\" is not a preset.")))?;
-        let email = form.email.chars().take(254).collect();
-        let access_until = form.access_until.chars().take(20).collect();
-        let layout = Layout::of(&me.user);
-        return web::render(&InvitePage { layout, email, grant, access_until, presets: &PRESETS, error: None });
+        return as_sent(StatusCode::OK, grant, None);
     }
+    if form.find.is_some() {
+        return as_sent(StatusCode::OK, GrantChoice::from_form(&form.mode, &form.permissions), None);
+    }
+    let refuse = |status: StatusCode, message: String| {
+        as_sent(status, GrantChoice::from_form(&form.mode, &form.permissions), Some(message))
+    };
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
@@ -118,7 +142,16 @@ pub async fn submit(
         Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
     };
     let mut change = AccountChange::by_member(&state, &me, &ip).await?;
-    match send::invite(&mut change, &Inviter::owner(&me, &state.config), &email, &grant, until).await {
+    let only = form.scope == "only";
+    let scope = match scope::check(&mut change, me.account.id, only, &scope::ticked(&form.scope_ids)).await? {
+        Ok(scope) => scope,
+        Err(e) => {
+            drop(change);
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
+        }
+    };
+    let offer = send::Offered { grant: &grant, until, scope };
+    match send::invite(&mut change, &Inviter::owner(&me, &state.config), &email, &offer).await {
         Ok(_) => change.finish(&format!("Invitation sent to {email}. It is valid for 7 days."), "/users").await,
         Err(InviteError::Internal(e)) => Err(e.into()),
         Err(e @ (InviteError::OverBudget(..) | InviteError::Cooldown(..))) => {

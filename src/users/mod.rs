@@ -9,6 +9,7 @@ pub mod index;
 pub mod invite;
 pub mod permissions;
 pub mod remove;
+pub mod scope;
 pub mod store;
 pub mod two_factor_rule;
 
@@ -70,7 +71,8 @@ impl GrantChoice {
 }
 
 /// Manage Permissions' form, as sent: the All Permissions / Choose
-/// Permissions choice, and when the access ends.
+/// Permissions choice, when the access ends, and which services and
+/// domains it reaches.
 #[derive(Deserialize)]
 pub struct AccessForm {
     #[serde(default)]
@@ -79,6 +81,15 @@ pub struct AccessForm {
     pub permissions: Vec<String>,
     #[serde(default)]
     pub access_until: String,
+    /// "all" or "only": All services and domains, or Only these.
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default)]
+    pub scope_ids: Vec<String>,
+    #[serde(default)]
+    pub scope_search: String,
+    /// The pick list's Find button: show the list for the search, save nothing.
+    pub find: Option<String>,
 }
 
 fn bad_cursor() -> AppError {

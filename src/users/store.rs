@@ -32,6 +32,8 @@ pub struct MemberRow {
     /// When the member's access ends (or ended), if it does.
     #[serde(with = "time::serde::rfc3339::option")]
     pub access_until: Option<OffsetDateTime>,
+    /// The services and domains they reach; None: all.
+    pub scope: Option<Vec<Uuid>>,
 }
 
 impl MemberRow {
@@ -51,12 +53,12 @@ impl MemberRow {
     }
 }
 
-/// What a change of permissions does to the end date: staff's form leaves
-/// it as it is; Manage Permissions and the API set it (None: no end).
-#[derive(Clone, Copy)]
-pub enum EndDate {
-    Unchanged,
-    To(Option<OffsetDateTime>),
+/// What a change of permissions does to the end date and the scope:
+/// staff's form leaves them as they are; Manage Permissions and the API
+/// set them (None: no end, all services and domains).
+pub struct Access {
+    pub until: Option<OffsetDateTime>,
+    pub scope: Option<Vec<Uuid>>,
 }
 
 #[derive(sqlx::FromRow, serde::Deserialize)]
@@ -79,6 +81,8 @@ pub struct InvitationRow {
     /// When the access it offers ends, if it does.
     #[serde(with = "time::serde::rfc3339::option")]
     pub access_until: Option<OffsetDateTime>,
+    /// The services and domains it reaches; None: all.
+    pub scope: Option<Vec<Uuid>>,
 }
 
 impl InvitationRow {
@@ -129,13 +133,13 @@ pub async fn lists(
         "SELECT
            (SELECT coalesce(json_agg(x), '[]') FROM (
               SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at,
-                     has_two_factor(m.user_id) AS two_factor, m.access_until
+                     has_two_factor(m.user_id) AS two_factor, m.access_until, m.scope
               FROM memberships m JOIN users u ON u.id = m.user_id
               WHERE m.account_id = $1 AND NOT m.is_owner {member_after}
               ORDER BY m.created_at, m.user_id LIMIT $2) x),
            (SELECT coalesce(json_agg(y), '[]') FROM (
               SELECT i.id, i.email, i.all_permissions, i.permissions, i.sent_at, i.expires_at, i.accepted_at, i.cancelled_at,
-                     i.declined_at, i.replaced_by, i.access_until
+                     i.declined_at, i.replaced_by, i.access_until, i.scope
               FROM invitations i
               WHERE i.account_id = $1 {invitation_after}
               ORDER BY i.sent_at DESC, i.id DESC LIMIT $2) y)"
@@ -163,7 +167,7 @@ pub async fn member(db: &PgPool, account_id: Uuid, user_id: Uuid) -> Result<Opti
     sqlx::query_as!(
         MemberRow,
         r#"SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at,
-                  has_two_factor(m.user_id) AS "two_factor!", m.access_until
+                  has_two_factor(m.user_id) AS "two_factor!", m.access_until, m.scope
            FROM memberships m JOIN users u ON u.id = m.user_id
            WHERE m.account_id = $1 AND m.user_id = $2 AND NOT m.is_owner"#,
         account_id,
@@ -182,7 +186,7 @@ pub async fn invitation(
     sqlx::query_as!(
         InvitationRow,
         "SELECT id, email, all_permissions, permissions, sent_at, expires_at, accepted_at, cancelled_at, declined_at,
-                replaced_by, access_until
+                replaced_by, access_until, scope
          FROM invitations WHERE account_id = $1 AND id = $2",
         account_id,
         id
@@ -197,12 +201,12 @@ pub async fn set_permissions(
     change: &mut AccountChange<'_>,
     user_id: Uuid,
     grant: &Grant,
-    until: EndDate,
+    access: Option<Access>,
     reason: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     let account_id = change.account_id;
     let before = sqlx::query!(
-        "SELECT m.all_permissions, m.permissions, m.access_until, u.email FROM memberships m JOIN users u ON u.id = m.user_id
+        "SELECT m.all_permissions, m.permissions, m.access_until, m.scope, u.email FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.account_id = $1 AND m.user_id = $2 AND NOT m.is_owner FOR UPDATE OF m",
         account_id as Option<Uuid>,
         user_id
@@ -210,13 +214,13 @@ pub async fn set_permissions(
     .fetch_optional(&mut **change)
     .await?;
     let Some(before) = before else { return Ok(false) };
-    let after_until = match until {
-        EndDate::Unchanged => before.access_until,
-        EndDate::To(at) => at,
+    let (after_until, after_scope) = match access {
+        None => (before.access_until, before.scope.clone()),
+        Some(Access { until, scope }) => (until, scope),
     };
     // A new date gets its own "ends soon" and "ended" mails.
     sqlx::query!(
-        "UPDATE memberships SET all_permissions = $3, permissions = $4, access_until = $5,
+        "UPDATE memberships SET all_permissions = $3, permissions = $4, access_until = $5, scope = $6,
                 ending_mailed_at = CASE WHEN access_until IS DISTINCT FROM $5 THEN NULL ELSE ending_mailed_at END,
                 ended_mailed_at = CASE WHEN access_until IS DISTINCT FROM $5 THEN NULL ELSE ended_mailed_at END
          WHERE account_id = $1 AND user_id = $2",
@@ -224,7 +228,8 @@ pub async fn set_permissions(
         user_id,
         grant.is_all(),
         &grant.keys(),
-        after_until
+        after_until,
+        after_scope.as_deref() as Option<&[Uuid]>
     )
     .execute(&mut **change)
     .await?;
@@ -237,6 +242,10 @@ pub async fn set_permissions(
         let said = |t: Option<OffsetDateTime>| t.map_or_else(|| "no end".to_string(), |t| crate::web::datetime(&t));
         details["access_until_before"] = said(before.access_until).into();
         details["access_until_after"] = said(after_until).into();
+    }
+    if before.scope != after_scope {
+        details["scope_before"] = super::scope::describe(change, before.scope.as_deref()).await?.into();
+        details["scope_after"] = super::scope::describe(change, after_scope.as_deref()).await?.into();
     }
     if let Some(reason) = reason {
         details["reason"] = reason.into();

@@ -16,6 +16,7 @@ mod members_api;
 mod outside_drills;
 mod outside_systems;
 mod passkeys;
+mod scoped_access;
 mod section_permissions;
 mod sections;
 mod staff;
