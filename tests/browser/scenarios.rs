@@ -487,3 +487,61 @@ async fn scenario_11_a_passkey_is_added_and_signs_in_through_chromiums_virtual_a
     .await;
     finish("11-passkey", vec![("owner", owner)], outcome).await;
 }
+
+#[tokio::test]
+async fn scenario_12_an_owner_limits_a_developer_to_one_service() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    let owner_login = app.register("Ann Owner", "ann@example.com").await;
+    let account = app.seed_sections("ann@example.com").await;
+    app.member_of(&owner_login, "Ann Owner's account", "Dev", "dev@example.com", &["products", "tickets"]).await;
+    let vps: (String, String) =
+        sqlx::query_as("SELECT id::text, domain FROM services WHERE account_id = $1 AND domain LIKE 'vps-%'")
+            .bind(account)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let other: String =
+        sqlx::query_scalar("SELECT id::text FROM services WHERE account_id = $1 AND domain NOT LIKE 'vps-%' LIMIT 1")
+            .bind(account)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let owner = Person::open(&app.address).await;
+    let dev = Person::open(&app.address).await;
+    let outcome = async {
+        sign_in(&owner, "ann@example.com").await?;
+        owner.click_text("Hello, Ann Owner").await?;
+        owner.click_text("User Management").await?;
+        owner.click_text("Manage Permissions").await?;
+        owner.find("input[name=scope][value=only]").await?.click().await?;
+        owner.fill("#scope-search", "vps-").await?;
+        owner.click_text("Find").await?;
+        let shown = owner.texts("#scope label.choice").await?;
+        check(shown.len() == 3, format!("Find shows the two choices and the one match: {shown:?}"))?;
+        check(
+            owner.find("input[name=scope][value=only]").await?.prop("checked").await?.as_deref() == Some("true"),
+            "Only these stays chosen",
+        )?;
+        owner.find(&format!("input[name=scope_ids][value='{}']", vps.0)).await?.click().await?;
+        owner.click_text("Save Permissions").await?;
+        let row = owner.texts("#members tbody tr").await?.join(" ");
+        check(row.contains("Only 1 chosen service and domain"), format!("the list shows the scope: {row}"))?;
+
+        sign_in(&dev, "dev@example.com").await?;
+        dev.click_text("Hello, Dev").await?;
+        dev.click_text("Switch Account").await?;
+        dev.click_text("Switch to Ann Owner's account").await?;
+        dev.goto("/services").await?;
+        let rows = dev.texts("tbody tr").await?;
+        check(rows.len() == 1 && rows[0].contains(&vps.1), format!("only the chosen service is listed: {rows:?}"))?;
+        dev.goto(&format!("/services/{other}")).await?;
+        let refused = dev.body().await?;
+        check(
+            refused.contains("There is no such service in this account"),
+            format!("another service is not there: {refused}"),
+        )
+    }
+    .await;
+    finish("12-scoped-developer", vec![("owner", owner), ("developer", dev)], outcome).await;
+}
