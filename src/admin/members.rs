@@ -17,12 +17,13 @@ use crate::{
         session::Staff,
     },
     change::AccountChange,
-    domain::permissions::Grant,
+    domain::{end_date, permissions::Grant},
     error::AppError,
     invitations::send::{self, Inviter},
     layout::Layout,
     state::AppState,
     users::{
+        scope::{self, ScopeChoice},
         store::{self as members, MemberRow},
         GrantChoice,
     },
@@ -76,6 +77,9 @@ struct PermissionsPage {
     account_name: String,
     member: MemberRow,
     grant: GrantChoice,
+    /// The end date as typed (a day), or empty.
+    access_until: String,
+    scope: ScopeChoice,
     reason: String,
     error: Option<String>,
 }
@@ -95,12 +99,15 @@ pub async fn permissions_page(
 ) -> Result<Response, AppError> {
     let (member, account_name) = member(&state, id, user_id).await?;
     let grant = GrantChoice::of(&member.grant());
+    let scope = ScopeChoice::of(&state.db, id, member.scope.as_deref()).await?;
     let page = PermissionsPage {
         layout: Layout::of(&me),
         account_id: id,
         account_name,
+        access_until: member.access_until_day(),
         member,
         grant,
+        scope,
         reason: String::new(),
         error: None,
     };
@@ -114,6 +121,15 @@ pub struct StaffGrantForm {
     #[serde(default)]
     permissions: Vec<String>,
     #[serde(default)]
+    access_until: String,
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    scope_ids: Vec<String>,
+    #[serde(default)]
+    scope_search: String,
+    find: Option<String>,
+    #[serde(default)]
     reason: String,
 }
 
@@ -125,32 +141,51 @@ pub async fn set_permissions(
     CsrfForm(form): CsrfForm<StaffGrantForm>,
 ) -> Result<Response, AppError> {
     let (member, account_name) = member(&state, id, user_id).await?;
+    let scope = ScopeChoice::from_form(&state.db, id, &form.scope, &form.scope_ids, &form.scope_search).await?;
+    // The form as sent: after Find (200), or refused (422).
+    let as_sent = |error: Option<String>| -> Result<Response, AppError> {
+        let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+        let page = PermissionsPage {
+            layout: Layout::of(&me),
+            account_id: id,
+            account_name,
+            member,
+            grant: GrantChoice::from_form(&form.mode, &form.permissions),
+            access_until: form.access_until.chars().take(20).collect(),
+            scope,
+            reason: form.reason.chars().take(1000).collect(),
+            error,
+        };
+        Ok((status, web::render(&page)?).into_response())
+    };
+    if form.find.is_some() {
+        return as_sent(None);
+    }
     let reason = form.reason.trim();
-    let checked = Grant::parse(&form.mode, &form.permissions).map_err(|e| e.to_string()).and_then(|grant| match reason
-        .chars()
-        .count()
-    {
-        0 => Err("Give a reason for the change: it goes into the audit log.".to_string()),
-        1..=1000 => Ok(grant),
-        _ => Err("The reason is too long (at most 1000 characters).".to_string()),
-    });
-    let grant = match checked {
-        Ok(grant) => grant,
-        Err(error) => {
-            let page = PermissionsPage {
-                layout: Layout::of(&me),
-                account_id: id,
-                account_name,
-                member,
-                grant: GrantChoice::from_form(&form.mode, &form.permissions),
-                reason: form.reason.chars().take(1000).collect(),
-                error: Some(error),
-            };
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)?).into_response());
+    let today = state.config.clock.now().date();
+    let checked = Grant::parse(&form.mode, &form.permissions).map_err(|e| e.to_string()).and_then(|grant| {
+        let until = end_date::parse(&form.access_until, today).map_err(|e| e.to_string())?;
+        match reason.chars().count() {
+            0 => Err("Give a reason for the change: it goes into the audit log.".to_string()),
+            1..=1000 => Ok((grant, until)),
+            _ => Err("The reason is too long (at most 1000 characters).".to_string()),
         }
+    });
+    let (grant, until) = match checked {
+        Ok(v) => v,
+        Err(error) => return as_sent(Some(error)),
     };
     let mut change = AccountChange::by_staff(&state, &me, Some(id), &ip).await?;
-    if !members::set_permissions(&mut change, user_id, &grant, None, Some(reason)).await? {
+    let only = form.scope == "only";
+    let scope = match scope::check(&mut change, id, only, &scope::ticked(&form.scope_ids)).await? {
+        Ok(scope) => scope,
+        Err(e) => {
+            drop(change);
+            return as_sent(Some(e.to_string()));
+        }
+    };
+    let access = Some(members::Access { until, scope });
+    if !members::set_permissions(&mut change, user_id, &grant, access, Some(reason)).await? {
         return Err(not_a_member());
     }
     change.finish(&format!("Permissions saved: {}.", grant.describe()), &format!("/admin/accounts/{id}")).await

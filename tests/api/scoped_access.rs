@@ -237,3 +237,39 @@ async fn a_scoped_member_opens_tickets_only_about_what_they_reach() {
     assert_eq!(opened.status, 303);
     assert_eq!(app.count(&format!("SELECT count(*) FROM tickets WHERE service_id = '{}'", services[0])).await, 1);
 }
+
+#[tokio::test]
+async fn support_sets_a_members_scope_and_end_date_with_a_reason() {
+    let app = spawn_app().await;
+    let owner = app.register("Ann", "ann@example.com").await;
+    let account = app.seed_sections("ann@example.com").await;
+    let bob = app.member_of(&owner, "Ann's account", "Bob", "bob@example.com", &["domains"]).await;
+    let bob_id = app.user_id("bob@example.com").await;
+    let domains = ids(&app, "domains", account).await;
+    let staff = app.staff("help@panel.example").await;
+    let path = format!("/admin/accounts/{account}/members/{bob_id}/permissions");
+    let form = staff.get(&path).await;
+    assert_eq!(form.status, 200);
+    assert_eq!(form.attr("input[name=scope][checked]", "value").as_deref(), Some("all"));
+    let until = (app.clock.now().date() + time::Duration::days(10)).to_string();
+    let domain = domains[0].to_string();
+    let base = [
+        ("mode", "choose"),
+        ("permissions", "domains"),
+        ("scope", "only"),
+        ("scope_ids", domain.as_str()),
+        ("access_until", until.as_str()),
+    ];
+    let no_reason = staff.post_form(&path, &base).await;
+    assert_eq!(no_reason.status, 422, "a reason is needed");
+    let mut fields = base.to_vec();
+    fields.push(("reason", "The owner asked by phone to limit Bob to one domain"));
+    staff.post_form(&path, &fields).await.assert_redirect_to(&format!("/admin/accounts/{account}"));
+    assert_eq!(bob.get(&format!("/domains/{}", domains[1])).await.status, 404);
+    assert_eq!(bob.get(&format!("/domains/{}", domains[0])).await.status, 200);
+    let log = owner.get("/users/audit").await.texts("table tbody tr").join("\n");
+    assert!(
+        log.contains("scope after: Only") && log.contains("access until after") && log.contains("by phone"),
+        "{log}"
+    );
+}
