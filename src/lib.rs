@@ -8,6 +8,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod change;
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -1,11 +1,12 @@
-//! The panel's one binary: `serve` (the default), `migrate`, `create-staff`
-//! and `seed-demo`.
+//! The panel's one binary: `serve` (the default), `migrate`, `check`,
+//! `create-staff` and `seed-demo`.
 
 use std::io::{BufRead, IsTerminal};
 
 use panel::{app::App, config::Config, db, seed};
 
-const USAGE: &str = "usage: panel [serve | migrate | create-staff EMAIL | seed-demo]";
+const USAGE: &str =
+    "usage: panel [serve | migrate | check [--send-test-mail ADDRESS] | create-staff EMAIL | seed-demo]";
 
 fn main() {
     let config = match Config::from_env() {
@@ -23,6 +24,8 @@ fn main() {
     let result = runtime.block_on(async {
         match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
             [] | ["serve"] => serve(config).await,
+            ["check"] => check(&config, None).await,
+            ["check", "--send-test-mail", to] => check(&config, Some(to)).await,
             ["migrate"] => with_db(&config, |_| async { Ok(()) }).await.map(|_| println!("migrations applied")),
             ["create-staff", email] => {
                 let password = read_password()?;
@@ -46,6 +49,18 @@ fn main() {
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// Prints one line per check; fails when any line is a problem.
+async fn check(config: &Config, test_mail_to: Option<&str>) -> anyhow::Result<()> {
+    let lines = panel::check::run(config, test_mail_to).await;
+    for line in &lines {
+        println!("{} {}", if line.ok { "ok     " } else { "PROBLEM" }, line.text);
+    }
+    match lines.iter().filter(|l| !l.ok).count() {
+        0 => Ok(()),
+        n => Err(anyhow::anyhow!("{n} problem(s) found")),
     }
 }
 

@@ -13,6 +13,7 @@ mod hostile;
 mod invitation_history;
 mod invitations;
 mod members_api;
+mod operations;
 mod outside_drills;
 mod outside_systems;
 mod passkeys;

@@ -83,6 +83,17 @@ pub async fn fresh_database() -> String {
     c.pg.url(&name)
 }
 
+/// A database with nothing in it, not even migrations (an install that
+/// has not run `panel migrate` yet).
+pub async fn empty_database() -> String {
+    let c = cluster();
+    let name = format!("e_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&c.pg.url("postgres")).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    c.pg.url(&name)
+}
+
 /// A cluster of a drill's own (to stop and start under a running app),
 /// with the migrated database `panel`. Returns it, its folder and the URL.
 pub async fn private_cluster() -> (EmbeddedPostgres, PathBuf, String) {

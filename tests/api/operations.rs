@@ -1,0 +1,58 @@
+//! `panel check`, as an operator runs it: against the test Postgres and
+//! the loopback SMTP server, with good and bad settings.
+
+use tokio::process::Command;
+
+use crate::helpers::{postgres::empty_database, smtp::MailSink, spawn_app};
+
+async fn panel_check(vars: &[(&str, &str)], args: &[&str]) -> (bool, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_panel"));
+    for var in ["DATABASE_URL", "SMTP_URL", "MAIL_FROM", "BASE_URL", "LISTEN_ADDR", "RUST_LOG"] {
+        c.env_remove(var);
+    }
+    let out = c.arg("check").args(args).envs(vars.iter().copied()).output().await.unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn panel_check_passes_with_good_settings_and_sends_a_test_mail() {
+    let app = spawn_app().await;
+    let smtp = format!("smtp://127.0.0.1:{}", app.mail.port());
+    let vars = [("DATABASE_URL", app.db_url.as_str()), ("SMTP_URL", smtp.as_str())];
+    let (passed, out) = panel_check(&vars, &[]).await;
+    assert!(passed, "{out}");
+    assert!(out.contains("database: connected; all") && out.contains("migrations applied"), "{out}");
+    assert!(out.contains("mail: SMTP server reached"), "{out}");
+    assert!(!out.contains("PROBLEM"), "{out}");
+    let (passed, out) = panel_check(&vars, &["--send-test-mail", "ops@example.com"]).await;
+    assert!(passed, "{out}");
+    let mail = app.mail.wait_for("ops@example.com", "Billing panel: test mail").await;
+    assert!(mail.text.contains("Mail works"));
+}
+
+#[tokio::test]
+async fn panel_check_names_each_problem_on_its_own_line_and_fails() {
+    let closed = MailSink::reserve().await;
+    let smtp = format!("smtp://127.0.0.1:{}", closed.port());
+    let (passed, out) =
+        panel_check(&[("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"), ("SMTP_URL", smtp.as_str())], &[]).await;
+    assert!(!passed, "{out}");
+    let problems: Vec<&str> = out.lines().filter(|l| l.starts_with("PROBLEM")).collect();
+    assert_eq!(problems.len(), 2, "{out}");
+    assert!(problems[0].contains("database: cannot connect"), "{out}");
+    assert!(problems[1].contains("mail: cannot use the SMTP server"), "{out}");
+    assert!(out.contains("2 problem(s) found"), "{out}");
+
+    // A database this version has not migrated yet: reported, not changed.
+    let empty = empty_database().await;
+    let (passed, out) = panel_check(&[("DATABASE_URL", empty.as_str())], &[]).await;
+    assert!(!passed, "{out}");
+    assert!(out.contains("migrations not applied yet: run `panel migrate`"), "{out}");
+    let (passed, again) = panel_check(&[("DATABASE_URL", empty.as_str())], &[]).await;
+    assert!(!passed && again.contains("not applied yet"), "check applied nothing: {again}");
+
+    let (passed, out) =
+        panel_check(&[("DATABASE_URL", empty.as_str())], &["--send-test-mail", "ops@example.com"]).await;
+    assert!(!passed && out.contains("--send-test-mail needs SMTP_URL"), "{out}");
+}
