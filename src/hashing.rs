@@ -155,21 +155,40 @@ fn verify_blocking(password: &str, stored: &str) -> bool {
     computed.is_ok() && Output::new(&out).is_ok_and(|o| o == expected)
 }
 
-/// Hashing is meant to be slow; pages are not. On Linux a thread has its own
-/// nice value, so the hashing threads yield the CPU to request handling.
+/// Hashing is meant to be slow; pages are not. On Linux each thread has its
+/// own scheduling policy: SCHED_IDLE runs the hashing threads only when no
+/// normal thread wants the CPU (a nice value of 10 still took a share, and
+/// a sign-in flood doubled other pages' p99). Under a flood the bounded
+/// queue fills and further sign-ins get "try again" rather than pages
+/// slowing down. Should the call be refused, the thread keeps its priority.
 #[allow(unsafe_code)]
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: setpriority and gettid only read their integer arguments and
-    // change this thread's scheduling; no memory is shared or handed over.
+    // SAFETY: sched_setscheduler reads the parameter struct we own for the
+    // duration of the call and changes only this thread's (pid 0) policy.
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sign-in floods must not slow pages: the hashing threads run only
+    /// when nothing else wants the CPU.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    #[allow(unsafe_code)]
+    async fn hashing_threads_run_at_the_idle_scheduling_policy() {
+        let hasher = Hasher::new(1);
+        // SAFETY: sched_getscheduler only reads the calling thread's policy.
+        let policy = hasher.run(|| unsafe { libc::sched_getscheduler(0) }).await.unwrap();
+        assert_eq!(policy, libc::SCHED_IDLE);
+    }
 
     #[test]
     fn hashes_verify_and_match_the_crates_own_format() {

@@ -37,10 +37,10 @@ pub async fn list_invitations(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<InvitationPage>, Problem> {
     let after = super::cursor(q.cursor.as_deref())?;
-    let (_, (invitations, next)) = store::lists(&state.db, caller.member.account.id, None, after).await?;
+    let lists = store::lists(&state.db, caller.member.account.id, None, after).await?;
     Ok(Json(InvitationPage {
-        items: invitations.into_iter().map(InvitationJson::from).collect(),
-        next_cursor: next.map(|c| c.encode()),
+        items: lists.invitations.into_iter().map(InvitationJson::from).collect(),
+        next_cursor: lists.next_invitations.map(|c| c.encode()),
     }))
 }
 

@@ -32,10 +32,10 @@ pub async fn list_members(
     let after = super::cursor(q.cursor.as_deref())?;
     // User Management's own query (its invitation half is the first page,
     // and is not used here).
-    let ((members, next), _) = store::lists(&state.db, caller.member.account.id, after, None).await?;
+    let lists = store::lists(&state.db, caller.member.account.id, after, None).await?;
     Ok(Json(MemberPage {
-        items: members.into_iter().map(MemberJson::from).collect(),
-        next_cursor: next.map(|c| c.encode()),
+        items: lists.members.into_iter().map(MemberJson::from).collect(),
+        next_cursor: lists.next_members.map(|c| c.encode()),
     }))
 }
 

@@ -99,15 +99,21 @@ impl<'a> Inviter<'a> {
     }
 }
 
+/// Locks the account's row, which serialises every invitation mail of the
+/// account (new and resent), so a burst cannot all count the same "before"
+/// in the checks that follow (each a new statement, which sees what the
+/// previous holder committed). Returns the account's two-factor rule, which
+/// the mail mentions.
+async fn lock_account(conn: &mut PgConnection, account_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!("SELECT require_two_factor FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+        .fetch_one(&mut *conn)
+        .await
+}
+
 /// The account's invitation budget (`INVITATIONS_PER_HOUR`, resends
 /// included) and the address's cooldown (`INVITE_RESEND_MINUTES`): the mail
-/// about to be queued must fit both.
+/// about to be queued must fit both. Call with the account locked.
 async fn check_budget(conn: &mut PgConnection, from: &Inviter<'_>, email: &str) -> Result<(), InviteError> {
-    // The account row lock serialises every invitation mail of the account
-    // (new and resent), so a burst cannot all count the same "before".
-    sqlx::query!("SELECT 1 AS locked FROM accounts WHERE id = $1 FOR UPDATE", from.account_id)
-        .fetch_optional(&mut *conn)
-        .await?;
     let limit = from.config.invitations_per_hour;
     if let Some(lifts) = budget::exceeded(conn, from.account_id, &[MailKind::Invitation], limit).await? {
         return Err(InviteError::OverBudget(limit, lifts));
@@ -146,12 +152,9 @@ async fn queue_invitation_mail(
     grant: &Grant,
     token: &str,
     expires_at: OffsetDateTime,
+    requires_two_factor: bool,
 ) -> Result<(), Internal> {
     let link = format!("{}/invitations/{token}", from.config.base_url);
-    let requires_two_factor =
-        sqlx::query_scalar!("SELECT require_two_factor FROM accounts WHERE id = $1", from.account_id)
-            .fetch_one(&mut *conn)
-            .await?;
     let m = InvitationMail {
         requires_two_factor,
         inviter_name: from.owner_name,
@@ -175,10 +178,7 @@ pub async fn invite(
     if email.as_str() == from.owner_email {
         return Err(InviteError::OwnAddress(email.to_string()));
     }
-    // Serialises invitations of one account, for the checks below.
-    sqlx::query!("SELECT 1 AS locked FROM accounts WHERE id = $1 FOR UPDATE", from.account_id)
-        .fetch_optional(&mut **change)
-        .await?;
+    let requires_two_factor = lock_account(change, from.account_id).await?;
     // First, so the answers below cannot be used to probe addresses freely.
     let found = sqlx::query!(
         r#"SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
@@ -238,7 +238,7 @@ pub async fn invite(
     if let Some(old) = replaced {
         sqlx::query!("UPDATE invitations SET replaced_by = $2 WHERE id = $1", old, id).execute(&mut **change).await?;
     }
-    queue_invitation_mail(change, from, email.as_str(), grant, &token, expires_at).await?;
+    queue_invitation_mail(change, from, email.as_str(), grant, &token, expires_at, requires_two_factor).await?;
     let mut details = serde_json::json!({ "invitation_id": id, "permissions": grant.describe() });
     if let Some(until) = access_until {
         details["access_until"] = web::datetime(&until).into();
@@ -277,6 +277,7 @@ async fn lock_open(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> Resul
 /// A new token and seven more days; the old link dies. The invited address.
 pub async fn resend(change: &mut AccountChange<'_>, from: &Inviter<'_>, id: Uuid) -> Result<String, ChangeError> {
     let (email, grant) = lock_open(change, from.account_id, id).await?;
+    let requires_two_factor = lock_account(change, from.account_id).await?;
     check_budget(change, from, &email).await.map_err(|e| match e {
         InviteError::Internal(e) => ChangeError::Internal(e),
         limited => ChangeError::Limited(limited),
@@ -298,7 +299,7 @@ pub async fn resend(change: &mut AccountChange<'_>, from: &Inviter<'_>, id: Uuid
     )
     .fetch_one(&mut **change)
     .await?;
-    queue_invitation_mail(change, from, &email, &grant, &token, expires_at).await?;
+    queue_invitation_mail(change, from, &email, &grant, &token, expires_at, requires_two_factor).await?;
     let target = Target { user_id: None, email: Some(&email) };
     change.audit(AuditAction::InvitationResent, target, serde_json::json!({ "invitation_id": id })).await?;
     Ok(email)

@@ -50,22 +50,18 @@ pub async fn page(
 ) -> Result<Response, AppError> {
     let after = super::parse_cursor(q.after.as_deref())?;
     let iafter = super::parse_cursor(q.iafter.as_deref())?;
-    let ((members, next_m), (invitations, next_i)) = store::lists(&state.db, me.account.id, after, iafter).await?;
-    let requires_two_factor =
-        sqlx::query_scalar!("SELECT require_two_factor FROM accounts WHERE id = $1", me.account.id)
-            .fetch_one(&state.db)
-            .await?;
+    let lists = store::lists(&state.db, me.account.id, after, iafter).await?;
     web::render(&IndexPage {
         layout: Layout::of(&me.user),
         owner_name: me.user.name.clone(),
         owner_email: me.user.email.clone(),
-        members,
-        next_members: next_m.map(|c| c.encode()),
-        invitations,
-        next_invitations: next_i.map(|c| c.encode()),
+        members: lists.members,
+        next_members: lists.next_members.map(|c| c.encode()),
+        invitations: lists.invitations,
+        next_invitations: lists.next_invitations.map(|c| c.encode()),
         members_at: q.after.unwrap_or_default(),
         invitations_at: q.iafter.unwrap_or_default(),
-        requires_two_factor,
+        requires_two_factor: lists.require_two_factor,
         owner_two_factor: me.user.two_factor,
         now: state.config.clock.now(),
     })

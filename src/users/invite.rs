@@ -104,16 +104,17 @@ pub async fn submit(
     Owner(me): Owner,
     CsrfForm(form): CsrfForm<InviteForm>,
 ) -> Result<Response, AppError> {
-    let choice =
-        ScopeChoice::from_form(&state.db, me.account.id, &form.scope, &form.scope_ids, &form.scope_search).await?;
     // The form as sent: after a preset or Find (status 200), or refused.
-    let as_sent = |status: StatusCode, grant: GrantChoice, error: Option<String>| -> Result<Response, AppError> {
+    // Its pick list is read only then: a sent invitation does not need it.
+    let as_sent = async |status: StatusCode, grant: GrantChoice, error: Option<String>| -> Result<Response, AppError> {
+        let scope =
+            ScopeChoice::from_form(&state.db, me.account.id, &form.scope, &form.scope_ids, &form.scope_search).await?;
         let page = InvitePage {
             layout: Layout::of(&me.user),
             email: form.email.chars().take(254).collect(),
             grant,
             access_until: form.access_until.chars().take(20).collect(),
-            scope: choice,
+            scope,
             presets: &PRESETS,
             error,
         };
@@ -121,25 +122,25 @@ pub async fn submit(
     };
     if let Some(name) = &form.preset {
         let grant = preset(name).ok_or_else(|| AppError::BadRequest(format!("\"{name}\" is not a preset.")))?;
-        return as_sent(StatusCode::OK, grant, None);
+        return as_sent(StatusCode::OK, grant, None).await;
     }
     if form.find.is_some() {
-        return as_sent(StatusCode::OK, GrantChoice::from_form(&form.mode, &form.permissions), None);
+        return as_sent(StatusCode::OK, GrantChoice::from_form(&form.mode, &form.permissions), None).await;
     }
-    let refuse = |status: StatusCode, message: String| {
-        as_sent(status, GrantChoice::from_form(&form.mode, &form.permissions), Some(message))
+    let refuse = async |status: StatusCode, message: String| {
+        as_sent(status, GrantChoice::from_form(&form.mode, &form.permissions), Some(message)).await
     };
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
-        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await,
     };
     let grant = match Grant::parse(&form.mode, &form.permissions) {
         Ok(g) => g,
-        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await,
     };
     let until = match end_date::parse(&form.access_until, state.config.clock.now().date()) {
         Ok(until) => until,
-        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await,
     };
     let mut change = AccountChange::by_member(&state, &me, &ip).await?;
     let only = form.scope == "only";
@@ -147,7 +148,7 @@ pub async fn submit(
         Ok(scope) => scope,
         Err(e) => {
             drop(change);
-            return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await;
         }
     };
     let offer = send::Offered { grant: &grant, until, scope };
@@ -158,9 +159,9 @@ pub async fn submit(
             if e.is_budget() {
                 change.refused_by_mail_budget(MailKind::Invitation).await?;
             }
-            refuse(StatusCode::TOO_MANY_REQUESTS, e.to_string())
+            refuse(StatusCode::TOO_MANY_REQUESTS, e.to_string()).await
         }
-        Err(e) => refuse(StatusCode::CONFLICT, e.to_string()),
+        Err(e) => refuse(StatusCode::CONFLICT, e.to_string()).await,
     }
 }
 

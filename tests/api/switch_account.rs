@@ -77,6 +77,14 @@ async fn switch_account_is_searchable_and_paged_for_resellers() {
     let mut found = reseller.get("/accounts/switch?q=client+7").await.texts("#accounts td[data-label=Account]");
     found.sort();
     assert_eq!(found, vec!["Client 7 Hosting_100%", "Client 70 Hosting_100%"]);
+    // By the owner's name too, and never an account the login cannot reach
+    // however well it matches.
+    sqlx::query("UPDATE users SET name = 'Zed Owner' WHERE email = 'c5@example.com'").execute(&app.db).await.unwrap();
+    app.register("Zed Outsider", "zed@example.com").await;
+    assert_eq!(
+        reseller.get("/accounts/switch?q=zed").await.texts("#accounts td[data-label=Account]"),
+        vec!["Client 5 Hosting_100%"]
+    );
     // Wildcards in the search are taken literally.
     assert!(reseller.get("/accounts/switch?q=%25").await.texts("#accounts td[data-label=Account]").len() == 50);
     assert_eq!(
