@@ -111,9 +111,12 @@ pub async fn transfer(tx: &mut AccountChange<'_>, t: &Transfer<'_>) -> Result<()
             .await?;
         crate::tokens::store::revoke_all_of(tx, t.account_id, old.id).await?;
     }
+    // An owner reaches the whole account with no end date, whatever they
+    // had as a member.
     sqlx::query!(
         "INSERT INTO memberships (account_id, user_id, is_owner, all_permissions) VALUES ($1, $2, true, true)
-         ON CONFLICT (account_id, user_id) DO UPDATE SET is_owner = true, all_permissions = true, permissions = '{}'",
+         ON CONFLICT (account_id, user_id)
+         DO UPDATE SET is_owner = true, all_permissions = true, permissions = '{}', scope = NULL, access_until = NULL",
         t.account_id,
         new.id
     )

@@ -39,20 +39,34 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         // Shared address space (carrier-grade NAT), 100.64.0.0/10.
         || (a == 100 && (64..128).contains(&b))
-        // Benchmarking, 198.18.0.0/15; reserved, 240.0.0.0/4.
+        // Benchmarking, 198.18.0.0/15; IETF protocol assignments,
+        // 192.0.0.0/24; reserved, 240.0.0.0/4.
         || (a == 198 && (b == 18 || b == 19))
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
         || a >= 240)
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    // Addresses that carry an IPv4 address (and reach it through a
+    // translator or tunnel) are only as public as that address: NAT64
+    // 64:ff9b::/96 and 64:ff9b:1::/48, 6to4 2002::/16, IPv4-compatible ::/96.
+    let embedded = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    if (s[0] == 0x64 && s[1] == 0xff9b && (s[2..6] == [0; 4] || s[2] == 1)) || s[..6] == [0; 6] {
+        return !ip.is_unspecified() && !ip.is_loopback() && is_public_v4(embedded(s[6], s[7]));
+    }
+    if s[0] == 0x2002 {
+        return is_public_v4(embedded(s[1], s[2]));
+    }
     !(ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
-        // Unique local fc00::/7, link-local fe80::/10, documentation 2001:db8::/32.
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8))
+        // Unique local fc00::/7, link-local fe80::/10, old site-local
+        // fec0::/10, documentation 2001:db8::/32, Teredo 2001::/32.
+        || (s[0] & 0xfe00) == 0xfc00
+        || (s[0] & 0xffc0) == 0xfe80
+        || (s[0] & 0xffc0) == 0xfec0
+        || (s[0] == 0x2001 && (s[1] == 0x0db8 || s[1] == 0)))
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -135,6 +149,9 @@ pub fn client(allow_private: bool) -> reqwest::Result<reqwest::Client> {
         .timeout(std::time::Duration::from_secs(10))
         .user_agent(concat!("panel-webhooks/", env!("CARGO_PKG_VERSION")))
         .dns_resolver(Arc::new(PublicOnly { allow_private }))
+        // A proxy from the environment would resolve the name itself, past
+        // the resolver's check: deliveries always connect directly.
+        .no_proxy()
         .build()
 }
 
@@ -157,10 +174,17 @@ mod tests {
             "fd00::1",
             "::ffff:10.0.0.1",
             "::",
+            "192.0.0.8",
+            "64:ff9b::a00:5",
+            "64:ff9b:1::a00:5",
+            "2002:a00:5::1",
+            "::10.0.0.5",
+            "2001::1",
+            "fec0::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip} counted as public");
         }
-        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "64:ff9b::101:101", "2002:101:101::1"] {
             assert!(is_public(ip.parse().unwrap()), "{ip} counted as private");
         }
     }

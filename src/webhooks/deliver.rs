@@ -134,15 +134,18 @@ async fn post(config: &Config, client: &reqwest::Client, due: &Due) -> Result<u1
             Err((Some(res.status().as_u16()), "the endpoint answered with a redirect, which is not followed".into()))
         }
         Ok(res) => Err((Some(res.status().as_u16()), format!("the endpoint answered {}", res.status()))),
-        Err(e) => Err((None, describe(&e))),
+        Err(e) => Err((None, describe(e))),
     }
 }
 
 /// A transport error in words an owner can act on (the full chain: the
-/// top-level message alone is often just "error sending request").
-fn describe(e: &reqwest::Error) -> String {
+/// top-level message alone is often just "error sending request"). The URL
+/// is left out: receivers often carry a secret in its path, and this text
+/// is also logged.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());
