@@ -16,9 +16,14 @@ fn main() {
             std::process::exit(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if config.log_json {
+        // One object per line; each event carries its request's span
+        // fields (request id, method, route), never a body or a header.
+        tracing_subscriber::fmt().json().with_current_span(true).with_span_list(false).with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
     let result = runtime.block_on(async {
@@ -87,14 +92,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         db::MIGRATOR.run(&pool).await?;
         let base_url = config.base_url.clone();
         let local_mailbox = config.smtp_url.is_none();
+        let log_json = config.log_json;
         let app = App::build(config, pool.clone()).await?;
-        println!("Billing panel running at {base_url}");
-        println!("Create a login at {base_url}/register, or run `cargo run --release -- seed-demo` for demo logins.");
-        if local_mailbox {
-            println!("No SMTP_URL set: mail is kept in the local mailbox at {base_url}/dev/mailbox");
-        }
-        for line in app.state().config.outside.startup_lines() {
-            println!("{line}");
+        let outside = app.state().config.outside.startup_lines();
+        if log_json {
+            // Standard output is the log collector's: JSON lines only.
+            tracing::info!(%base_url, local_mailbox, "billing panel running");
+            for line in outside {
+                tracing::info!("{line}");
+            }
+        } else {
+            println!("Billing panel running at {base_url}");
+            println!(
+                "Create a login at {base_url}/register, or run `cargo run --release -- seed-demo` for demo logins."
+            );
+            if local_mailbox {
+                println!("No SMTP_URL set: mail is kept in the local mailbox at {base_url}/dev/mailbox");
+            }
+            for line in outside {
+                println!("{line}");
+            }
         }
         app.run_until(shutdown_signal()).await
     }

@@ -62,6 +62,9 @@ pub struct Config {
     /// Webhook endpoints may be on private, loopback or link-local
     /// addresses (and then plain http): for tests and closed networks only.
     pub webhooks_allow_private: bool,
+    /// Logs as one JSON object per line (`LOG_FORMAT=json`) rather than
+    /// lines for people to read.
+    pub log_json: bool,
     /// Worked out once from BASE_URL and LISTEN_ADDR (see `allowed_hosts`).
     hosts: Vec<String>,
     origins: Vec<String>,
@@ -231,6 +234,11 @@ impl Config {
         let registrar = choice(&get, "REGISTRAR", "local", RegistrarKind::Local, quick_start)?;
         let outside = OutsideSystems::new(payment_gateway, control_panel, registrar, quick_start);
         let test_gateway_delay = Duration::from_millis(number(&get, "TEST_GATEWAY_DELAY_MS", 0, 0, 60_000)?.into());
+        let log_json = match get("LOG_FORMAT").as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(_) => return Err(bad("LOG_FORMAT", "must be text or json")),
+        };
         if let Some(level) = get("RUST_LOG") {
             tracing_subscriber::EnvFilter::try_new(&level)
                 .map_err(|_| bad("RUST_LOG", "is not a valid tracing filter (try info or debug)"))?;
@@ -257,6 +265,7 @@ impl Config {
             staff_two_factor,
             api_calls_per_minute,
             webhooks_allow_private,
+            log_json,
             hosts: hosts.clone(),
             origins: origins(&base_url, &hosts),
             base_url,

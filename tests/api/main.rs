@@ -6,6 +6,7 @@ mod helpers;
 mod abuse;
 mod access_until;
 mod auth;
+mod deploy;
 mod drills;
 mod foundation;
 mod grants;

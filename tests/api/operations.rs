@@ -56,3 +56,42 @@ async fn panel_check_names_each_problem_on_its_own_line_and_fails() {
         panel_check(&[("DATABASE_URL", empty.as_str())], &["--send-test-mail", "ops@example.com"]).await;
     assert!(!passed && out.contains("--send-test-mail needs SMTP_URL"), "{out}");
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_request_fields_and_no_secrets() {
+    let db_url = crate::helpers::postgres::fresh_database().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_panel"))
+        .env("DATABASE_URL", &db_url)
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("BASE_URL", &base)
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env_remove("SMTP_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    crate::drills::wait_ready(&base).await;
+    // A failed sign-in: its email and password must not reach the log.
+    let b = crate::helpers::Browser::new(&base);
+    let page = b.post_form("/login", &[("email", "secret.person@example.com"), ("password", "hunter2 hunter2")]).await;
+    assert_eq!(page.status, 401, "{}", page.body);
+    server.start_kill().unwrap();
+    let out = server.wait_with_output().await.unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object: {l}: {e}")))
+        .collect();
+    let sign_in = lines
+        .iter()
+        .find(|l| l["span"]["route"] == "/login" && l["span"]["method"] == "POST" && l["fields"]["status"].is_number())
+        .unwrap_or_else(|| panic!("no response line for POST /login in {text}"));
+    assert_eq!(sign_in["fields"]["status"], 401);
+    assert!(sign_in["fields"]["latency"].is_string(), "{sign_in}");
+    assert!(sign_in["span"]["request_id"].as_str().is_some_and(|id| id.len() == 36), "{sign_in}");
+    assert!(!text.contains("hunter2") && !text.contains("secret.person"), "{text}");
+}
