@@ -49,18 +49,27 @@ pub fn router(state: AppState) -> Router {
         .merge(sections::router(&state))
         .merge(sections::services::control_panel_router(&state.config))
         .layer(middleware::from_fn_with_state(state.clone(), auth::csrf::ensure_anon_cookie));
-    Router::new()
+    let routes = Router::new()
         .merge(pages)
         .merge(api::router())
         .merge(health::router())
         .nest_service(
             "/static",
             tower::ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=3600"),
+                ))
                 .service(ServeDir::new(&state.config.static_dir).precompressed_gzip()),
         )
         .fallback(|| async { StatusCode::NOT_FOUND })
-        .with_state(state.clone())
+        .with_state(state.clone());
+    // Counted only when someone collects the counts.
+    let routes = match state.config.metrics_addr {
+        Some(_) => routes.layer(middleware::from_fn(crate::telemetry::track)),
+        None => routes,
+    };
+    routes
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         // Outside the limits, so their bare 408/413 answers become pages too.
@@ -92,15 +101,37 @@ pub fn router(state: AppState) -> Router {
 
 pub struct App {
     listener: TcpListener,
+    /// `/metrics`, when METRICS_ADDR is set.
+    metrics: Option<std::net::TcpListener>,
     state: AppState,
     stop_tx: watch::Sender<bool>,
 }
 
 impl App {
     /// Binds the listener (port 0 picks a free port) over a ready pool.
+    /// With METRICS_ADDR, binds that too.
     pub async fn build(config: Config, db: PgPool) -> anyhow::Result<App> {
         let listener = TcpListener::bind(config.listen_addr).await?;
-        Ok(App::with_listener(config, db, listener))
+        let metrics = match config.metrics_addr {
+            Some(addr) => Some(
+                std::net::TcpListener::bind(addr)
+                    .map_err(|e| anyhow::anyhow!("cannot listen on METRICS_ADDR {addr}: {e}"))?,
+            ),
+            None => None,
+        };
+        let app = App::with_listener(config, db, listener);
+        Ok(match metrics {
+            Some(m) => app.with_metrics(m),
+            None => app,
+        })
+    }
+
+    /// Serves `/metrics` on `listener` (tests bind their own port), and
+    /// starts recording from now on.
+    pub fn with_metrics(mut self, listener: std::net::TcpListener) -> App {
+        crate::telemetry::install();
+        self.metrics = Some(listener);
+        self
     }
 
     /// For callers that bound the port themselves (tests put it in BASE_URL).
@@ -114,7 +145,7 @@ impl App {
             webhook_wakeup: Arc::new(Notify::new()),
         };
         let (stop_tx, _) = watch::channel(false);
-        App { listener, state, stop_tx }
+        App { listener, metrics: None, state, stop_tx }
     }
 
     pub fn port(&self) -> u16 {
@@ -144,9 +175,28 @@ impl App {
             self.stop_tx.subscribe(),
         ));
         let janitor = tokio::spawn(janitor(self.state.clone(), self.stop_tx.subscribe()));
+        let metrics = match self.metrics {
+            Some(listener) => {
+                listener.set_nonblocking(true)?;
+                let listener = TcpListener::from_std(listener)?;
+                let mut stop = self.stop_tx.subscribe();
+                let metrics = crate::telemetry::router(self.state.clone());
+                Some(tokio::spawn(async move {
+                    axum::serve(listener, metrics)
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.changed().await;
+                        })
+                        .await
+                }))
+            }
+            None => None,
+        };
         let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         let _ = self.stop_tx.send(true);
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         let _ = worker.await;
         let _ = webhooks.await;
         let _ = janitor.await;

@@ -21,6 +21,7 @@ pub struct Hasher {
     /// Bounds the queue: past it, a sign-in is told to retry instead of
     /// adding to a backlog that would keep the CPU busy after a flood.
     queue: Arc<tokio::sync::Semaphore>,
+    capacity: usize,
     /// Verified against for unknown emails, so they take as long as known ones.
     dummy: Arc<OnceCell<String>>,
 }
@@ -59,12 +60,21 @@ impl Hasher {
                 })
                 .expect("cannot start a hashing thread");
         }
-        let queue = Arc::new(tokio::sync::Semaphore::new(threads.max(1) * QUEUE_PER_THREAD));
-        Hasher { jobs: tx, queue, dummy: Arc::new(OnceCell::new()) }
+        let capacity = threads.max(1) * QUEUE_PER_THREAD;
+        let queue = Arc::new(tokio::sync::Semaphore::new(capacity));
+        Hasher { jobs: tx, queue, capacity, dummy: Arc::new(OnceCell::new()) }
+    }
+
+    /// Hashes waiting or running now (for `/metrics`).
+    pub fn queued(&self) -> usize {
+        self.capacity - self.queue.available_permits()
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
-        let permit = self.queue.clone().try_acquire_owned().map_err(|_| HashError::Busy)?;
+        let permit = self.queue.clone().try_acquire_owned().map_err(|_| {
+            metrics::counter!("panel_hashing_rejections_total").increment(1);
+            HashError::Busy
+        })?;
         let (tx, rx) = oneshot::channel();
         self.jobs
             .send(Box::new(move || {

@@ -26,6 +26,7 @@ pub mod sections;
 pub mod security;
 pub mod seed;
 pub mod state;
+pub mod telemetry;
 pub mod tokens;
 pub mod users;
 pub mod web;

@@ -91,6 +91,7 @@ pub async fn submit(
     };
     let trusted = super::trusted_browser(&state, &headers, email.as_str()).await?;
     let Some(login) = super::verify_password(&state, &ip, email.as_str(), &form.password, trusted).await? else {
+        metrics::counter!("panel_sign_in_refusals_total").increment(1);
         return failed(email.to_string(), StatusCode::UNAUTHORIZED, "Incorrect email or password.");
     };
     if login.disabled {

@@ -27,6 +27,9 @@ pub struct Config {
     /// Public URL without a trailing slash, used in mailed links.
     pub base_url: String,
     pub listen_addr: SocketAddr,
+    /// Where `/metrics` is served (Prometheus text format); `None`: not at
+    /// all. Never the public listener.
+    pub metrics_addr: Option<SocketAddr>,
     pub db_max_connections: u32,
     /// How many argon2id hashes may run at once (each takes 19 MiB).
     pub hash_concurrency: usize,
@@ -126,6 +129,7 @@ impl fmt::Debug for Config {
             .field("mail_from", &self.mail_from.to_string())
             .field("base_url", &self.base_url)
             .field("listen_addr", &self.listen_addr)
+            .field("metrics_addr", &self.metrics_addr)
             .field("db_max_connections", &self.db_max_connections)
             .field("hash_concurrency", &self.hash_concurrency)
             .field("data_dir", &self.data_dir)
@@ -198,6 +202,12 @@ impl Config {
             .unwrap_or_else(|| "127.0.0.1:8080".into())
             .parse::<SocketAddr>()
             .map_err(|_| bad("LISTEN_ADDR", "must be an address and port such as 127.0.0.1:8080"))?;
+        let metrics_addr = match get("METRICS_ADDR") {
+            None => None,
+            Some(v) => Some(v.parse::<SocketAddr>().ok().filter(|a| *a != listen_addr).ok_or_else(|| {
+                bad("METRICS_ADDR", "must be an address and port such as 127.0.0.1:9100, other than LISTEN_ADDR")
+            })?),
+        };
         let hosts = allowed_hosts(&base_url, listen_addr);
         let db_max_connections = number(&get, "DB_MAX_CONNECTIONS", 10, 1, 1000)?;
         let cores = std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(2);
@@ -248,6 +258,7 @@ impl Config {
             smtp_url,
             mail_from,
             listen_addr,
+            metrics_addr,
             db_max_connections,
             hash_concurrency,
             data_dir,

@@ -75,6 +75,7 @@ async fn send_one(
             .execute(&mut *tx)
             .await?;
             tracing::info!(mail_id = mail.id, to_domain = %domain, "mail sent");
+            metrics::counter!("panel_mails_sent_total").increment(1);
         }
         Err(e) => {
             let attempts = mail.attempts + 1;
@@ -94,6 +95,8 @@ async fn send_one(
             .execute(&mut *tx)
             .await?;
             tracing::warn!(mail_id = mail.id, to_domain = %domain, attempts, give_up, error = %e, "mail not sent");
+            let outcome = if give_up { "given_up" } else { "will_retry" };
+            metrics::counter!("panel_mail_failures_total", "outcome" => outcome).increment(1);
         }
     }
     // Sent or given up: the stored copy no longer needs a working link.

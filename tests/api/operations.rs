@@ -1,9 +1,10 @@
-//! `panel check`, as an operator runs it: against the test Postgres and
-//! the loopback SMTP server, with good and bad settings.
+//! What an operator runs and watches: `panel check` against the test
+//! Postgres and the loopback SMTP server (good and bad settings), the JSON
+//! logs, and `/metrics` on its own address.
 
 use tokio::process::Command;
 
-use crate::helpers::{postgres::empty_database, smtp::MailSink, spawn_app};
+use crate::helpers::{postgres::empty_database, smtp::MailSink, spawn_app, spawn_app_with, Options};
 
 async fn panel_check(vars: &[(&str, &str)], args: &[&str]) -> (bool, String) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_panel"));
@@ -94,4 +95,71 @@ async fn json_logs_are_one_object_per_line_with_request_fields_and_no_secrets() 
     assert!(sign_in["fields"]["latency"].is_string(), "{sign_in}");
     assert!(sign_in["span"]["request_id"].as_str().is_some_and(|id| id.len() == 36), "{sign_in}");
     assert!(!text.contains("hunter2") && !text.contains("secret.person"), "{text}");
+}
+
+/// The value of the first sample of `name` whose labels include every one
+/// of `labels` (as `key="value"`), or 0 when there is none yet.
+fn sample(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .find(|l| labels.iter().all(|label| l.contains(label)))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_address_and_move_with_requests_without_secrets() {
+    let app = spawn_app_with(Options { settings: vec![("METRICS_ADDR", "127.0.0.1:0")], ..Options::default() }).await;
+    let metrics = format!("{}/metrics", app.metrics_address.clone().expect("a metrics address"));
+    let scrape = || async { reqwest::get(&metrics).await.unwrap().text().await.unwrap() };
+    assert_eq!(
+        reqwest::get(format!("{}/metrics", app.address)).await.unwrap().status(),
+        404,
+        "not on the public address"
+    );
+
+    let before = scrape().await;
+    let owner = app.register("Mia Metrics", "mia.metrics@example.com").await;
+    owner.get("/users").await;
+    let wrong = app
+        .browser()
+        .post_form("/login", &[("email", "mia.metrics@example.com"), ("password", "not her password 9")])
+        .await;
+    assert_eq!(wrong.status, 401);
+    let mut after = scrape().await;
+    // The confirmation mail is counted after the worker records it sent.
+    for _ in 0..50 {
+        if sample(&after, "panel_mails_sent_total", &[]) > sample(&before, "panel_mails_sent_total", &[]) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        after = scrape().await;
+    }
+
+    let users = ["route=\"/users\"", "status=\"200\""];
+    assert!(
+        sample(&after, "panel_http_requests_total", &users) > sample(&before, "panel_http_requests_total", &users),
+        "{after}"
+    );
+    assert!(sample(&after, "panel_http_request_duration_seconds_count", &["route=\"/users\""]) >= 1.0, "{after}");
+    assert!(after.contains("panel_http_request_duration_seconds_bucket{route=\"/users\",le=\"0.005\"}"), "{after}");
+    assert!(sample(&after, "panel_sign_in_refusals_total", &[]) > sample(&before, "panel_sign_in_refusals_total", &[]));
+    assert!(sample(&after, "panel_mails_sent_total", &[]) > sample(&before, "panel_mails_sent_total", &[]), "{after}");
+    assert!(sample(&after, "panel_sessions_active", &[]) >= 1.0, "{after}");
+    assert!(sample(&after, "panel_db_up", &[]) == 1.0, "{after}");
+    for gauge in [
+        "panel_db_pool_connections{state=\"in_use\"}",
+        "panel_db_pool_connections{state=\"idle\"}",
+        "panel_mail_outbox_pending",
+        "panel_mail_outbox_oldest_pending_seconds",
+        "panel_hashing_queue_depth",
+        "panel_webhook_deliveries_pending",
+    ] {
+        assert!(after.lines().any(|l| l.starts_with(gauge)), "{gauge} missing: {after}");
+    }
+    // Routes, not paths: a confirmation link's token never becomes a label.
+    assert!(after.contains("route=\"/confirm/{token}\""), "{after}");
+    for secret in ["mia.metrics", "not her password", "@example.com"] {
+        assert!(!after.contains(secret), "{secret} in {after}");
+    }
 }

@@ -23,6 +23,8 @@ pub struct TestApp {
     /// The clock two-factor codes are checked against: it stands still
     /// until a test moves it.
     pub clock: panel::clock::Clock,
+    /// Where `/metrics` is served, when the test set METRICS_ADDR.
+    pub metrics_address: Option<String>,
 }
 
 pub struct Options {
@@ -94,9 +96,15 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     let clock = panel::clock::Clock::manual(now - now % 30);
     config.clock = clock.clone();
     let db = panel::db::connect(&db_url, 5).await.expect("test database reachable");
-    let app = App::with_listener(config, db.clone(), listener);
+    let mut app = App::with_listener(config, db.clone(), listener);
+    let mut metrics_address = None;
+    if vars.contains_key("METRICS_ADDR") {
+        let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        metrics_address = Some(format!("http://{}", metrics.local_addr().unwrap()));
+        app = app.with_metrics(metrics);
+    }
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { address: format!("http://127.0.0.1:{port}"), db, db_url, mail, clock }
+    TestApp { address: format!("http://127.0.0.1:{port}"), db, db_url, mail, clock, metrics_address }
 }
 
 impl TestApp {
