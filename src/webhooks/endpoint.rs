@@ -43,8 +43,19 @@ pub async fn send_test(
     Path(id): Path<Uuid>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    store::get(&state.db, me.account.id, id).await?.ok_or_else(super::no_such_endpoint)?;
+    let endpoint = store::get(&state.db, me.account.id, id).await?.ok_or_else(super::no_such_endpoint)?;
+    if endpoint.disabled_at.is_some() {
+        return Err(AppError::Conflict(
+            "This endpoint is paused: turn it on again first (it then gets a new signing secret).".into(),
+        ));
+    }
     let mut change = AccountChange::by_member(&state, &me, &ip).await?;
+    if store::recent_tests(&mut change, id).await? >= store::TESTS_PER_HOUR {
+        return Err(AppError::TooManyRequests(format!(
+            "This endpoint has had {} test events in the last hour; please wait before sending another.",
+            store::TESTS_PER_HOUR
+        )));
+    }
     store::queue_test(&mut change, me.account.id, id).await?;
     change.finish("A test event is on its way; its delivery shows below.", &format!("/users/webhooks/{id}")).await
 }
@@ -60,7 +71,12 @@ pub async fn enable(
     let url = store::enable(&mut change, me.account.id, id).await?.ok_or_else(super::no_such_endpoint)?;
     let details = serde_json::json!({ "endpoint_id": id, "url": url });
     change.audit(AuditAction::WebhookEnabled, Target::default(), details).await?;
-    change.finish(&format!("{url} gets events again."), &format!("/users/webhooks/{id}")).await
+    change
+        .finish(
+            &format!("{url} gets events again, signed with a new secret (below)."),
+            &format!("/users/webhooks/{id}"),
+        )
+        .await
 }
 
 pub async fn remove(

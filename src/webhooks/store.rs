@@ -94,13 +94,19 @@ pub async fn remove(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> Resu
         .await
 }
 
-/// Turns a paused endpoint on again; its address, or None if not paused.
+/// Turns a paused endpoint on again with a new secret; its address, or
+/// None if not paused. Endpoints are paused only when the account's
+/// ownership moves, and the previous owner's secret is theirs: the new
+/// owner must not be able to sign events that the previous owner's system
+/// would trust.
 pub async fn enable(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar!(
-        "UPDATE webhook_endpoints SET disabled_at = NULL WHERE account_id = $1 AND id = $2 AND disabled_at IS NOT NULL
+        "UPDATE webhook_endpoints SET disabled_at = NULL, secret = $3
+         WHERE account_id = $1 AND id = $2 AND disabled_at IS NOT NULL
          RETURNING url",
         account_id,
-        id
+        id,
+        super::signature::new_secret()
     )
     .fetch_optional(conn)
     .await
@@ -115,6 +121,21 @@ pub async fn disable_all(conn: &mut PgConnection, account_id: Uuid) -> Result<()
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Test events one endpoint may be sent per hour: enough to try a
+/// receiver, too few to crowd other accounts' deliveries out of the worker.
+pub const TESTS_PER_HOUR: i64 = 10;
+
+/// Test events sent to the endpoint in the last hour.
+pub async fn recent_tests(conn: &mut PgConnection, endpoint_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM webhook_deliveries
+           WHERE endpoint_id = $1 AND event_type = 'ping' AND created_at > now() - interval '1 hour'"#,
+        endpoint_id
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Queues a `ping` event for one endpoint ("Send test event").

@@ -167,6 +167,15 @@ async fn send_test_event_and_an_expired_invitation_reach_the_endpoint() {
     assert!(owner.get("/users/audit").await.text().contains("Invitation expired"));
     // The invitation.sent event was not subscribed: it never came.
     assert_eq!(receiver.all().len(), 2);
+
+    // Test events are limited per endpoint: the eleventh in an hour is refused.
+    for _ in 1..panel::webhooks::store::TESTS_PER_HOUR {
+        owner.post_form(&format!("{path}/test"), &[]).await.assert_redirect_to(&path);
+    }
+    let refused = owner.post_form(&format!("{path}/test"), &[]).await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.text().contains("test events in the last hour"), "{}", refused.text());
+    assert_eq!(app.count("SELECT count(*) FROM webhook_deliveries WHERE event_type = 'ping'").await, 10);
 }
 
 #[tokio::test]
@@ -222,7 +231,7 @@ async fn a_change_of_owner_is_announced_and_then_pauses_the_previous_owners_endp
     let app = app_with_private_webhooks().await;
     let receiver = Receiver::start().await;
     let ann = app.register("Ann", "ann@example.com").await;
-    let (path, _) = add_endpoint(&ann, &receiver.url("/hooks"), &ALL_EVENTS).await;
+    let (path, ann_secret) = add_endpoint(&ann, &receiver.url("/hooks"), &ALL_EVENTS).await;
     let bob = app.register("Bob", "bob@example.com").await;
     let account = app.own_account_id("ann@example.com").await;
     let ann_id = app.user_id("ann@example.com").await.to_string();
@@ -244,7 +253,14 @@ async fn a_change_of_owner_is_announced_and_then_pauses_the_previous_owners_endp
     assert_eq!(receiver.all().len(), 1, "paused after the transfer");
     let page = bob.get(&path).await;
     assert!(page.text().contains("Paused since"), "the new owner sees why");
+    assert!(!page.text().contains(&ann_secret), "Ann's secret is hers");
+    // Nor can Bob post to Ann's address while it is paused.
+    assert_eq!(bob.post_form(&format!("{path}/test"), &[]).await.status, 409);
     bob.post_form(&format!("{path}/enable"), &[]).await.assert_redirect_to(&path);
+    let bob_secret = bob.get(&path).await.texts("#endpoint-secret").remove(0);
+    assert_ne!(bob_secret, ann_secret, "turned on again with a new secret");
     invite(&bob, "dan@example.com", &[]).await.assert_redirect_to("/users");
-    assert_eq!(receiver.wait_accepted(2).await[1].json()["data"]["email"], json!("dan@example.com"));
+    let dan = receiver.wait_accepted(2).await.remove(1);
+    assert_eq!(dan.json()["data"]["email"], json!("dan@example.com"));
+    assert!(dan.signed_with(&bob_secret) && !dan.signed_with(&ann_secret));
 }
