@@ -79,8 +79,10 @@ pub enum AddressError {
     Credentials,
     #[error("{0} is a private, loopback or link-local address: webhooks go only to addresses on the internet.")]
     Private(String),
-    #[error("{0} could not be found. Check the address.")]
-    Unknown(String),
+    /// A name: whether it was not found or points inside is not said, so
+    /// the form cannot be used to map names on the provider's network.
+    #[error("{0} was not found on the internet, or points to a private, loopback or link-local address: webhooks go only to public addresses.")]
+    NotPublic(String),
 }
 
 /// Checks an endpoint address as typed; returns it normalised.
@@ -108,13 +110,10 @@ pub async fn check(raw: &str, allow_private: bool) -> Result<Url, AddressError> 
     }
     let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((bare.as_str(), port)).await {
         Ok(found) => found.collect(),
-        Err(_) => return Err(AddressError::Unknown(host)),
+        Err(_) => return Err(AddressError::NotPublic(host)),
     };
-    if addrs.is_empty() {
-        return Err(AddressError::Unknown(host));
-    }
-    if addrs.iter().any(|a| !is_public(a.ip())) {
-        return Err(AddressError::Private(host));
+    if addrs.is_empty() || addrs.iter().any(|a| !is_public(a.ip())) {
+        return Err(AddressError::NotPublic(host));
     }
     Ok(url)
 }
@@ -197,12 +196,17 @@ mod tests {
         assert_eq!(check("https://u:p@example.com/", false).await, Err(AddressError::Credentials));
         assert_eq!(check("https://127.0.0.1/hook", false).await, Err(AddressError::Private("127.0.0.1".into())));
         assert_eq!(check("https://[::1]:8443/", false).await, Err(AddressError::Private("[::1]".into())));
-        assert_eq!(check("https://localhost/hook", false).await, Err(AddressError::Private("localhost".into())));
+        assert_eq!(check("https://localhost/hook", false).await, Err(AddressError::NotPublic("localhost".into())));
         assert_eq!(
             check("https://169.254.169.254/", false).await,
             Err(AddressError::Private("169.254.169.254".into()))
         );
         assert!(check("https://93.184.216.34/hook", false).await.is_ok());
+        assert_eq!(
+            check("https://no-such-host.invalid/hook", false).await,
+            Err(AddressError::NotPublic("no-such-host.invalid".into())),
+            "a missing name and a private one read the same"
+        );
         assert!(check("http://127.0.0.1:9/hook", true).await.is_ok());
     }
 }
