@@ -112,18 +112,14 @@ impl App {
     /// With METRICS_ADDR, binds that too.
     pub async fn build(config: Config, db: PgPool) -> anyhow::Result<App> {
         let listener = TcpListener::bind(config.listen_addr).await?;
-        let metrics = match config.metrics_addr {
-            Some(addr) => Some(
-                std::net::TcpListener::bind(addr)
-                    .map_err(|e| anyhow::anyhow!("cannot listen on METRICS_ADDR {addr}: {e}"))?,
-            ),
-            None => None,
-        };
-        let app = App::with_listener(config, db, listener);
-        Ok(match metrics {
-            Some(m) => app.with_metrics(m),
-            None => app,
-        })
+        let metrics_addr = config.metrics_addr;
+        let mut app = App::with_listener(config, db, listener);
+        if let Some(addr) = metrics_addr {
+            let metrics = std::net::TcpListener::bind(addr)
+                .map_err(|e| anyhow::anyhow!("cannot listen on METRICS_ADDR {addr}: {e}"))?;
+            app = app.with_metrics(metrics);
+        }
+        Ok(app)
     }
 
     /// Serves `/metrics` on `listener` (tests bind their own port), and

@@ -8,7 +8,7 @@ use std::{collections::HashSet, time::Duration};
 
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::{config::Config, db};
+use crate::{config::Config, db, error::chain};
 
 /// One line of the report; `ok: false` lines make the command fail.
 pub struct Line {
@@ -99,16 +99,4 @@ async fn send_test(config: &Config, transport: &AsyncSmtpTransport<Tokio1Executo
         .body(format!("This is a test mail from `panel check` at {}. Mail works.", config.base_url))?;
     transport.send(message).await?;
     Ok(())
-}
-
-/// An error with its causes (lettre's top-level message alone is vague).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -258,3 +258,16 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     }
     res
 }
+
+/// An error with its causes, "outer: inner: ...": the top-level message of
+/// a transport error alone is often just "error sending request".
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -189,7 +189,6 @@ pub async fn lists(
         require_two_factor: false,
     };
     for r in rows {
-        let at = r.at;
         match r.kind {
             0 => lists.members.push(MemberRow {
                 user_id: r.id,
@@ -197,7 +196,7 @@ pub async fn lists(
                 email: r.email.ok_or_else(|| missing("email"))?,
                 all_permissions: r.all_permissions.unwrap_or(false),
                 permissions: r.permissions.unwrap_or_default(),
-                created_at: at.ok_or_else(|| missing("at"))?,
+                created_at: r.at.ok_or_else(|| missing("at"))?,
                 last_sign_in_at: r.last_sign_in_at,
                 two_factor: r.flag.unwrap_or(false),
                 access_until: r.access_until,
@@ -208,7 +207,7 @@ pub async fn lists(
                 email: r.email.ok_or_else(|| missing("email"))?,
                 all_permissions: r.all_permissions.unwrap_or(false),
                 permissions: r.permissions.unwrap_or_default(),
-                sent_at: at.ok_or_else(|| missing("at"))?,
+                sent_at: r.at.ok_or_else(|| missing("at"))?,
                 expires_at: r.expires_at.ok_or_else(|| missing("expires_at"))?,
                 accepted_at: r.accepted_at,
                 cancelled_at: r.cancelled_at,

@@ -143,13 +143,5 @@ async fn post(config: &Config, client: &reqwest::Client, due: &Due) -> Result<u1
 /// is left out: receivers often carry a secret in its path, and this text
 /// is also logged.
 fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text.chars().take(500).collect()
+    crate::error::chain(&e.without_url()).chars().take(500).collect()
 }

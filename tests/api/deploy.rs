@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::helpers::{invite, postgres::empty_database, spawn_app, spawn_app_with, Options, PASSWORD};
+use crate::helpers::{invite, postgres, postgres::empty_database, spawn_app, spawn_app_with, Options, PASSWORD};
 
 fn pg_tool(name: &str) -> String {
     let newest = std::fs::read_dir("/usr/lib/postgresql")
@@ -15,9 +15,9 @@ fn pg_tool(name: &str) -> String {
     format!("/usr/lib/postgresql/{newest}/bin/{name}")
 }
 
-/// A folder of the test's own under the system's temporary folder.
+/// A folder of the test's own, beside the other tests' scratch folders.
 fn scratch_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("panel-deploy-{}", uuid::Uuid::new_v4().simple()));
+    let dir = postgres::scratch_dir(&format!("deploy-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

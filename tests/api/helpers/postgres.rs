@@ -75,21 +75,22 @@ fn remove_stale_runs(base: &std::path::Path) {
 
 /// A new database, copied from the migrated template; returns its URL.
 pub async fn fresh_database() -> String {
-    let c = cluster();
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&c.pg.url("postgres")).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}")).execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
-    c.pg.url(&name)
+    create_database("t", &format!("TEMPLATE {TEMPLATE}")).await
 }
 
 /// A database with nothing in it, not even migrations (an install that
 /// has not run `panel migrate` yet).
 pub async fn empty_database() -> String {
+    create_database("e", "").await
+}
+
+/// Creates a uniquely named database in the shared cluster (`options`:
+/// our own fixed text); returns its URL.
+async fn create_database(prefix: &str, options: &str) -> String {
     let c = cluster();
-    let name = format!("e_{}", uuid::Uuid::new_v4().simple());
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(&c.pg.url("postgres")).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name} {options}")).execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
     c.pg.url(&name)
 }
