@@ -77,6 +77,14 @@ async fn switch_account_is_searchable_and_paged_for_resellers() {
     let mut found = reseller.get("/accounts/switch?q=client+7").await.texts("#accounts td[data-label=Account]");
     found.sort();
     assert_eq!(found, vec!["Client 7 Hosting_100%", "Client 70 Hosting_100%"]);
+    // A search is paged like the list.
+    let hosting = reseller.get("/accounts/switch?q=HOSTING").await;
+    let first_matches = hosting.texts("#accounts td[data-label=Account]");
+    assert_eq!(first_matches.len(), 50);
+    let more = hosting.attr("nav.pager a", "href").expect("a next page of matches");
+    let rest = reseller.get(&more).await.texts("#accounts td[data-label=Account]");
+    assert_eq!(rest.len(), 20);
+    assert!(rest.iter().all(|n| n.ends_with("Hosting_100%") && !first_matches.contains(n)));
     // By the owner's name too, and never an account the login cannot reach
     // however well it matches.
     sqlx::query("UPDATE users SET name = 'Zed Owner' WHERE email = 'c5@example.com'").execute(&app.db).await.unwrap();
@@ -92,4 +100,40 @@ async fn switch_account_is_searchable_and_paged_for_resellers() {
         vec!["No account matches \"xyz_\"."]
     );
     assert_eq!(reseller.get("/accounts/switch?after=bogus").await.status, 400);
+}
+
+#[tokio::test]
+async fn switch_account_search_follows_an_owner_renamed_and_a_change_of_owner() {
+    let app = spawn_app().await;
+    let ann = app.register("Ann", "ann@example.com").await;
+    app.register("Carol Jones", "carol@example.com").await;
+    let bob = app.member_of(&ann, "Ann's account", "Bob", "bob@example.com", &["invoices"]).await;
+    let found = |page: crate::helpers::browser::Page| page.texts("#accounts td[data-label=Account]");
+
+    ann.post_form("/profile/name", &[("name", "Ann Smith")]).await.assert_redirect_to("/profile");
+    assert_eq!(found(bob.get("/accounts/switch?q=SMITH").await), vec!["Ann's account"], "by the new name, any case");
+    // A control character cannot join the two names in one match.
+    assert!(found(bob.get("/accounts/switch?q=account%0Aann").await).is_empty());
+
+    let staff = app.staff("help@example.com").await;
+    let account = app.own_account_id("ann@example.com").await;
+    let ann_id = app.user_id("ann@example.com").await.to_string();
+    staff
+        .post_form(
+            &format!("/admin/accounts/{account}/transfer"),
+            &[
+                ("expected_owner", ann_id.as_str()),
+                ("new_owner_email", "carol@example.com"),
+                ("reason", "Ann sold the business to Carol"),
+                ("password", crate::helpers::STAFF_PASSWORD),
+            ],
+        )
+        .await
+        .assert_redirect_to(&format!("/admin/accounts/{account}"));
+    assert_eq!(found(bob.get("/accounts/switch?q=jones").await), vec!["Ann's account"], "the new owner's name");
+    assert_eq!(
+        bob.get("/accounts/switch?q=smith").await.texts("#accounts td"),
+        vec!["No account matches \"smith\"."],
+        "not the previous owner's"
+    );
 }
