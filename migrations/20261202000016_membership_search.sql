@@ -21,7 +21,9 @@ $$;
 
 ALTER TABLE memberships ADD COLUMN search text NOT NULL DEFAULT '';
 UPDATE memberships SET search = coalesce(membership_search(account_id), '');
-CREATE INDEX memberships_search ON memberships USING gin (user_id, search gin_trgm_ops);
+-- Without the pending list: memberships are written seldom, and a search
+-- would otherwise also read, one by one, every entry not yet merged.
+CREATE INDEX memberships_search ON memberships USING gin (user_id, search gin_trgm_ops) WITH (fastupdate = off);
 
 -- A new membership: its own row only (an account of 10,000 members must
 -- not rewrite them all when one more joins). The account and its owner

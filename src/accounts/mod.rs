@@ -78,8 +78,8 @@ impl AccountRow {
 /// membership's names. That one must be planned for the search at hand:
 /// a prepared statement's generic plan assumes a login has one or two
 /// memberships and walks them all testing names, so it is sent unprepared
-/// (planning one table costs about 0.2 ms). The second joins the names
-/// of that page only, by primary keys, and is prepared as usual.
+/// (planning one table costs about 0.2 ms). The second looks up the names
+/// of that page only, each by a unique key, and is prepared as usual.
 async fn accessible(
     db: &sqlx::PgPool,
     user_id: Uuid,
@@ -96,12 +96,12 @@ async fn accessible(
     };
     // Only our own fixed fragments are joined in; every value is bound.
     let sql = format!(
-        "SELECT m.account_id FROM memberships m
+        "SELECT m.account_id, m.is_owner, m.all_permissions, m.permissions FROM memberships m
          WHERE m.user_id = $1 AND (m.access_until IS NULL OR m.access_until > $3) {filter} {cursor}
          ORDER BY NOT m.is_owner, m.created_at, m.account_id
          LIMIT $2"
     );
-    let page: Vec<Uuid> = sqlx::query_scalar(&sql)
+    let page: Vec<(Uuid, bool, bool, Vec<String>)> = sqlx::query_as(&sql)
         .bind(user_id)
         .bind(web::PAGE_SIZE + 1)
         .bind(now)
@@ -110,20 +110,28 @@ async fn accessible(
         .persistent(search.is_empty())
         .fetch_all(db)
         .await?;
-    sqlx::query_as!(
-        AccountRow,
-        r#"SELECT a.id, a.name, m.is_owner, m.all_permissions, m.permissions, o.name AS owner_name
-           FROM unnest($2::uuid[]) WITH ORDINALITY AS page (account_id, n)
-           JOIN memberships m ON m.account_id = page.account_id AND m.user_id = $1
-           JOIN accounts a ON a.id = page.account_id
+    let ids: Vec<Uuid> = page.iter().map(|m| m.0).collect();
+    let mut names: std::collections::HashMap<Uuid, (String, String)> = sqlx::query!(
+        r#"SELECT a.id, a.name, o.name AS owner_name
+           FROM accounts a
            JOIN memberships om ON om.account_id = a.id AND om.is_owner
            JOIN users o ON o.id = om.user_id
-           ORDER BY page.n"#,
-        user_id,
-        &page
+           WHERE a.id = ANY ($1)"#,
+        &ids
     )
     .fetch_all(db)
-    .await
+    .await?
+    .into_iter()
+    .map(|r| (r.id, (r.name, r.owner_name)))
+    .collect();
+    // An account deleted between the two statements is left out.
+    Ok(page
+        .into_iter()
+        .filter_map(|(id, is_owner, all_permissions, permissions)| {
+            let (name, owner_name) = names.remove(&id)?;
+            Some(AccountRow { id, name, is_owner, all_permissions, permissions, owner_name })
+        })
+        .collect())
 }
 
 #[derive(Template)]

@@ -103,9 +103,11 @@ impl<'a> Inviter<'a> {
 /// account (new and resent), so a burst cannot all count the same "before"
 /// in the checks that follow (each a new statement, which sees what the
 /// previous holder committed). Returns the account's two-factor rule, which
-/// the mail mentions.
+/// the mail mentions. NO KEY UPDATE: the invitation written before holds a
+/// key-share lock on the row (its foreign key), which FOR UPDATE would
+/// wait on, deadlocking two invitations at once.
 async fn lock_account(conn: &mut PgConnection, account_id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!("SELECT require_two_factor FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+    sqlx::query_scalar!("SELECT require_two_factor FROM accounts WHERE id = $1 FOR NO KEY UPDATE", account_id)
         .fetch_one(&mut *conn)
         .await
 }
@@ -168,6 +170,10 @@ async fn queue_invitation_mail(
     Ok(())
 }
 
+/// Writes the invitation, then takes the account's lock for the budget
+/// check and the mail alone (issue 17: every invitation of an account
+/// waits for that lock, so it is held for as few statements as possible,
+/// and the commit). Over budget, the caller rolls everything back.
 pub async fn invite(
     change: &mut AccountChange<'_>,
     from: &Inviter<'_>,
@@ -178,7 +184,6 @@ pub async fn invite(
     if email.as_str() == from.owner_email {
         return Err(InviteError::OwnAddress(email.to_string()));
     }
-    let requires_two_factor = lock_account(change, from.account_id).await?;
     // First, so the answers below cannot be used to probe addresses freely.
     let found = sqlx::query!(
         r#"SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
@@ -202,9 +207,6 @@ pub async fn invite(
     if open_expires.is_some_and(|expires| expires > OffsetDateTime::now_utc()) {
         return Err(InviteError::AlreadyPending(email.to_string()));
     }
-    // Members and pending invitations are the owner's own to see; past
-    // them, the mail must fit the budget before anything is written.
-    check_budget(change, from, email.as_str()).await?;
     // An expired invitation gives way to the new one (closed first: one open
     // invitation per address), and says so: "Replaced".
     let replaced = match open_id {
@@ -218,6 +220,9 @@ pub async fn invite(
     };
     let token = token::generate();
     let id = Uuid::new_v4();
+    // Two invitations of one address at once: the second waits here for
+    // the first (one open invitation per address is a unique index) and is
+    // refused as pending once the first is in.
     let expires_at = sqlx::query_scalar!(
         "INSERT INTO invitations (id, account_id, email, token_hash, all_permissions, permissions, invited_by, expires_at,
                                   access_until, scope)
@@ -234,11 +239,14 @@ pub async fn invite(
         offer.scope.as_deref() as Option<&[Uuid]>
     )
     .fetch_one(&mut **change)
-    .await?;
+    .await
+    .map_err(|e| match e.as_database_error() {
+        Some(db) if db.is_unique_violation() => InviteError::AlreadyPending(email.to_string()),
+        _ => e.into(),
+    })?;
     if let Some(old) = replaced {
         sqlx::query!("UPDATE invitations SET replaced_by = $2 WHERE id = $1", old, id).execute(&mut **change).await?;
     }
-    queue_invitation_mail(change, from, email.as_str(), grant, &token, expires_at, requires_two_factor).await?;
     let mut details = serde_json::json!({ "invitation_id": id, "permissions": grant.describe() });
     if let Some(until) = access_until {
         details["access_until"] = web::datetime(&until).into();
@@ -247,6 +255,11 @@ pub async fn invite(
         details["scope"] = crate::users::scope::describe(change, offer.scope.as_deref()).await?.into();
     }
     change.audit(AuditAction::InvitationSent, Target { user_id: None, email: Some(email.as_str()) }, details).await?;
+    // Members and pending invitations are the owner's own to see; past
+    // them, the mail must fit the budget, or all of the above is undone.
+    let requires_two_factor = lock_account(change, from.account_id).await?;
+    check_budget(change, from, email.as_str()).await?;
+    queue_invitation_mail(change, from, email.as_str(), grant, &token, expires_at, requires_two_factor).await?;
     Ok(id)
 }
 

@@ -66,6 +66,36 @@ async fn invitations_and_resends_share_the_hourly_budget_and_an_address_waits_be
 }
 
 #[tokio::test]
+async fn invitations_sent_at_once_never_pass_the_budget_nor_invite_one_address_twice() {
+    let app = spawn_app_with(Options { settings: vec![("INVITATIONS_PER_HOUR", "3")], ..Options::default() }).await;
+    let owner = app.register("Ann", "ann@example.com").await;
+    let statuses = tokio::join!(
+        invite(&owner, "a@example.com", &[]),
+        invite(&owner, "b@example.com", &[]),
+        invite(&owner, "c@example.com", &[]),
+        invite(&owner, "d@example.com", &[]),
+        invite(&owner, "e@example.com", &[]),
+        invite(&owner, "f@example.com", &[]),
+    );
+    let mut statuses = [statuses.0, statuses.1, statuses.2, statuses.3, statuses.4, statuses.5].map(|p| p.status);
+    statuses.sort();
+    assert_eq!(statuses, [303, 303, 303, 429, 429, 429]);
+    assert_eq!(app.count("SELECT count(*) FROM invitations").await, 3, "the refused ones left nothing behind");
+    assert_eq!(app.count("SELECT count(*) FROM audit_events WHERE action = 'invitation.sent'").await, 3);
+    assert_eq!(invitation_mails(&app).await, 3);
+
+    let other = app.register("Bea", "bea@example.com").await;
+    let (first, second) =
+        tokio::join!(invite(&other, "same@example.com", &[]), invite(&other, "same@example.com", &[]));
+    let mut statuses = [first.status, second.status];
+    statuses.sort();
+    assert_eq!(statuses, [303, 409]);
+    let refused = if first.status == 409 { first } else { second };
+    assert!(refused.text().contains("An invitation to same@example.com is already pending."), "{}", refused.text());
+    assert_eq!(app.count("SELECT count(*) FROM invitations WHERE email = 'same@example.com'").await, 1);
+}
+
+#[tokio::test]
 async fn notices_past_the_budget_are_skipped_and_ticket_openings_are_limited() {
     let app = spawn_app_with(Options { settings: vec![("ACCOUNT_MAILS_PER_HOUR", "8")], ..Options::default() }).await;
     let owner = app.register("Ann", "ann@example.com").await;
