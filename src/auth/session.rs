@@ -176,11 +176,12 @@ WITH s AS (
 )
 SELECT s.id AS "session_id!", s.created_at AS "session_started!", s.csrf_token AS "csrf_token!", s.flash,
        s.active_account_id, u.id AS user_id, u.email, u.email_verified_at IS NOT NULL AS "email_verified!",
-       has_two_factor(u.id) AS "two_factor!", u.name, u.is_staff, a.require_two_factor AS "requires_two_factor?",
+       tf.enabled AS "two_factor!", u.name, u.is_staff, a.require_two_factor AS "requires_two_factor?",
        a.name AS "account_name?", m.is_owner AS "is_owner?", m.all_permissions AS "all_permissions?",
        m.permissions AS "permissions?", m.scope AS "scope?", s.impersonator_id, imp.name AS "impersonator_name?"
 FROM s
 JOIN users u ON u.id = s.user_id AND u.disabled_at IS NULL
+CROSS JOIN LATERAL two_factor_of(u.id) tf
 LEFT JOIN users imp ON imp.id = s.impersonator_id
 LEFT JOIN memberships m ON m.account_id = s.active_account_id AND m.user_id = s.user_id
       AND (m.access_until IS NULL OR m.access_until > $4)

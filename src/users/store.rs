@@ -154,10 +154,10 @@ pub async fn lists(
     };
     let sql = format!(
         "(SELECT 0 AS kind, m.user_id AS id, u.name, u.email, m.all_permissions, m.permissions, m.created_at AS at,
-                 u.last_sign_in_at, has_two_factor(m.user_id) AS flag, m.access_until, m.scope,
+                 u.last_sign_in_at, tf.enabled AS flag, m.access_until, m.scope,
                  NULL::timestamptz AS expires_at, NULL::timestamptz AS accepted_at, NULL::timestamptz AS cancelled_at,
                  NULL::timestamptz AS declined_at, NULL::uuid AS replaced_by
-          FROM memberships m JOIN users u ON u.id = m.user_id
+          FROM memberships m JOIN users u ON u.id = m.user_id CROSS JOIN LATERAL two_factor_of(m.user_id) tf
           WHERE m.account_id = $1 AND NOT m.is_owner {member_after}
           ORDER BY m.created_at, m.user_id LIMIT $2)
          UNION ALL
@@ -234,8 +234,8 @@ pub async fn member(db: &PgPool, account_id: Uuid, user_id: Uuid) -> Result<Opti
     sqlx::query_as!(
         MemberRow,
         r#"SELECT m.user_id, u.name, u.email, m.all_permissions, m.permissions, m.created_at, u.last_sign_in_at,
-                  has_two_factor(m.user_id) AS "two_factor!", m.access_until, m.scope
-           FROM memberships m JOIN users u ON u.id = m.user_id
+                  tf.enabled AS "two_factor!", m.access_until, m.scope
+           FROM memberships m JOIN users u ON u.id = m.user_id CROSS JOIN LATERAL two_factor_of(m.user_id) tf
            WHERE m.account_id = $1 AND m.user_id = $2 AND NOT m.is_owner"#,
         account_id,
         user_id

@@ -49,7 +49,8 @@ pub async fn submit(
         return change.finish("Nothing changed.", "/users").await;
     }
     let without = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM memberships WHERE account_id = $1 AND NOT is_owner AND NOT has_two_factor(user_id)"#,
+        r#"SELECT count(*) AS "n!" FROM memberships CROSS JOIN LATERAL two_factor_of(user_id) tf
+           WHERE account_id = $1 AND NOT is_owner AND NOT tf.enabled"#,
         me.account.id
     )
     .fetch_one(&mut *change)
