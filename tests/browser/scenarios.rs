@@ -240,7 +240,15 @@ async fn scenario_5_expired_link_then_resend() {
         invitee.fill("#name", "Late Larry").await?;
         invitee.fill("#password", PASSWORD).await?;
         invitee.click_text("Create login and accept").await?;
-        check(invitee.text(".active-account").await? == "Ann Owner's account", "the new link works")
+        check(invitee.text(".active-account").await? == "Ann Owner's account", "the new link works")?;
+
+        // Cancel shares its row's form with Resend (its own formaction).
+        // The accepted row has neither, so this is the only Cancel.
+        invite(&owner_http, "spare@example.com", &[]).await.assert_redirect_to("/users");
+        owner.goto("/users").await?;
+        owner.click_text("Cancel").await?;
+        let rows = owner.texts("#invitations tbody tr").await?;
+        check(rows.iter().any(|r| r.contains("spare@example.com") && r.contains("Cancelled")), format!("{rows:?}"))
     }
     .await;
     finish("5-expired-and-resend", vec![("owner", owner), ("invitee", invitee)], outcome).await;
