@@ -71,15 +71,6 @@ impl AccountRow {
 /// The user's accounts: those they own first, then the others in the
 /// order they were joined; optionally filtered by a search in account and
 /// owner names; a page at a time after `after`.
-///
-/// Two statements (issue 17, measured with pgbench and bench/run). The
-/// first picks the page from `memberships` alone: read straight off the
-/// list-order index, or, when searching, off the trigram index over each
-/// membership's names. That one must be planned for the search at hand:
-/// a prepared statement's generic plan assumes a login has one or two
-/// memberships and walks them all testing names, so it is sent unprepared
-/// (planning one table costs about 0.2 ms). The second looks up the names
-/// of that page only, each by a unique key, and is prepared as usual.
 async fn accessible(
     db: &sqlx::PgPool,
     user_id: Uuid,
@@ -87,29 +78,55 @@ async fn accessible(
     after: Option<Uuid>,
     now: time::OffsetDateTime,
 ) -> Result<Vec<AccountRow>, sqlx::Error> {
-    let filter = if search.is_empty() { "" } else { "AND m.search LIKE lower($5)" };
     let cursor = if after.is_none() {
         ""
     } else {
         "AND (NOT m.is_owner, m.created_at, m.account_id) >
              (SELECT NOT c.is_owner, c.created_at, c.account_id FROM memberships c WHERE c.user_id = $1 AND c.account_id = $4)"
     };
-    // Only our own fixed fragments are joined in; every value is bound.
-    let sql = format!(
-        "SELECT m.account_id, m.is_owner, m.all_permissions, m.permissions FROM memberships m
-         WHERE m.user_id = $1 AND (m.access_until IS NULL OR m.access_until > $3) {filter} {cursor}
-         ORDER BY NOT m.is_owner, m.created_at, m.account_id
-         LIMIT $2"
-    );
-    let page: Vec<(Uuid, bool, bool, Vec<String>)> = sqlx::query_as(&sql)
+    if search.is_empty() {
+        // The list: read straight off the list-order index, joining names
+        // as it goes, so a reseller with thousands of accounts pays for one
+        // page. Only our own fixed fragments are joined in; values are bound.
+        return sqlx::query_as(&format!(
+            "SELECT a.id, a.name, m.is_owner, m.all_permissions, m.permissions, o.name AS owner_name
+             FROM memberships m
+             JOIN accounts a ON a.id = m.account_id
+             JOIN memberships om ON om.account_id = a.id AND om.is_owner
+             JOIN users o ON o.id = om.user_id
+             WHERE m.user_id = $1 AND (m.access_until IS NULL OR m.access_until > $3) {cursor}
+             ORDER BY NOT m.is_owner, m.created_at, m.account_id
+             LIMIT $2"
+        ))
         .bind(user_id)
         .bind(web::PAGE_SIZE + 1)
         .bind(now)
         .bind(after)
-        .bind(web::contains_pattern(search))
-        .persistent(search.is_empty())
         .fetch_all(db)
-        .await?;
+        .await;
+    }
+    // A search, in two statements (issue 17, measured with pgbench and
+    // bench/run). The first picks the page from `memberships` alone, off
+    // the trigram index over each membership's names. It must be planned
+    // for the search at hand: a prepared statement's generic plan assumes
+    // a login has one or two memberships and walks them all testing names,
+    // so it is sent unprepared (planning one table costs about 0.2 ms; the
+    // four-table join above, about 0.9). The second looks up the names of
+    // that page only, each by a unique key, and is prepared as usual.
+    let page: Vec<(Uuid, bool, bool, Vec<String>)> = sqlx::query_as(&format!(
+        "SELECT m.account_id, m.is_owner, m.all_permissions, m.permissions FROM memberships m
+         WHERE m.user_id = $1 AND (m.access_until IS NULL OR m.access_until > $3) AND m.search LIKE lower($5) {cursor}
+         ORDER BY NOT m.is_owner, m.created_at, m.account_id
+         LIMIT $2"
+    ))
+    .bind(user_id)
+    .bind(web::PAGE_SIZE + 1)
+    .bind(now)
+    .bind(after)
+    .bind(web::contains_pattern(search))
+    .persistent(false)
+    .fetch_all(db)
+    .await?;
     let ids: Vec<Uuid> = page.iter().map(|m| m.0).collect();
     let mut names: std::collections::HashMap<Uuid, (String, String)> = sqlx::query!(
         r#"SELECT a.id, a.name, o.name AS owner_name
