@@ -4,6 +4,7 @@
 use std::io::{BufRead, IsTerminal};
 
 use panel::{app::App, config::Config, db, seed};
+use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, Layer};
 
 const USAGE: &str =
     "usage: panel [serve | migrate | check [--send-test-mail ADDRESS] | create-staff EMAIL | seed-demo]";
@@ -17,12 +18,15 @@ fn main() {
         }
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // The pool's waits feed `/metrics`, whatever RUST_LOG lets through.
+    let logs = tracing_subscriber::registry().with(config.metrics_addr.map(|_| panel::telemetry::pool_waits()));
     if config.log_json {
         // One object per line; each event carries its request's span
         // fields (request id, method, route), never a body or a header.
-        tracing_subscriber::fmt().json().with_current_span(true).with_span_list(false).with_env_filter(filter).init();
+        let json = tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false);
+        logs.with(json.with_filter(filter)).init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+        logs.with(tracing_subscriber::fmt::layer().with_filter(filter)).init();
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");

@@ -57,6 +57,40 @@ pub async fn track(req: Request, next: Next) -> Response {
     response
 }
 
+/// How long each request for a database connection waited, from the
+/// trace event sqlx emits on every acquire (`db::connect` turns it on):
+/// `panel_db_acquire_wait_seconds`. sqlx keeps no count of waiters, so
+/// this histogram is what shows a pool too small: its upper buckets fill.
+pub fn pool_waits<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>>(
+) -> impl tracing_subscriber::Layer<S> {
+    use tracing_subscriber::Layer as _;
+    PoolWaits.with_filter(
+        tracing_subscriber::filter::Targets::new().with_target("sqlx::pool::acquire", tracing::Level::TRACE),
+    )
+}
+
+struct PoolWaits;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PoolWaits {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Waited(Option<f64>);
+        impl tracing::field::Visit for Waited {
+            fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+                // sqlx's own spelling.
+                if field.name() == "aquired_after_secs" {
+                    self.0 = Some(value);
+                }
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        let mut waited = Waited(None);
+        event.record(&mut waited);
+        if let Some(seconds) = waited.0 {
+            metrics::histogram!("panel_db_acquire_wait_seconds").record(seconds);
+        }
+    }
+}
+
 /// The metrics listener's one route.
 pub fn router(state: AppState) -> Router {
     Router::new().route("/metrics", get(scrape)).with_state(state)

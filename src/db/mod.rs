@@ -9,7 +9,15 @@ use sqlx::{postgres::PgPoolOptions, Connection, PgPool};
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(5)).connect(url).await
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        // sqlx reports how long each connection took to get as a trace
+        // event; `/metrics` counts them (telemetry::pool_waits), and they
+        // cost nothing when no one listens.
+        .acquire_time_level(log::LevelFilter::Trace)
+        .connect(url)
+        .await
 }
 
 /// Creates `database` on the server behind `admin_url` unless it exists.

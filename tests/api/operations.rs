@@ -163,3 +163,38 @@ async fn metrics_are_served_on_their_own_address_and_move_with_requests_without_
         assert!(!after.contains(secret), "{secret} in {after}");
     }
 }
+
+#[tokio::test]
+async fn metrics_show_how_long_requests_waited_for_a_database_connection() {
+    let db_url = crate::helpers::postgres::fresh_database().await;
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (port, metrics_port) = (free(), free());
+    let base = format!("http://127.0.0.1:{port}");
+    // A pool of one connection, so requests at once must queue for it.
+    let _server = Command::new(env!("CARGO_BIN_EXE_panel"))
+        .env("DATABASE_URL", &db_url)
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("BASE_URL", &base)
+        .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+        .env("DB_MAX_CONNECTIONS", "1")
+        .env("RUST_LOG", "warn")
+        .env_remove("SMTP_URL")
+        .env_remove("LOG_FORMAT")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    crate::drills::wait_ready(&base).await;
+    let client = reqwest::Client::new();
+    let readyz = (0..40).map(|_| client.get(format!("{base}/readyz")).send());
+    for answer in tokio::task::JoinSet::from_iter(readyz).join_all().await {
+        assert_eq!(answer.unwrap().status(), 200);
+    }
+    let text =
+        client.get(format!("http://127.0.0.1:{metrics_port}/metrics")).send().await.unwrap().text().await.unwrap();
+    let waits = sample(&text, "panel_db_acquire_wait_seconds_count", &[]);
+    assert!(waits >= 40.0, "every readyz asked the pool: {text}");
+    let quick = sample(&text, "panel_db_acquire_wait_seconds_bucket", &["le=\"0.001\""]);
+    assert!(quick < waits, "some of 40 requests at once waited over 1 ms for the one connection: {text}");
+}
