@@ -26,12 +26,16 @@ UPDATE memberships SET search = coalesce(membership_search(account_id), '');
 CREATE INDEX memberships_search ON memberships USING gin (user_id, search gin_trgm_ops) WITH (fastupdate = off);
 
 -- A new membership: its own row only (an account of 10,000 members must
--- not rewrite them all when one more joins). The account and its owner
--- may be written by the same statement, and not be visible yet: the
--- owner trigger below fills the names in when the statement ends.
+-- not rewrite them all when one more joins). The account's row is share-
+-- locked first: a change of owner or a rename under way (which hold it,
+-- see below) finishes before the names are read, so they are never stale.
+-- The account and its owner may be written by the same statement, and not
+-- be visible yet: the owner trigger below fills the names in when the
+-- statement ends.
 CREATE FUNCTION memberships_search_on_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM 1 FROM accounts WHERE id = NEW.account_id FOR SHARE;
     NEW.search := coalesce(membership_search(NEW.account_id), '');
     RETURN NEW;
 END
@@ -40,29 +44,53 @@ CREATE TRIGGER memberships_search_on_insert BEFORE INSERT ON memberships
     FOR EACH ROW EXECUTE FUNCTION memberships_search_on_insert();
 
 -- A new owner, an account renamed, an owner renamed: every membership of
--- the account takes the new names (looked up once, not once a row).
+-- the account takes the new names (looked up once, not once a row), with
+-- the account's row locked against new memberships reading the old ones
+-- (a change of owner and a rename of the account hold it already). Rows
+-- already right are left alone, so they are neither locked nor rewritten.
 CREATE FUNCTION refresh_membership_search(account uuid) RETURNS void
-LANGUAGE sql AS $$
-    UPDATE memberships SET search = (SELECT coalesce(membership_search(account), ''))
-    WHERE account_id = account
+LANGUAGE plpgsql AS $$
+DECLARE
+    names text;
+BEGIN
+    PERFORM 1 FROM accounts WHERE id = account FOR NO KEY UPDATE;
+    names := coalesce(membership_search(account), '');
+    UPDATE memberships SET search = names WHERE account_id = account AND search IS DISTINCT FROM names;
+END
 $$;
 
-CREATE FUNCTION memberships_search_refresh() RETURNS trigger
+CREATE FUNCTION memberships_search_new_owner() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_TABLE_NAME = 'memberships' THEN
-        PERFORM refresh_membership_search(NEW.account_id);
-    ELSIF TG_TABLE_NAME = 'accounts' THEN
-        PERFORM refresh_membership_search(NEW.id);
-    ELSE
-        PERFORM refresh_membership_search(account_id) FROM memberships WHERE user_id = NEW.id AND is_owner;
-    END IF;
+    PERFORM refresh_membership_search(NEW.account_id);
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER memberships_search_owner AFTER INSERT OR UPDATE OF is_owner ON memberships
-    FOR EACH ROW WHEN (NEW.is_owner) EXECUTE FUNCTION memberships_search_refresh();
+    FOR EACH ROW WHEN (NEW.is_owner) EXECUTE FUNCTION memberships_search_new_owner();
+
+CREATE FUNCTION memberships_search_account_renamed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM refresh_membership_search(NEW.id);
+    RETURN NULL;
+END
+$$;
 CREATE TRIGGER memberships_search_account AFTER UPDATE OF name ON accounts
-    FOR EACH ROW WHEN (NEW.name IS DISTINCT FROM OLD.name) EXECUTE FUNCTION memberships_search_refresh();
+    FOR EACH ROW WHEN (NEW.name IS DISTINCT FROM OLD.name) EXECUTE FUNCTION memberships_search_account_renamed();
+
+CREATE FUNCTION memberships_search_owner_renamed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM refresh_membership_search(account_id) FROM memberships WHERE user_id = NEW.id AND is_owner;
+    RETURN NULL;
+END
+$$;
 CREATE TRIGGER memberships_search_owner_name AFTER UPDATE OF name ON users
-    FOR EACH ROW WHEN (NEW.name IS DISTINCT FROM OLD.name) EXECUTE FUNCTION memberships_search_refresh();
+    FOR EACH ROW WHEN (NEW.name IS DISTINCT FROM OLD.name) EXECUTE FUNCTION memberships_search_owner_renamed();
+
+-- The one-owner check only needs to run when an owner can change: a
+-- search column rewritten must not queue a check for every row.
+DROP TRIGGER memberships_keep_owner ON memberships;
+CREATE CONSTRAINT TRIGGER memberships_keep_owner AFTER UPDATE OF is_owner, account_id OR DELETE ON memberships
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION check_account_has_owner();

@@ -43,6 +43,10 @@ pub enum AppError {
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         if database_unavailable(&e) {
+            if matches!(e, sqlx::Error::PoolTimedOut) {
+                // The pool's worst waits, which never reach its wait histogram.
+                metrics::counter!("panel_db_pool_timeouts_total").increment(1);
+            }
             return AppError::Unavailable;
         }
         AppError::Internal(e.into())

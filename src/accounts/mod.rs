@@ -183,7 +183,7 @@ async fn switch_page(
     };
     // No name holds a control character (the line break between the two
     // names in the search column among them), so a search never needs one.
-    let q: String = query.q.trim().chars().filter(|c| !c.is_control()).take(100).collect();
+    let q: String = query.q.chars().filter(|c| !c.is_control()).collect::<String>().trim().chars().take(100).collect();
     let mut accounts = accessible(&state.db, user.id, &q, after, state.config.clock.now()).await?;
     let next = web::next_page(&mut accounts, |a| a.id);
     web::render(&SwitchPage {

@@ -241,7 +241,7 @@ pub async fn invite(
     .fetch_one(&mut **change)
     .await
     .map_err(|e| match e.as_database_error() {
-        Some(db) if db.is_unique_violation() => InviteError::AlreadyPending(email.to_string()),
+        Some(db) if db.constraint() == Some("invitations_one_open") => InviteError::AlreadyPending(email.to_string()),
         _ => e.into(),
     })?;
     if let Some(old) = replaced {
