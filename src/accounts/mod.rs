@@ -84,19 +84,28 @@ async fn accessible(
         "AND (NOT m.is_owner, m.created_at, m.account_id) >
              (SELECT NOT c.is_owner, c.created_at, c.account_id FROM memberships c WHERE c.user_id = $1 AND c.account_id = $4)"
     };
+    // The login's memberships whose access has not ended, in list order, a
+    // page after the cursor: the same for the list and for a search. Only
+    // our own fixed fragments are joined in; every value is bound.
+    let live_in_order = |filter: &str| {
+        format!(
+            "WHERE m.user_id = $1 AND (m.access_until IS NULL OR m.access_until > $3) {filter} {cursor}
+             ORDER BY NOT m.is_owner, m.created_at, m.account_id
+             LIMIT $2"
+        )
+    };
     if search.is_empty() {
         // The list: read straight off the list-order index, joining names
         // as it goes, so a reseller with thousands of accounts pays for one
-        // page. Only our own fixed fragments are joined in; values are bound.
+        // page.
         return sqlx::query_as(&format!(
             "SELECT a.id, a.name, m.is_owner, m.all_permissions, m.permissions, o.name AS owner_name
              FROM memberships m
              JOIN accounts a ON a.id = m.account_id
              JOIN memberships om ON om.account_id = a.id AND om.is_owner
              JOIN users o ON o.id = om.user_id
-             WHERE m.user_id = $1 AND (m.access_until IS NULL OR m.access_until > $3) {cursor}
-             ORDER BY NOT m.is_owner, m.created_at, m.account_id
-             LIMIT $2"
+             {}",
+            live_in_order("")
         ))
         .bind(user_id)
         .bind(web::PAGE_SIZE + 1)
@@ -114,10 +123,8 @@ async fn accessible(
     // four-table join above, about 0.9). The second looks up the names of
     // that page only, each by a unique key, and is prepared as usual.
     let page: Vec<(Uuid, bool, bool, Vec<String>)> = sqlx::query_as(&format!(
-        "SELECT m.account_id, m.is_owner, m.all_permissions, m.permissions FROM memberships m
-         WHERE m.user_id = $1 AND (m.access_until IS NULL OR m.access_until > $3) AND m.search LIKE lower($5) {cursor}
-         ORDER BY NOT m.is_owner, m.created_at, m.account_id
-         LIMIT $2"
+        "SELECT m.account_id, m.is_owner, m.all_permissions, m.permissions FROM memberships m {}",
+        live_in_order("AND m.search LIKE lower($5)")
     ))
     .bind(user_id)
     .bind(web::PAGE_SIZE + 1)

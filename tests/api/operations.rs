@@ -58,23 +58,33 @@ async fn panel_check_names_each_problem_on_its_own_line_and_fails() {
     assert!(!passed && out.contains("--send-test-mail needs SMTP_URL"), "{out}");
 }
 
-#[tokio::test]
-async fn json_logs_are_one_object_per_line_with_request_fields_and_no_secrets() {
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The panel binary on a fresh database and a free port, mail to the local
+/// mailbox, standard error discarded; its address. Each test adds its own
+/// settings and decides what becomes of standard output.
+async fn server_command() -> (Command, String) {
     let db_url = crate::helpers::postgres::fresh_database().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_panel"))
-        .env("DATABASE_URL", &db_url)
+    let mut c = Command::new(env!("CARGO_BIN_EXE_panel"));
+    c.env("DATABASE_URL", &db_url)
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("BASE_URL", &base)
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
         .env_remove("SMTP_URL")
-        .stdout(std::process::Stdio::piped())
+        .env_remove("LOG_FORMAT")
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .kill_on_drop(true);
+    (c, base)
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_request_fields_and_no_secrets() {
+    let (mut command, base) = server_command().await;
+    let mut server =
+        command.env("LOG_FORMAT", "json").env("RUST_LOG", "info").stdout(std::process::Stdio::piped()).spawn().unwrap();
     crate::drills::wait_ready(&base).await;
     // A failed sign-in: its email and password must not reach the log.
     let b = crate::helpers::Browser::new(&base);
@@ -166,23 +176,14 @@ async fn metrics_are_served_on_their_own_address_and_move_with_requests_without_
 
 #[tokio::test]
 async fn metrics_show_how_long_requests_waited_for_a_database_connection() {
-    let db_url = crate::helpers::postgres::fresh_database().await;
-    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (port, metrics_port) = (free(), free());
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut command, base) = server_command().await;
+    let metrics_port = free_port();
     // A pool of one connection, so requests at once must queue for it.
-    let _server = Command::new(env!("CARGO_BIN_EXE_panel"))
-        .env("DATABASE_URL", &db_url)
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("BASE_URL", &base)
+    let _server = command
         .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
         .env("DB_MAX_CONNECTIONS", "1")
         .env("RUST_LOG", "warn")
-        .env_remove("SMTP_URL")
-        .env_remove("LOG_FORMAT")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     crate::drills::wait_ready(&base).await;
