@@ -4,7 +4,7 @@
 //! `AccountChange`, so the audit log reads the same whoever acted.
 
 use sqlx::PgConnection;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::{
@@ -13,7 +13,7 @@ use crate::{
     config::Config,
     domain::{audit::AuditAction, email::Email, invitation::VALID_DAYS, permissions::Grant, token},
     error::{internal_error_from, AppError, Internal},
-    mail::{budget, messages::InvitationMail, MailKind},
+    mail::{messages::InvitationMail, Mail, MailKind},
     web,
 };
 
@@ -99,32 +99,42 @@ impl<'a> Inviter<'a> {
     }
 }
 
-/// Locks the account's row, which serialises every invitation mail of the
-/// account (new and resent), so a burst cannot all count the same "before"
-/// in the checks that follow (each a new statement, which sees what the
-/// previous holder committed). Returns the account's two-factor rule, which
-/// the mail mentions. NO KEY UPDATE: the invitation written before holds a
-/// key-share lock on the row (its foreign key), which FOR UPDATE would
-/// wait on, deadlocking two invitations at once.
-async fn lock_account(conn: &mut PgConnection, account_id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!("SELECT require_two_factor FROM accounts WHERE id = $1 FOR NO KEY UPDATE", account_id)
-        .fetch_one(&mut *conn)
-        .await
-}
-
-/// The account's invitation budget (`INVITATIONS_PER_HOUR`, resends
-/// included) and the address's cooldown (`INVITE_RESEND_MINUTES`): the mail
-/// about to be queued must fit both. Call with the account locked.
-async fn check_budget(conn: &mut PgConnection, from: &Inviter<'_>, email: &str) -> Result<(), InviteError> {
-    let limit = from.config.invitations_per_hour;
-    if let Some(lifts) = budget::exceeded(conn, from.account_id, &[MailKind::Invitation], limit).await? {
+/// Queues the invitation mail, then takes the account's lock and checks
+/// the mail against the account's invitation budget
+/// (`INVITATIONS_PER_HOUR`, resends included) and the address's cooldown
+/// (`INVITE_RESEND_MINUTES`). The lock serialises every invitation mail of
+/// the account, so a burst cannot all count the same "before"; it is held
+/// from here to the commit, so everything else is done first (issue 17).
+/// Over budget, the caller rolls everything back, this mail included.
+async fn queue_within_budget(
+    conn: &mut PgConnection,
+    from: &Inviter<'_>,
+    email: &str,
+    mail: Mail,
+) -> Result<(), InviteError> {
+    // Invitations need no proven address: never None, and nothing to count if so.
+    let Some(queued) = mail.queue(conn).await? else {
+        return Ok(());
+    };
+    let used = sqlx::query!(
+        r#"SELECT sent_in_hour AS "sent!", oldest_minute, last_to_recipient FROM lock_invitation_budget($1, $2, $3)"#,
+        from.account_id,
+        email,
+        queued
+    )
+    .fetch_one(conn)
+    .await?;
+    let (limit, now) = (from.config.invitations_per_hour, OffsetDateTime::now_utc());
+    if used.sent >= limit {
+        // Counted by whole minutes: the oldest leaves the hour at its end.
+        let lifts = used.oldest_minute.unwrap_or(now) + Duration::minutes(61);
         return Err(InviteError::OverBudget(limit, lifts));
     }
-    let cooldown = from.config.invite_cooldown_minutes;
-    if let Some(lifts) = budget::cooldown(conn, from.account_id, MailKind::Invitation, email, cooldown).await? {
-        return Err(InviteError::Cooldown(email.to_string(), lifts));
+    let cooldown = used.last_to_recipient.map(|at| at + Duration::minutes(from.config.invite_cooldown_minutes));
+    match cooldown {
+        Some(lifts) if lifts > now => Err(InviteError::Cooldown(email.to_string(), lifts)),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The answer to a refused resend; a refusal by the mail budget is recorded
@@ -147,15 +157,15 @@ impl InviteError {
     }
 }
 
-async fn queue_invitation_mail(
-    conn: &mut PgConnection,
+/// The invitation mail, rendered before the account's lock is taken.
+fn invitation_mail(
     from: &Inviter<'_>,
     email: &str,
     grant: &Grant,
     token: &str,
     expires_at: OffsetDateTime,
     requires_two_factor: bool,
-) -> Result<(), Internal> {
+) -> Result<Mail, Internal> {
     let link = format!("{}/invitations/{token}", from.config.base_url);
     let m = InvitationMail {
         requires_two_factor,
@@ -166,14 +176,12 @@ async fn queue_invitation_mail(
         link: &link,
         expires: web::datetime(&expires_at),
     };
-    m.to(email, from.account_id)?.with_secret(token).queue(conn).await?;
-    Ok(())
+    Ok(m.to(email, from.account_id)?.with_secret(token))
 }
 
-/// Writes the invitation, then takes the account's lock for the budget
-/// check and the mail alone (issue 17: every invitation of an account
-/// waits for that lock, so it is held for as few statements as possible,
-/// and the commit). Over budget, the caller rolls everything back.
+/// Writes the invitation and its mail, then checks the mail against the
+/// budget (see `queue_within_budget`). Over budget, the caller rolls
+/// everything back.
 pub async fn invite(
     change: &mut AccountChange<'_>,
     from: &Inviter<'_>,
@@ -188,7 +196,8 @@ pub async fn invite(
     let found = sqlx::query!(
         r#"SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
                           WHERE m.account_id = $1 AND u.email = $2) AS "is_member!",
-                  i.id AS "open_id?", i.expires_at AS "open_expires?"
+                  i.id AS "open_id?", i.expires_at AS "open_expires?",
+                  (SELECT require_two_factor FROM accounts WHERE id = $1) AS "requires_two_factor!"
            FROM (SELECT 1) one
            LEFT JOIN invitations i
              ON i.account_id = $1 AND i.email = $2 AND i.accepted_at IS NULL AND i.cancelled_at IS NULL"#,
@@ -198,6 +207,7 @@ pub async fn invite(
     .fetch_one(&mut **change)
     .await?;
     let (is_member, open_id, open_expires) = (found.is_member, found.open_id, found.open_expires);
+    let requires_two_factor = found.requires_two_factor;
     if is_member {
         return Err(InviteError::AlreadyMember(email.to_string()));
     }
@@ -257,17 +267,25 @@ pub async fn invite(
     change.audit(AuditAction::InvitationSent, Target { user_id: None, email: Some(email.as_str()) }, details).await?;
     // Members and pending invitations are the owner's own to see; past
     // them, the mail must fit the budget, or all of the above is undone.
-    let requires_two_factor = lock_account(change, from.account_id).await?;
-    check_budget(change, from, email.as_str()).await?;
-    queue_invitation_mail(change, from, email.as_str(), grant, &token, expires_at, requires_two_factor).await?;
+    let mail = invitation_mail(from, email.as_str(), grant, &token, expires_at, requires_two_factor)?;
+    queue_within_budget(change, from, email.as_str(), mail).await?;
     Ok(id)
 }
 
+/// An open invitation, locked, and the account's two-factor rule (which
+/// the mail mentions).
+struct Open {
+    email: String,
+    grant: Grant,
+    requires_two_factor: bool,
+}
+
 /// Locks an invitation of the account; refuses closed ones.
-async fn lock_open(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> Result<(String, Grant), ChangeError> {
+async fn lock_open(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> Result<Open, ChangeError> {
     let row = sqlx::query!(
-        "SELECT email, all_permissions, permissions, accepted_at, cancelled_at, declined_at, replaced_by FROM invitations
-         WHERE id = $1 AND account_id = $2 FOR UPDATE",
+        r#"SELECT email, all_permissions, permissions, accepted_at, cancelled_at, declined_at, replaced_by,
+                  (SELECT require_two_factor FROM accounts WHERE id = $2) AS "requires_two_factor!"
+           FROM invitations WHERE id = $1 AND account_id = $2 FOR UPDATE OF invitations"#,
         id,
         account_id
     )
@@ -284,17 +302,13 @@ async fn lock_open(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> Resul
     if let Some(how) = closed {
         return Err(ChangeError::Closed(how));
     }
-    Ok((row.email, Grant::from_row(row.all_permissions, &row.permissions)))
+    let grant = Grant::from_row(row.all_permissions, &row.permissions);
+    Ok(Open { email: row.email, grant, requires_two_factor: row.requires_two_factor })
 }
 
 /// A new token and seven more days; the old link dies. The invited address.
 pub async fn resend(change: &mut AccountChange<'_>, from: &Inviter<'_>, id: Uuid) -> Result<String, ChangeError> {
-    let (email, grant) = lock_open(change, from.account_id, id).await?;
-    let requires_two_factor = lock_account(change, from.account_id).await?;
-    check_budget(change, from, &email).await.map_err(|e| match e {
-        InviteError::Internal(e) => ChangeError::Internal(e),
-        limited => ChangeError::Limited(limited),
-    })?;
+    let Open { email, grant, requires_two_factor } = lock_open(change, from.account_id, id).await?;
     let token = token::generate();
     // The old link then says a newer invitation was sent, instead of "not valid".
     sqlx::query!(
@@ -312,15 +326,19 @@ pub async fn resend(change: &mut AccountChange<'_>, from: &Inviter<'_>, id: Uuid
     )
     .fetch_one(&mut **change)
     .await?;
-    queue_invitation_mail(change, from, &email, &grant, &token, expires_at, requires_two_factor).await?;
     let target = Target { user_id: None, email: Some(&email) };
     change.audit(AuditAction::InvitationResent, target, serde_json::json!({ "invitation_id": id })).await?;
+    let mail = invitation_mail(from, &email, &grant, &token, expires_at, requires_two_factor)?;
+    queue_within_budget(change, from, &email, mail).await.map_err(|e| match e {
+        InviteError::Internal(e) => ChangeError::Internal(e),
+        limited => ChangeError::Limited(limited),
+    })?;
     Ok(email)
 }
 
 /// Ends an open invitation; its link dies. The invited address.
 pub async fn cancel(change: &mut AccountChange<'_>, account_id: Uuid, id: Uuid) -> Result<String, ChangeError> {
-    let (email, _) = lock_open(change, account_id, id).await?;
+    let Open { email, .. } = lock_open(change, account_id, id).await?;
     sqlx::query!("UPDATE invitations SET cancelled_at = now() WHERE id = $1", id).execute(&mut **change).await?;
     let target = Target { user_id: None, email: Some(&email) };
     change.audit(AuditAction::InvitationCancelled, target, serde_json::json!({ "invitation_id": id })).await?;

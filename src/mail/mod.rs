@@ -79,14 +79,15 @@ impl Mail {
     }
 
     /// Queues the mail, unless it needs a proven address and `to` has not
-    /// proved itself: then nothing is queued and the answer is false.
-    pub async fn queue(self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
-        let queued = sqlx::query!(
+    /// proved itself: then nothing is queued. The queued mail's key.
+    pub async fn queue(self, conn: &mut PgConnection) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar!(
             "INSERT INTO mail_outbox (to_email, subject, text_body, html_body, account_id, secret, kind)
              SELECT $1, $2, $3, $4, $5, $6, $7
              WHERE NOT $8
                 OR EXISTS (SELECT 1 FROM users WHERE email = $1 AND email_verified_at IS NOT NULL)
-                OR EXISTS (SELECT 1 FROM contacts WHERE email = $1 AND account_id = $5 AND confirmed_at IS NOT NULL)",
+                OR EXISTS (SELECT 1 FROM contacts WHERE email = $1 AND account_id = $5 AND confirmed_at IS NOT NULL)
+             RETURNING id",
             self.to,
             self.subject,
             self.text,
@@ -96,8 +97,7 @@ impl Mail {
             self.kind.code(),
             self.kind.needs_proven_address()
         )
-        .execute(conn)
-        .await?;
-        Ok(queued.rows_affected() == 1)
+        .fetch_optional(conn)
+        .await
     }
 }
