@@ -1,6 +1,9 @@
 //! How much mail an account's actions may cause per hour (DESIGN.md: the
 //! mail budget). Counted from the outbox itself, in the caller's
 //! transaction: every mail queued for the account in the last hour, by kind.
+//! Invitation mails have their own budget, counted per minute under the
+//! account's lock (`invitations::send`, migration 18): every one of an
+//! account's waits for that lock, so the count must not grow with the hour.
 
 use sqlx::PgConnection;
 use time::{Duration, OffsetDateTime};
