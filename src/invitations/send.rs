@@ -101,38 +101,34 @@ impl<'a> Inviter<'a> {
 
 /// Queues the invitation mail, then takes the account's lock and checks
 /// the mail against the account's invitation budget
-/// (`INVITATIONS_PER_HOUR`, resends included) and the address's cooldown
-/// (`INVITE_RESEND_MINUTES`). The lock serialises every invitation mail of
-/// the account, so a burst cannot all count the same "before"; it is held
-/// from here to the commit, so everything else is done first (issue 17).
-/// Over budget, the caller rolls everything back, this mail included.
+/// (`INVITATIONS_PER_HOUR`, resends included, counted by whole minutes)
+/// and the address's cooldown (`INVITE_RESEND_MINUTES`), in one call
+/// (migration 18). The lock serialises every invitation mail of the
+/// account, so a burst cannot all count the same "before"; it is held to
+/// the commit, so everything else is done first (issue 17). Over budget,
+/// the caller rolls everything back, this mail included.
 async fn queue_within_budget(
     conn: &mut PgConnection,
     from: &Inviter<'_>,
     email: &str,
     mail: Mail,
 ) -> Result<(), InviteError> {
-    // Invitations need no proven address: never None, and nothing to count if so.
-    let Some(queued) = mail.queue(conn).await? else {
-        return Ok(());
-    };
+    let queued = mail.queue(conn).await?;
     let used = sqlx::query!(
-        r#"SELECT sent_in_hour AS "sent!", oldest_minute, last_to_recipient FROM lock_invitation_budget($1, $2, $3)"#,
+        "SELECT full_until, last_to_recipient FROM lock_invitation_budget($1, $2, $3, $4)",
         from.account_id,
         email,
-        queued
+        queued,
+        from.config.invitations_per_hour
     )
     .fetch_one(conn)
     .await?;
-    let (limit, now) = (from.config.invitations_per_hour, OffsetDateTime::now_utc());
-    if used.sent >= limit {
-        // Counted by whole minutes: the oldest leaves the hour at its end.
-        let lifts = used.oldest_minute.unwrap_or(now) + Duration::minutes(61);
-        return Err(InviteError::OverBudget(limit, lifts));
+    if let Some(lifts) = used.full_until {
+        return Err(InviteError::OverBudget(from.config.invitations_per_hour, lifts));
     }
     let cooldown = used.last_to_recipient.map(|at| at + Duration::minutes(from.config.invite_cooldown_minutes));
     match cooldown {
-        Some(lifts) if lifts > now => Err(InviteError::Cooldown(email.to_string(), lifts)),
+        Some(lifts) if lifts > OffsetDateTime::now_utc() => Err(InviteError::Cooldown(email.to_string(), lifts)),
         _ => Ok(()),
     }
 }

@@ -79,6 +79,32 @@ async fn invitations_and_resends_share_the_hourly_budget_and_an_address_waits_be
 }
 
 #[tokio::test]
+async fn past_a_lowered_budget_the_refusal_names_the_minute_that_brings_the_count_under_it() {
+    let app = spawn_app_with(Options { settings: vec![("INVITATIONS_PER_HOUR", "3")], ..Options::default() }).await;
+    let owner = app.register("Ann", "ann@example.com").await;
+    // Four mails this hour, sent before the budget was lowered to three: one
+    // 50 minutes ago, one 40 minutes ago, two 10 minutes ago. When the oldest
+    // leaves the hour three remain, still the budget: it lifts when the
+    // second leaves.
+    let lifts: String = sqlx::query_scalar(
+        "WITH counted AS (
+             INSERT INTO invitation_mail_counts (account_id, minute, sent)
+             SELECT account_id, date_trunc('minute', now()) - make_interval(mins => ago), sent
+             FROM memberships, unnest(ARRAY[50, 40, 10], ARRAY[1, 1, 2]) AS mails (ago, sent) WHERE is_owner)
+         SELECT to_char((date_trunc('minute', now()) + interval '21 minutes') AT TIME ZONE 'UTC',
+                        'DD Mon YYYY, HH24:MI \"UTC\"')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let res = invite(&owner, "a@example.com", &[]).await;
+    assert_eq!(res.status, 429);
+    assert!(res.text().contains(&format!("you can send more from {lifts}")), "{lifts}: {}", res.text());
+    assert_eq!(app.count("SELECT count(*) FROM invitations").await, 0, "nothing sent");
+    assert_eq!(app.count("SELECT sum(sent) FROM invitation_mail_counts").await, 4, "the refusal is not counted");
+}
+
+#[tokio::test]
 async fn invitations_sent_at_once_never_pass_the_budget_nor_invite_one_address_twice() {
     let app = spawn_app_with(Options { settings: vec![("INVITATIONS_PER_HOUR", "3")], ..Options::default() }).await;
     let owner = app.register("Ann", "ann@example.com").await;
