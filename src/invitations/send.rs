@@ -4,7 +4,7 @@
 //! `AccountChange`, so the audit log reads the same whoever acted.
 
 use sqlx::PgConnection;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
@@ -13,7 +13,7 @@ use crate::{
     config::Config,
     domain::{audit::AuditAction, email::Email, invitation::VALID_DAYS, permissions::Grant, token},
     error::{internal_error_from, AppError, Internal},
-    mail::{messages::InvitationMail, Mail, MailKind},
+    mail::{budget, messages::InvitationMail, Mail, MailKind},
     web,
 };
 
@@ -126,10 +126,9 @@ async fn queue_within_budget(
     if let Some(lifts) = used.full_until {
         return Err(InviteError::OverBudget(from.config.invitations_per_hour, lifts));
     }
-    let cooldown = used.last_to_recipient.map(|at| at + Duration::minutes(from.config.invite_cooldown_minutes));
-    match cooldown {
-        Some(lifts) if lifts > OffsetDateTime::now_utc() => Err(InviteError::Cooldown(email.to_string(), lifts)),
-        _ => Ok(()),
+    match budget::cooldown_lifts(used.last_to_recipient, from.config.invite_cooldown_minutes) {
+        Some(lifts) => Err(InviteError::Cooldown(email.to_string(), lifts)),
+        None => Ok(()),
     }
 }
 

@@ -52,8 +52,13 @@ pub async fn cooldown(
     )
     .fetch_one(conn)
     .await?;
-    let lifts = last.map(|at| at + Duration::minutes(cooldown_minutes));
-    Ok(lifts.filter(|at| *at > OffsetDateTime::now_utc()))
+    Ok(cooldown_lifts(last, cooldown_minutes))
+}
+
+/// When a cooldown of `cooldown_minutes` after the `last` mail lifts, if
+/// it has not lifted yet.
+pub fn cooldown_lifts(last: Option<OffsetDateTime>, cooldown_minutes: i64) -> Option<OffsetDateTime> {
+    last.map(|at| at + Duration::minutes(cooldown_minutes)).filter(|at| *at > OffsetDateTime::now_utc())
 }
 
 /// Mail about an address's own login (its confirmation link, "someone tried
