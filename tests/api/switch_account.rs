@@ -137,3 +137,64 @@ async fn switch_account_search_follows_an_owner_renamed_and_a_change_of_owner() 
         "not the previous owner's"
     );
 }
+
+#[tokio::test]
+async fn a_search_of_several_words_finds_them_anywhere_in_the_names_as_one_word_does() {
+    let app = spawn_app().await;
+    let reseller = app.register("Rita Reseller", "rita@example.com").await;
+    let rita = app.user_id("rita@example.com").await;
+    // Names with the characters that split words: a hyphen, an underscore,
+    // letters outside a-z, digits run into letters.
+    sqlx::query(
+        "WITH n(account, owner) AS (VALUES ('Café-Bar 9', 'Öl Büro'), ('Café-Bar 90', 'Jo Smith'), ('Client_7 Hosting', 'Ann Ng'),
+                                            ('Crowbar 19', 'Ölbau 12x'), ('Web Hosting', 'Ed Web2'), ('K2 Summit', 'Al Ng')),
+              o AS (INSERT INTO users (id, email, name, password_hash)
+                    SELECT gen_random_uuid(), 'o' || md5(account) || '@example.com', owner, 'x' FROM n RETURNING id, name),
+              a AS (INSERT INTO accounts (id, name) SELECT gen_random_uuid(), account FROM n RETURNING id, name),
+              pairs AS (SELECT a.id AS account_id, o.id AS owner_id FROM n JOIN a ON a.name = n.account JOIN o ON o.name = n.owner),
+              owners AS (INSERT INTO memberships (account_id, user_id, is_owner, all_permissions) SELECT account_id, owner_id, true, true FROM pairs)
+         INSERT INTO memberships (account_id, user_id, permissions) SELECT account_id, $1, '{tickets}' FROM pairs",
+    )
+    .bind(rita)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let found = |q: &'static str| {
+        let reseller = &reseller;
+        async move {
+            let mut names = reseller
+                .get(&format!("/accounts/switch?q={}", percent_encoded(q)))
+                .await
+                .texts("#accounts td[data-label=Account]");
+            names.sort();
+            names
+        }
+    };
+    // The first word may end a longer word; the others begin one.
+    assert_eq!(found("afé-bar 9").await, vec!["Café-Bar 9", "Café-Bar 90"]);
+    assert_eq!(found("ar 9").await, vec!["Café-Bar 9", "Café-Bar 90"]);
+    assert_eq!(found("CAFÉ-BAR 9").await, vec!["Café-Bar 9", "Café-Bar 90"]);
+    assert_eq!(found("t_7 host").await, vec!["Client_7 Hosting"]);
+    assert_eq!(found("bar 1").await, vec!["Crowbar 19"]);
+    assert_eq!(found("bar 9").await, vec!["Café-Bar 9", "Café-Bar 90"], "not \"Crowbar 19\"");
+    // Across the account's name into the owner's, and letters outside a-z.
+    assert_eq!(found("öl bü").await, vec!["Café-Bar 9"]);
+    assert_eq!(found("lbau 12").await, vec!["Crowbar 19"]);
+    assert_eq!(found("ed web2").await, vec!["Web Hosting"]);
+    // A later word in the middle of a word of the names is not a match.
+    assert_eq!(found("web osting").await, Vec::<String>::new());
+    assert_eq!(found("k2 s").await, vec!["K2 Summit"]);
+    // Never an account the login cannot reach, however well it matches.
+    app.register("Öl Büro", "buro@example.com").await;
+    sqlx::query("UPDATE accounts SET name = 'Café-Bar 95' WHERE id = $1")
+        .bind(app.own_account_id("buro@example.com").await)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(found("bar 9").await, vec!["Café-Bar 9", "Café-Bar 90"]);
+    assert_eq!(found("öl bü").await, vec!["Café-Bar 9"]);
+}
+
+fn percent_encoded(q: &str) -> String {
+    q.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
