@@ -187,14 +187,16 @@ async fn accessible(
         .collect())
 }
 
-/// Whether a word of the search begins after its start: a letter or digit
-/// (a-z, 0-9) after any other character. Such a word must begin a word of
-/// the names too, which the words index answers (see `accessible`); should
-/// Postgres, lower-casing, find none after all, the query it builds asks
-/// for the login's memberships alone and the exact test decides.
+/// Whether a word of the search begins after its start: two or more
+/// letters or digits (a-z, 0-9) after any other character. Such a word must
+/// begin a word of the names too, which the words index answers (see
+/// `accessible`; one character would gather too much, migration 19).
+/// Should Postgres, lower-casing, find no such word after all, the query it
+/// builds asks for the login's memberships alone and the exact test decides.
 fn has_later_word(search: &str) -> bool {
-    let word = |c: char| c.is_ascii_alphanumeric();
-    search.chars().zip(search.chars().skip(1)).any(|(before, c)| word(c) && !word(before))
+    let chars: Vec<char> = search.chars().collect();
+    let word = |c: &char| c.is_ascii_alphanumeric();
+    chars.windows(3).any(|w| !word(&w[0]) && word(&w[1]) && word(&w[2]))
 }
 
 #[derive(Template)]
@@ -294,14 +296,15 @@ mod tests {
     use super::has_later_word;
 
     #[test]
-    fn a_later_word_is_a_letter_or_digit_after_anything_else() {
+    fn a_later_word_is_two_letters_or_digits_after_anything_else() {
         assert!(has_later_word("client 12"));
         assert!(has_later_word("café-bar"));
         assert!(has_later_word("-acme"));
+        assert!(has_later_word("éab"), "a letter outside a-z ends a word");
+        assert!(!has_later_word("client 1"), "one character does not narrow");
         assert!(!has_later_word("acme"));
         assert!(!has_later_word("xyz_"));
         assert!(!has_later_word("%"));
         assert!(!has_later_word("café"), "nothing begins after the last letter");
-        assert!(has_later_word("éa"), "a letter outside a-z ends a word");
     }
 }
