@@ -122,18 +122,23 @@ async fn accessible(
         // which the words index finds (migration 19) without reading the
         // trigrams of a word most names share; the exact test, `strpos`,
         // runs on those rows only. The index is asked for the login's
-        // word, and the CTE keeps `user_id = $1` (which also holds) from
-        // offering the list-order index, so one prepared statement's
-        // generic plan fits every login and search. Names are joined to
-        // the page only, not to every match.
+        // word; `user_id = $1` also holds, but written as a test the
+        // list-order index cannot serve, so that one prepared statement's
+        // generic plan takes the words index for every login and search
+        // (it would otherwise assume one or two memberships and walk a
+        // reseller's 5,000). The same order as the list (`is_owner DESC`
+        // is `NOT is_owner`, without computing it per row for the sort);
+        // names are joined to the page only, not to every match.
         return sqlx::query_as(&format!(
-            "WITH found AS MATERIALIZED (
-                 SELECT m.account_id, m.user_id, m.is_owner, m.all_permissions, m.permissions, m.created_at, m.access_until
-                 FROM memberships m
-                 WHERE m.search_words @@ membership_words_query($1, $5) AND strpos(m.search, lower($5)) > 0)
-             {}
-             ORDER BY NOT m.is_owner, m.created_at, m.account_id",
-            named(&format!("(SELECT * FROM found m {}) m", live_in_order("")))
+            "{} ORDER BY m.is_owner DESC, m.created_at, m.account_id",
+            named(&format!(
+                "(SELECT m.account_id, m.is_owner, m.all_permissions, m.permissions, m.created_at
+                  FROM memberships m
+                  WHERE m.search_words @@ membership_words_query($1, $5) AND strpos(m.search, lower($5)) > 0
+                    AND (m.user_id = $1) IS TRUE AND (m.access_until IS NULL OR m.access_until > $3) {cursor}
+                  ORDER BY m.is_owner DESC, m.created_at, m.account_id
+                  LIMIT $2) m"
+            ))
         ))
         .bind(user_id)
         .bind(web::PAGE_SIZE + 1)

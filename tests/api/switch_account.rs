@@ -85,6 +85,12 @@ async fn switch_account_is_searchable_and_paged_for_resellers() {
     let rest = reseller.get(&more).await.texts("#accounts td[data-label=Account]");
     assert_eq!(rest.len(), 20);
     assert!(rest.iter().all(|n| n.ends_with("Hosting_100%") && !first_matches.contains(n)));
+    // A search of several words (it takes the words index) pages in the
+    // same order.
+    let several = reseller.get("/accounts/switch?q=hosting_100").await;
+    assert_eq!(several.texts("#accounts td[data-label=Account]"), first_matches);
+    let more = several.attr("nav.pager a", "href").expect("a next page of matches");
+    assert_eq!(reseller.get(&more).await.texts("#accounts td[data-label=Account]"), rest);
     // By the owner's name too, and never an account the login cannot reach
     // however well it matches.
     sqlx::query("UPDATE users SET name = 'Zed Owner' WHERE email = 'c5@example.com'").execute(&app.db).await.unwrap();
