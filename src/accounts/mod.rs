@@ -94,21 +94,15 @@ async fn accessible(
              LIMIT $2"
         )
     };
-    // Each row of `page` with its account's and its owner's names.
-    let named = |page: &str| {
-        format!(
-            "SELECT a.id, a.name, m.is_owner, m.all_permissions, m.permissions, o.name AS owner_name
-             FROM {page}
-             JOIN accounts a ON a.id = m.account_id
-             JOIN memberships om ON om.account_id = a.id AND om.is_owner
-             JOIN users o ON o.id = om.user_id"
-        )
-    };
+    // Each membership carries its account's and its owner's names
+    // (migration 20): the page reads one table, whichever way it is found.
+    const ROW: &str = "SELECT m.account_id AS id, m.account_name AS name, m.is_owner, m.all_permissions, m.permissions,
+                              m.owner_name
+                       FROM memberships m";
     if search.is_empty() {
-        // The list: read straight off the list-order index, joining names
-        // as it goes, so a reseller with thousands of accounts pays for one
-        // page.
-        return sqlx::query_as(&format!("{} {}", named("memberships m"), live_in_order("")))
+        // The list: read straight off the list-order index, so a reseller
+        // with thousands of accounts pays for one page.
+        return sqlx::query_as(&format!("{ROW} {}", live_in_order("")))
             .bind(user_id)
             .bind(web::PAGE_SIZE + 1)
             .bind(now)
@@ -127,18 +121,13 @@ async fn accessible(
         // generic plan takes the words index for every login and search
         // (it would otherwise assume one or two memberships and walk a
         // reseller's 5,000). The same order as the list (`is_owner DESC`
-        // is `NOT is_owner`, without computing it per row for the sort);
-        // names are joined to the page only, not to every match.
+        // is `NOT is_owner`, without computing it per row for the sort).
         return sqlx::query_as(&format!(
-            "{} ORDER BY m.is_owner DESC, m.created_at, m.account_id",
-            named(&format!(
-                "(SELECT m.account_id, m.is_owner, m.all_permissions, m.permissions, m.created_at
-                  FROM memberships m
-                  WHERE m.search_words @@ membership_words_query($1, $5) AND strpos(m.search, lower($5)) > 0
-                    AND (m.user_id = $1) IS TRUE AND (m.access_until IS NULL OR m.access_until > $3) {cursor}
-                  ORDER BY m.is_owner DESC, m.created_at, m.account_id
-                  LIMIT $2) m"
-            ))
+            "{ROW}
+             WHERE m.search_words @@ membership_words_query($1, $5) AND strpos(m.search, lower($5)) > 0
+               AND (m.user_id = $1) IS TRUE AND (m.access_until IS NULL OR m.access_until > $3) {cursor}
+             ORDER BY m.is_owner DESC, m.created_at, m.account_id
+             LIMIT $2"
         ))
         .bind(user_id)
         .bind(web::PAGE_SIZE + 1)
@@ -148,48 +137,20 @@ async fn accessible(
         .fetch_all(db)
         .await;
     }
-    // One word: in two statements (issue 17, measured with pgbench and
-    // bench/run). The first picks the page from `memberships` alone, off
-    // the trigram index over each membership's names. It must be planned
-    // for the search at hand: a prepared statement's generic plan assumes
-    // a login has one or two memberships and walks them all testing names,
-    // so it is sent unprepared (planning one table costs about 0.2 ms; the
-    // four-table join above, about 0.9). The second looks up the names of
-    // that page only, each by a unique key, and is prepared as usual.
-    let page: Vec<(Uuid, bool, bool, Vec<String>)> = sqlx::query_as(&format!(
-        "SELECT m.account_id, m.is_owner, m.all_permissions, m.permissions FROM memberships m {}",
-        live_in_order("AND m.search LIKE lower($5)")
-    ))
-    .bind(user_id)
-    .bind(web::PAGE_SIZE + 1)
-    .bind(now)
-    .bind(after)
-    .bind(web::contains_pattern(search))
-    .persistent(false)
-    .fetch_all(db)
-    .await?;
-    let ids: Vec<Uuid> = page.iter().map(|m| m.0).collect();
-    let mut names: std::collections::HashMap<Uuid, (String, String)> = sqlx::query!(
-        r#"SELECT a.id, a.name, o.name AS owner_name
-           FROM accounts a
-           JOIN memberships om ON om.account_id = a.id AND om.is_owner
-           JOIN users o ON o.id = om.user_id
-           WHERE a.id = ANY ($1)"#,
-        &ids
-    )
-    .fetch_all(db)
-    .await?
-    .into_iter()
-    .map(|r| (r.id, (r.name, r.owner_name)))
-    .collect();
-    // An account deleted between the two statements is left out.
-    Ok(page
-        .into_iter()
-        .filter_map(|(id, is_owner, all_permissions, permissions)| {
-            let (name, owner_name) = names.remove(&id)?;
-            Some(AccountRow { id, name, is_owner, all_permissions, permissions, owner_name })
-        })
-        .collect())
+    // One word: off the trigram index over each membership's names. The
+    // statement must be planned for the search at hand: a prepared
+    // statement's generic plan assumes a login has one or two memberships
+    // and walks them all testing names, so it is sent unprepared (planning
+    // it costs about 0.2 ms).
+    sqlx::query_as(&format!("{ROW} {}", live_in_order("AND m.search LIKE lower($5)")))
+        .bind(user_id)
+        .bind(web::PAGE_SIZE + 1)
+        .bind(now)
+        .bind(after)
+        .bind(web::contains_pattern(search))
+        .persistent(false)
+        .fetch_all(db)
+        .await
 }
 
 /// Whether a word of the search begins after its start: two or more

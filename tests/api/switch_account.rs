@@ -118,6 +118,13 @@ async fn switch_account_search_follows_an_owner_renamed_and_a_change_of_owner() 
 
     ann.post_form("/profile/name", &[("name", "Ann Smith")]).await.assert_redirect_to("/profile");
     assert_eq!(found(bob.get("/accounts/switch?q=SMITH").await), vec!["Ann's account"], "by the new name, any case");
+    let owners = |page: crate::helpers::browser::Page| page.texts("#accounts td[data-label=Owner]");
+    assert_eq!(owners(bob.get("/accounts/switch").await), vec!["You", "Ann Smith"], "the list shows the new name");
+    // A change of case alone leaves the search column as it was, and still
+    // shows on the page.
+    ann.post_form("/profile/name", &[("name", "Ann SMITH")]).await.assert_redirect_to("/profile");
+    assert_eq!(owners(bob.get("/accounts/switch").await), vec!["You", "Ann SMITH"]);
+    assert_eq!(owners(bob.get("/accounts/switch?q=ann+sm").await), vec!["Ann SMITH"], "and in a search");
     // A control character cannot join the two names in one match.
     assert!(found(bob.get("/accounts/switch?q=account%0Aann").await).is_empty());
 
@@ -137,6 +144,7 @@ async fn switch_account_search_follows_an_owner_renamed_and_a_change_of_owner() 
         .await
         .assert_redirect_to(&format!("/admin/accounts/{account}"));
     assert_eq!(found(bob.get("/accounts/switch?q=jones").await), vec!["Ann's account"], "the new owner's name");
+    assert_eq!(owners(bob.get("/accounts/switch").await), vec!["You", "Carol Jones"]);
     assert_eq!(
         bob.get("/accounts/switch?q=smith").await.texts("#accounts td"),
         vec!["No account matches \"smith\"."],
