@@ -8,12 +8,6 @@ ALTER TABLE memberships
     ADD COLUMN account_name text NOT NULL DEFAULT '',
     ADD COLUMN owner_name text NOT NULL DEFAULT '';
 
-UPDATE memberships m SET account_name = a.name, owner_name = coalesce(o.name, '')
-FROM accounts a
-LEFT JOIN memberships om ON om.account_id = a.id AND om.is_owner
-LEFT JOIN users o ON o.id = om.user_id
-WHERE a.id = m.account_id;
-
 -- The account's name and its owner's, as written; no row when the account
 -- is gone, an empty owner while it has none (within the statement that
 -- writes both).
@@ -25,6 +19,8 @@ LANGUAGE sql STABLE AS $$
     LEFT JOIN users o ON o.id = om.user_id
     WHERE a.id = account
 $$;
+
+UPDATE memberships m SET (account_name, owner_name) = (SELECT n.account_name, n.owner_name FROM membership_names(m.account_id) n);
 
 -- As in migration 16, with the names as written beside the search column
 -- (which stays their lower-cased join).
@@ -61,3 +57,7 @@ BEGIN
       AND (search, memberships.account_name, memberships.owner_name) IS DISTINCT FROM (names, n.account_name, n.owner_name);
 END
 $$;
+
+-- The triggers now read the names through membership_names; migration 16's
+-- lower-cased lookup has no caller left.
+DROP FUNCTION membership_search(uuid);

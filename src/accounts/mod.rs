@@ -85,15 +85,19 @@ async fn accessible(
              (SELECT NOT c.is_owner, c.created_at, c.account_id FROM memberships c WHERE c.user_id = $1 AND c.account_id = $4)"
     };
     // The login's memberships whose access has not ended, in list order, a
-    // page after the cursor: the same for the list and for a search. Only
+    // page after the cursor: the same for the list and for a search. The
+    // login test and the owner-first key are the caller's, as one search
+    // writes them so the planner reads them differently (see below). Only
     // our own fixed fragments are joined in; every value is bound.
-    let live_in_order = |filter: &str| {
+    let live_in_order = |login: &str, filter: &str, owner_first: &str| {
         format!(
-            "WHERE m.user_id = $1 AND (m.access_until IS NULL OR m.access_until > $3) {filter} {cursor}
-             ORDER BY NOT m.is_owner, m.created_at, m.account_id
+            "WHERE {login} AND (m.access_until IS NULL OR m.access_until > $3) {filter} {cursor}
+             ORDER BY {owner_first}, m.created_at, m.account_id
              LIMIT $2"
         )
     };
+    const LOGIN: &str = "m.user_id = $1";
+    const OWNER_FIRST: &str = "NOT m.is_owner";
     // Each membership carries its account's and its owner's names
     // (migration 20): the page reads one table, whichever way it is found.
     const ROW: &str = "SELECT m.account_id AS id, m.account_name AS name, m.is_owner, m.all_permissions, m.permissions,
@@ -102,7 +106,7 @@ async fn accessible(
     if search.is_empty() {
         // The list: read straight off the list-order index, so a reseller
         // with thousands of accounts pays for one page.
-        return sqlx::query_as(&format!("{ROW} {}", live_in_order("")))
+        return sqlx::query_as(&format!("{ROW} {}", live_in_order(LOGIN, "", OWNER_FIRST)))
             .bind(user_id)
             .bind(web::PAGE_SIZE + 1)
             .bind(now)
@@ -123,11 +127,12 @@ async fn accessible(
         // reseller's 5,000). The same order as the list (`is_owner DESC`
         // is `NOT is_owner`, without computing it per row for the sort).
         return sqlx::query_as(&format!(
-            "{ROW}
-             WHERE m.search_words @@ membership_words_query($1, $5) AND strpos(m.search, lower($5)) > 0
-               AND (m.user_id = $1) IS TRUE AND (m.access_until IS NULL OR m.access_until > $3) {cursor}
-             ORDER BY m.is_owner DESC, m.created_at, m.account_id
-             LIMIT $2"
+            "{ROW} {}",
+            live_in_order(
+                "(m.user_id = $1) IS TRUE",
+                "AND m.search_words @@ membership_words_query($1, $5) AND strpos(m.search, lower($5)) > 0",
+                "m.is_owner DESC"
+            )
         ))
         .bind(user_id)
         .bind(web::PAGE_SIZE + 1)
@@ -142,7 +147,7 @@ async fn accessible(
     // statement's generic plan assumes a login has one or two memberships
     // and walks them all testing names, so it is sent unprepared (planning
     // it costs about 0.2 ms).
-    sqlx::query_as(&format!("{ROW} {}", live_in_order("AND m.search LIKE lower($5)")))
+    sqlx::query_as(&format!("{ROW} {}", live_in_order(LOGIN, "AND m.search LIKE lower($5)", OWNER_FIRST)))
         .bind(user_id)
         .bind(web::PAGE_SIZE + 1)
         .bind(now)

@@ -1,7 +1,7 @@
 //! Switch Account: own account first, then the shared ones; only real
 //! memberships can be chosen.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, TestApp};
 
 #[tokio::test]
 async fn switch_account_lists_the_own_account_first_and_switches_the_active_account() {
@@ -52,18 +52,9 @@ async fn switch_account_is_searchable_and_paged_for_resellers() {
     let app = spawn_app().await;
     let reseller = app.register("Rita Reseller", "rita@example.com").await;
     let rita = app.user_id("rita@example.com").await;
-    sqlx::query(
-        "WITH o AS (INSERT INTO users (id, email, name, password_hash)
-                    SELECT gen_random_uuid(), 'c' || g || '@example.com', 'Client ' || g, 'x' FROM generate_series(1, 70) g RETURNING id, name),
-              a AS (INSERT INTO accounts (id, name) SELECT gen_random_uuid(), o.name || ' Hosting_100%' FROM o RETURNING id, name),
-              pairs AS (SELECT a.id AS account_id, o.id AS owner_id FROM a JOIN o ON a.name = o.name || ' Hosting_100%'),
-              owners AS (INSERT INTO memberships (account_id, user_id, is_owner, all_permissions) SELECT account_id, owner_id, true, true FROM pairs)
-         INSERT INTO memberships (account_id, user_id, permissions) SELECT account_id, $1, '{tickets}' FROM pairs",
-    )
-    .bind(rita)
-    .execute(&app.db)
-    .await
-    .unwrap();
+    let clients: Vec<(String, String)> =
+        (1..=70).map(|g| (format!("Client {g} Hosting_100%"), format!("Client {g}"))).collect();
+    shared_with(&app, rita, &clients).await;
     let first = reseller.get("/accounts/switch").await;
     let names = first.texts("#accounts td[data-label=Account]");
     assert_eq!(names.len(), 50);
@@ -93,7 +84,7 @@ async fn switch_account_is_searchable_and_paged_for_resellers() {
     assert_eq!(reseller.get(&more).await.texts("#accounts td[data-label=Account]"), rest);
     // By the owner's name too, and never an account the login cannot reach
     // however well it matches.
-    sqlx::query("UPDATE users SET name = 'Zed Owner' WHERE email = 'c5@example.com'").execute(&app.db).await.unwrap();
+    sqlx::query("UPDATE users SET name = 'Zed Owner' WHERE name = 'Client 5'").execute(&app.db).await.unwrap();
     app.register("Zed Outsider", "zed@example.com").await;
     assert_eq!(
         reseller.get("/accounts/switch?q=zed").await.texts("#accounts td[data-label=Account]"),
@@ -159,20 +150,15 @@ async fn a_search_of_several_words_finds_them_anywhere_in_the_names_as_one_word_
     let rita = app.user_id("rita@example.com").await;
     // Names with the characters that split words: a hyphen, an underscore,
     // letters outside a-z, digits run into letters.
-    sqlx::query(
-        "WITH n(account, owner) AS (VALUES ('Café-Bar 9', 'Öl Büro'), ('Café-Bar 90', 'Jo Smith'), ('Client_7 Hosting', 'Ann Ng'),
-                                            ('Crowbar 19', 'Ölbau 12x'), ('Web Hosting', 'Ed Web2'), ('K2 Summit', 'Al Ng')),
-              o AS (INSERT INTO users (id, email, name, password_hash)
-                    SELECT gen_random_uuid(), 'o' || md5(account) || '@example.com', owner, 'x' FROM n RETURNING id, name),
-              a AS (INSERT INTO accounts (id, name) SELECT gen_random_uuid(), account FROM n RETURNING id, name),
-              pairs AS (SELECT a.id AS account_id, o.id AS owner_id FROM n JOIN a ON a.name = n.account JOIN o ON o.name = n.owner),
-              owners AS (INSERT INTO memberships (account_id, user_id, is_owner, all_permissions) SELECT account_id, owner_id, true, true FROM pairs)
-         INSERT INTO memberships (account_id, user_id, permissions) SELECT account_id, $1, '{tickets}' FROM pairs",
-    )
-    .bind(rita)
-    .execute(&app.db)
-    .await
-    .unwrap();
+    let names = [
+        ("Café-Bar 9", "Öl Büro"),
+        ("Café-Bar 90", "Jo Smith"),
+        ("Client_7 Hosting", "Ann Ng"),
+        ("Crowbar 19", "Ölbau 12x"),
+        ("Web Hosting", "Ed Web2"),
+        ("K2 Summit", "Al Ng"),
+    ];
+    shared_with(&app, rita, &names.map(|(a, o)| (a.to_string(), o.to_string()))).await;
     let found = |q: &'static str| {
         let reseller = &reseller;
         async move {
@@ -207,6 +193,27 @@ async fn a_search_of_several_words_finds_them_anywhere_in_the_names_as_one_word_
         .unwrap();
     assert_eq!(found("bar 9").await, vec!["Café-Bar 9", "Café-Bar 90"]);
     assert_eq!(found("öl bü").await, vec!["Café-Bar 9"]);
+}
+
+/// Accounts shared with `login` (View & Open Support Tickets), each with an
+/// owner of its own: (account name, owner name), every name different.
+async fn shared_with(app: &TestApp, login: uuid::Uuid, accounts: &[(String, String)]) {
+    let (account_names, owner_names): (Vec<String>, Vec<String>) = accounts.iter().cloned().unzip();
+    sqlx::query(
+        "WITH n(account, owner) AS (SELECT * FROM unnest($2::text[], $3::text[])),
+              o AS (INSERT INTO users (id, email, name, password_hash)
+                    SELECT gen_random_uuid(), 'o' || md5(owner) || '@example.com', owner, 'x' FROM n RETURNING id, name),
+              a AS (INSERT INTO accounts (id, name) SELECT gen_random_uuid(), account FROM n RETURNING id, name),
+              pairs AS (SELECT a.id AS account_id, o.id AS owner_id FROM n JOIN a ON a.name = n.account JOIN o ON o.name = n.owner),
+              owners AS (INSERT INTO memberships (account_id, user_id, is_owner, all_permissions) SELECT account_id, owner_id, true, true FROM pairs)
+         INSERT INTO memberships (account_id, user_id, permissions) SELECT account_id, $1, '{tickets}' FROM pairs",
+    )
+    .bind(login)
+    .bind(account_names)
+    .bind(owner_names)
+    .execute(&app.db)
+    .await
+    .unwrap();
 }
 
 fn percent_encoded(q: &str) -> String {
