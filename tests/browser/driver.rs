@@ -98,8 +98,18 @@ impl Person {
         Ok(())
     }
 
+    /// Opens `path` and waits until the page and its stylesheet have
+    /// loaded: Debian's Chromium 148 now and then answers the navigation
+    /// before that, and a page measured then is unstyled.
     pub async fn goto(&self, path: &str) -> Res {
-        Ok(self.client.goto(&format!("{}{}", self.base, path)).await?)
+        self.client.goto(&format!("{}{}", self.base, path)).await?;
+        for _ in 0..100 {
+            if self.client.execute("return document.readyState", vec![]).await?.as_str() == Some("complete") {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(format!("{path} did not finish loading").into())
     }
 
     pub async fn find(&self, css: &str) -> Res<Element> {
