@@ -76,6 +76,31 @@ async fn a_postgres_restart_gives_plain_503s_then_recovers_within_5_seconds() {
     let _ = std::fs::remove_dir_all(root);
 }
 
+#[tokio::test]
+async fn a_connection_idle_through_a_postgres_restart_is_replaced_before_use() {
+    // The product's pool alone: the app's background workers would use up
+    // the dead connections before a request could meet one.
+    let (pg, root, url) = postgres::private_cluster().await;
+    let pool = panel::db::connect(&url, 1).await.unwrap();
+    let one = || sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&pool);
+    assert_eq!(one().await.unwrap(), 1);
+
+    // Restarted while the pool's one connection sat unused for longer than
+    // the pool trusts a connection unpinged.
+    let dir = root.clone();
+    let pg2 = tokio::task::spawn_blocking(move || {
+        pg.stop();
+        std::thread::sleep(Duration::from_millis(1100));
+        panel::db::embedded::EmbeddedPostgres::start(&dir).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(one().await.expect("a dead connection was handed out"), 1);
+    pool.close().await;
+    tokio::task::spawn_blocking(move || pg2.stop_immediately()).await.unwrap();
+    let _ = std::fs::remove_dir_all(root);
+}
+
 /// The real binary, serving the given database on a free port.
 fn start_server(db_url: &str) -> (Child, String) {
     start_server_with(db_url, None)
