@@ -9,14 +9,14 @@ use crate::domain;
 
 /// `{{ t|datetime }}`: "23 Nov 2026, 14:05 UTC".
 #[askama::filter_fn]
-pub fn datetime(t: &OffsetDateTime, _: &dyn Values) -> askama::Result<String> {
-    Ok(super::datetime(t))
+pub fn datetime(t: &OffsetDateTime, _: &dyn Values) -> askama::Result<super::Shown> {
+    Ok(super::Shown::datetime(*t))
 }
 
 /// `{{ t|date }}`: "23 Nov 2026".
 #[askama::filter_fn]
-pub fn date(t: &OffsetDateTime, _: &dyn Values) -> askama::Result<String> {
-    Ok(super::date(t))
+pub fn date(t: &OffsetDateTime, _: &dyn Values) -> askama::Result<super::Shown> {
+    Ok(super::Shown::date(*t))
 }
 
 /// `{{ cents|money }}`: "$25.50".
