@@ -28,8 +28,12 @@ pub async fn login_by_email(db: &PgPool, email: &str) -> Result<Option<StoredLog
 /// Where a fresh session of this login starts: its own account, else the
 /// account it joined first.
 pub async fn default_account(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    // Switch Account's order, to the last key: an invited person's own
+    // account and their membership of the inviter's are written in one
+    // transaction, so after a transfer both can share `created_at`. The
+    // list's index gave this order already; the statement now says so.
     sqlx::query_scalar!(
-        "SELECT account_id FROM memberships WHERE user_id = $1 ORDER BY is_owner DESC, created_at LIMIT 1",
+        "SELECT account_id FROM memberships WHERE user_id = $1 ORDER BY is_owner DESC, created_at, account_id LIMIT 1",
         user_id
     )
     .fetch_optional(db)

@@ -1,7 +1,7 @@
 //! Switch Account: own account first, then the shared ones; only real
 //! memberships can be chosen.
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, TestApp, PASSWORD};
 
 #[tokio::test]
 async fn switch_account_lists_the_own_account_first_and_switches_the_active_account() {
@@ -193,6 +193,29 @@ async fn a_search_of_several_words_finds_them_anywhere_in_the_names_as_one_word_
         .unwrap();
     assert_eq!(found("bar 9").await, vec!["Café-Bar 9", "Café-Bar 90"]);
     assert_eq!(found("öl bü").await, vec!["Café-Bar 9"]);
+}
+
+#[tokio::test]
+async fn a_fresh_session_starts_in_the_own_account_switch_account_lists_first() {
+    let app = spawn_app().await;
+    app.register("Ann", "ann@example.com").await;
+    // A second account of Ann's, made at the same moment as her first (as
+    // accepting an invitation makes two, and a transfer can leave both
+    // owned), whose id sorts last, written after hers.
+    sqlx::query(
+        "WITH a AS (INSERT INTO accounts (id, name) VALUES ('ffffffff-ffff-4fff-bfff-ffffffffffff', 'Ann Two') RETURNING id)
+         INSERT INTO memberships (account_id, user_id, is_owner, all_permissions, created_at)
+         SELECT a.id, m.user_id, true, true, m.created_at FROM a, memberships m JOIN users u ON u.id = m.user_id
+         WHERE u.email = 'ann@example.com' AND m.is_owner",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let ann = app.browser();
+    ann.post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)]).await.assert_redirect_to("/");
+    let listed = ann.get("/accounts/switch").await.texts("#accounts td[data-label=Account]");
+    assert_eq!(listed, vec!["Ann's account", "Ann Two"]);
+    assert_eq!(ann.get("/").await.texts(".active-account"), vec!["Ann's account"]);
 }
 
 /// Accounts shared with `login` (View & Open Support Tickets), each with an
