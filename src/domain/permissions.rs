@@ -238,19 +238,65 @@ impl Grant {
     /// "All Permissions", or the chosen labels in the articles' order.
     pub fn labels(&self) -> Vec<&'static str> {
         match self {
-            Grant::All => vec!["All Permissions"],
+            Grant::All => vec![ALL_PERMISSIONS],
             Grant::Chosen(set) => set.iter().map(|p| p.label()).collect(),
         }
     }
 
     pub fn describe(&self) -> String {
-        self.labels().join(", ")
+        match self {
+            Grant::All => ALL_PERMISSIONS.to_string(),
+            Grant::Chosen(set) => joined_labels(set.iter().copied()),
+        }
     }
+
+    /// `Grant::from_row(all, keys).describe()`, without building the set:
+    /// a list describes a hundred grants a page (issue 17).
+    pub fn describe_row(all: bool, keys: &[String]) -> String {
+        if all {
+            return ALL_PERMISSIONS.to_string();
+        }
+        let mut held = [false; Permission::ALL.len()];
+        for p in keys.iter().filter_map(|k| k.parse::<Permission>().ok()) {
+            held[p as usize] = true;
+        }
+        joined_labels(Permission::ALL.into_iter().filter(|p| held[*p as usize]))
+    }
+}
+
+const ALL_PERMISSIONS: &str = "All Permissions";
+
+/// Labels in the order given, joined as the pages show them.
+fn joined_labels(permissions: impl Iterator<Item = Permission>) -> String {
+    let mut out = String::new();
+    for p in permissions {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(p.label());
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_row_is_described_as_its_grant_is_for_every_choice_of_keys() {
+        for mask in 0u32..(1 << Permission::ALL.len()) {
+            let mut keys: Vec<String> = Permission::ALL
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, p)| p.key().to_string())
+                .collect();
+            keys.reverse(); // stored order does not matter
+            keys.push("dropped-in-a-later-release".to_string());
+            assert_eq!(Grant::describe_row(false, &keys), Grant::from_row(false, &keys).describe(), "{keys:?}");
+        }
+        assert_eq!(Grant::describe_row(true, &[]), Grant::All.describe());
+    }
 
     #[test]
     fn a_grant_includes_only_grants_it_allows_all_of() {

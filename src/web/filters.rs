@@ -19,6 +19,12 @@ pub fn date(t: &OffsetDateTime, _: &dyn Values) -> askama::Result<super::Shown> 
     Ok(super::Shown::date(*t))
 }
 
+/// `{{ m.user_id|id }}`: an id in a link or a form, written unescaped.
+#[askama::filter_fn]
+pub fn id(id: &uuid::Uuid, _: &dyn Values) -> askama::Result<super::Id> {
+    Ok(super::Id(*id))
+}
+
 /// `{{ cents|money }}`: "$25.50".
 #[askama::filter_fn]
 pub fn money(cents: &i64, _: &dyn Values) -> askama::Result<String> {
