@@ -189,15 +189,21 @@ impl askama::filters::HtmlSafe for Shown {}
 /// writes two a row).
 pub struct Id(pub uuid::Uuid);
 
+impl Id {
+    fn write_to(&self, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        out.write_str(self.0.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()))
+    }
+}
+
 impl std::fmt::Display for Id {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()))
+        self.write_to(f)
     }
 }
 
 impl askama::FastWritable for Id {
     fn write_into(&self, dest: &mut dyn std::fmt::Write, _: &dyn askama::Values) -> askama::Result<()> {
-        Ok(dest.write_str(self.0.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()))?)
+        Ok(self.write_to(dest)?)
     }
 }
 
