@@ -116,7 +116,7 @@ impl FromRequestParts<AppState> for ClientIp {
 
 /// A time as pages and mails show it: "23 Nov 2026" or, with the time,
 /// "23 Nov 2026, 14:05 UTC". A list shows a few hundred, so each is written
-/// straight into the page, unescaped (digits, month names, ", :" only):
+/// straight into the page, unescaped (see `HtmlSafe` below):
 /// through `time`'s formatter and askama's escaping they were a seventh of
 /// User Management's instructions (issue 17).
 #[derive(Clone, Copy)]
@@ -138,10 +138,15 @@ impl Shown {
         const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
         let t = self.at;
         let month = MONTHS[usize::from(u8::from(t.month())) - 1];
-        let Ok(year) = u16::try_from(t.year()) else {
-            // Before year 0: never stored, but said as `time` would say it.
-            write!(out, "{:02} {month} {:05}", t.day(), t.year())?;
-            return if self.with_time { write!(out, ", {:02}:{:02} UTC", t.hour(), t.minute()) } else { Ok(()) };
+        // Four digits from the buffer; any other year (never stored) as
+        // `time` says it, still only digits and "-", whatever features a
+        // dependency turns on in `time`.
+        let year = match u16::try_from(t.year()) {
+            Ok(year) if year <= 9999 => year,
+            _ => {
+                write!(out, "{:02} {month} {:05}", t.day(), t.year())?;
+                return if self.with_time { write!(out, ", {:02}:{:02} UTC", t.hour(), t.minute()) } else { Ok(()) };
+            }
         };
         let mut buf = [0u8; 22];
         let two = |b: &mut [u8], n: u8| {
@@ -152,7 +157,6 @@ impl Shown {
         buf[2] = b' ';
         buf[3..6].copy_from_slice(month.as_bytes());
         buf[6] = b' ';
-        // `time` without its large-dates feature keeps years below 10,000.
         two(&mut buf[7..9], (year / 100) as u8);
         two(&mut buf[9..11], (year % 100) as u8);
         let len = if self.with_time {
@@ -181,7 +185,7 @@ impl askama::FastWritable for Shown {
     }
 }
 
-/// Digits, month names, spaces, ", " and ":" only.
+/// Digits, month names, "UTC", spaces, ",", ":" and "-" only.
 impl askama::filters::HtmlSafe for Shown {}
 
 /// An id in a page's links and forms (`{{ m.user_id|id }}`): written
