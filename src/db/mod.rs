@@ -16,7 +16,8 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
         // sqlx pings a connection both when it is handed out and when it
-        // comes back: two extra round trips per statement. Under load a
+        // comes back: two extra round trips per checkout (a statement on
+        // the pool, or a whole transaction). Under load a
         // connection comes back and goes out again within milliseconds, so
         // the first ping only tells what the second just told (issue 17:
         // +9 % on User Management and on sending invitations). One idle
