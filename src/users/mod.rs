@@ -13,8 +13,6 @@ pub mod scope;
 pub mod store;
 pub mod two_factor_rule;
 
-use std::collections::BTreeSet;
-
 use axum::{
     routing::{get, post},
     Router,
@@ -24,7 +22,7 @@ use serde::Deserialize;
 use crate::{
     domain::{
         cursor::Cursor,
-        permissions::{Grant, Permission},
+        permissions::{Grant, Permission, PermissionSet},
     },
     error::AppError,
     state::AppState,
@@ -45,14 +43,14 @@ pub fn router() -> Router<AppState> {
 /// The All Permissions / Choose Permissions choice, as a form shows it.
 pub struct GrantChoice {
     pub all: bool,
-    pub chosen: BTreeSet<Permission>,
+    pub chosen: PermissionSet,
 }
 
 impl GrantChoice {
     pub fn of(grant: &Grant) -> GrantChoice {
         match grant {
-            Grant::All => GrantChoice { all: true, chosen: BTreeSet::new() },
-            Grant::Chosen(set) => GrantChoice { all: false, chosen: set.clone() },
+            Grant::All => GrantChoice { all: true, chosen: PermissionSet::default() },
+            Grant::Chosen(set) => GrantChoice { all: false, chosen: *set },
         }
     }
 
@@ -66,7 +64,7 @@ impl GrantChoice {
     }
 
     pub fn ticked(&self, permission: &Permission) -> bool {
-        self.chosen.contains(permission)
+        self.chosen.contains(*permission)
     }
 }
 

@@ -38,11 +38,6 @@ impl MemberRow {
         Grant::from_row(self.all_permissions, &self.permissions)
     }
 
-    /// The grant as User Management lists it.
-    pub fn described(&self) -> String {
-        Grant::describe_row(self.all_permissions, &self.permissions)
-    }
-
     /// The end date as the forms show it (a day, or empty).
     pub fn access_until_day(&self) -> String {
         crate::domain::end_date::form_value(self.access_until)
@@ -84,11 +79,6 @@ pub struct InvitationRow {
 impl InvitationRow {
     pub fn grant(&self) -> Grant {
         Grant::from_row(self.all_permissions, &self.permissions)
-    }
-
-    /// The grant as User Management lists it.
-    pub fn described(&self) -> String {
-        Grant::describe_row(self.all_permissions, &self.permissions)
     }
 
     pub fn dates(&self) -> InvitationDates {
