@@ -150,6 +150,9 @@ pub const PRESETS: [(&str, &[Permission]); 2] = [
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct PermissionSet(u16);
 
+// A fourteenth to sixteenth permission still fits; past that, a wider set.
+const _: () = assert!(Permission::ALL.len() <= 16);
+
 impl PermissionSet {
     fn bit(permission: Permission) -> u16 {
         1 << permission as u16
@@ -268,7 +271,6 @@ impl Grant {
         }
     }
 
-    /// The chosen keys for the `permissions` column (empty for All).
     /// What both grants allow: a token's grant narrowed to its creator's
     /// grant at the moment of use. Can be an empty choice (nothing allowed).
     pub fn narrowed_to(&self, other: &Grant) -> Grant {
@@ -278,6 +280,7 @@ impl Grant {
         }
     }
 
+    /// The chosen keys for the `permissions` column (empty for All).
     pub fn keys(&self) -> Vec<String> {
         match self {
             Grant::All => Vec::new(),
@@ -333,6 +336,9 @@ mod tests {
             }
             let labels: Vec<&str> = chosen.iter().map(|p| p.label()).collect();
             assert_eq!(grant.describe(), labels.join(", "), "{keys:?}");
+            if !chosen.is_empty() {
+                assert_eq!(Grant::parse("choose", &grant.keys()), Ok(grant), "{keys:?}");
+            }
         }
     }
 
