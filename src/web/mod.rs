@@ -173,20 +173,25 @@ impl Shown {
     }
 }
 
-impl std::fmt::Display for Shown {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.write_to(f)
-    }
-}
+/// Display, and askama's unescaped fast path, for types whose `write_to`
+/// writes no character HTML gives a meaning to (each type says why not).
+macro_rules! written_unescaped {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.write_to(f)
+            }
+        }
 
-impl askama::FastWritable for Shown {
-    fn write_into(&self, dest: &mut dyn std::fmt::Write, _: &dyn askama::Values) -> askama::Result<()> {
-        Ok(self.write_to(dest)?)
-    }
-}
+        impl askama::FastWritable for $t {
+            fn write_into(&self, dest: &mut dyn std::fmt::Write, _: &dyn askama::Values) -> askama::Result<()> {
+                Ok(self.write_to(dest)?)
+            }
+        }
 
-/// Digits, month names, "UTC", spaces, ",", ":" and "-" only.
-impl askama::filters::HtmlSafe for Shown {}
+        impl askama::filters::HtmlSafe for $t {}
+    )*};
+}
 
 /// An id in a page's links and forms (`{{ m.user_id|id }}`): written
 /// unescaped, as a UUID is hex digits and hyphens only (issue 17: a list
@@ -199,19 +204,9 @@ impl Id {
     }
 }
 
-impl std::fmt::Display for Id {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.write_to(f)
-    }
-}
-
-impl askama::FastWritable for Id {
-    fn write_into(&self, dest: &mut dyn std::fmt::Write, _: &dyn askama::Values) -> askama::Result<()> {
-        Ok(self.write_to(dest)?)
-    }
-}
-
-impl askama::filters::HtmlSafe for Id {}
+// Shown: digits, month names, "UTC", spaces, ",", ":" and "-" only.
+// Id: hex digits and hyphens only.
+written_unescaped!(Shown, Id);
 
 pub fn date(t: &OffsetDateTime) -> String {
     Shown::date(*t).to_string()
