@@ -48,7 +48,7 @@ impl<'a> AccountChange<'a> {
         account_id: Option<Uuid>,
         ip: &'a str,
     ) -> Result<AccountChange<'a>, sqlx::Error> {
-        let tx = state.db.begin().await?;
+        let tx = crate::db::begin(&state.db).await?;
         Ok(AccountChange { tx, state, session_id, actor_id, account_id, ip })
     }
 

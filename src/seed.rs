@@ -47,7 +47,7 @@ pub async fn demo(db: &PgPool) -> anyhow::Result<String> {
         ("Alex Accountant", "accountant@demo.example.com", "Alex's Books", Some(accountant)),
         ("Wendy Developer", "developer@demo.example.com", "Wendy's Web Studio", Some(developer)),
     ];
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     let mut owner_account = None;
     for (name, email, account, grant) in &people {
         let email = Email::parse(email)?;

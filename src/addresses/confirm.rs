@@ -98,7 +98,7 @@ pub async fn confirm(
     if !token::well_formed(&token) {
         return Err(link_dead());
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let link = sqlx::query!(
         "UPDATE address_confirmations SET used_at = now()
          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
@@ -172,7 +172,7 @@ pub async fn again(
     if user.email_verified || user.impersonator.is_some() {
         return Ok(Redirect::to("/").into_response());
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let sent = super::send_login_link(&mut tx, &state.config, user.id, &user.name, &user.email, "/").await?;
     if let Some(lifts) = sent {
         return Err(AppError::TooManyRequests(format!(

@@ -30,7 +30,7 @@ pub async fn start(
     Path(id): Path<Uuid>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let (email, account_id) = store::enabled_client(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::NotFound("There is no such enabled client login.".into()))?;
@@ -63,7 +63,7 @@ pub async fn end(
     let Some((staff_id, _)) = user.impersonator else {
         return Err(AppError::Forbidden("You are not viewing the client area on a client's behalf.".into()));
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     session::end(&mut *tx, user.session_id).await?;
     let event = audit::Event {
         actor_id: Some(staff_id),

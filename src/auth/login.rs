@@ -112,7 +112,7 @@ pub async fn logout(
     user: CurrentUser,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     session::end(&mut *tx, user.session_id).await?;
     // Signing out of a support view ends it: the audit log says so.
     if let Some((staff_id, _)) = user.impersonator {

@@ -88,7 +88,7 @@ pub async fn change_password(
         return refused(&user, "The two new passwords do not match.".into());
     }
     let hash = state.hasher.hash(&form.password).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     store::set_password(&mut tx, user.id, &hash, Some(user.session_id)).await?;
     let flash = "Your password has been changed. Your other sessions have been signed out.";
     session::set_flash(&mut *tx, user.session_id, flash).await?;

@@ -33,7 +33,7 @@ pub fn client_group(ip: &str) -> String {
 /// lock on the group, so a flood from one place never reaches argon2.
 pub async fn registration_attempt(db: &PgPool, ip: &str) -> Result<i64, sqlx::Error> {
     let group = client_group(ip);
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     sqlx::query!("SELECT pg_advisory_xact_lock(hashtext('register ' || $1))", group).fetch_one(&mut *tx).await?;
     let before = sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM registration_attempts WHERE ip = $1 AND at > now() - interval '1 hour'"#,
@@ -59,7 +59,7 @@ pub struct Attempt(i64);
 pub async fn begin(db: &PgPool, ip: &str, email: &str, trusted: bool) -> Result<Attempt, AppError> {
     let group = client_group(ip);
     let ip = group.as_str();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     // Always address first, then email: no two requests wait on each other in a cycle.
     sqlx::query!(
         "SELECT pg_advisory_xact_lock(hashtext('sign-in ip ' || $1)),

@@ -110,7 +110,7 @@ pub async fn submit(
     // Hashed whether or not the address is taken, so the answer takes as
     // long either way.
     let hash = state.hasher.hash(&form.password).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let new =
         NewUser { name: &name, email: &email, password_hash: &hash, account_name: &account_name, verified: false };
     match store::create_user(&mut tx, new).await? {

@@ -67,7 +67,7 @@ pub async fn forgot(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)?).into_response());
         }
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     // The page says the same whether or not the address has a login.
     if let Some(login) = store::reset_candidate(&mut tx, email.as_str()).await?.filter(|u| u.recent < RESETS_PER_HOUR) {
         let (user_id, name) = (login.id, login.name);
@@ -167,7 +167,7 @@ pub async fn submit(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)?).into_response());
     }
     let hash = state.hasher.hash(&form.password).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let Some(user_id) = store::use_reset(&mut tx, &token).await? else { return Err(reset_link_dead()) };
     store::set_password(&mut tx, user_id, &hash, None).await?;
     let account_id = store::default_account(&mut *tx, user_id).await?;

@@ -61,7 +61,7 @@ pub async fn request(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)?).into_response());
         }
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     // The page says the same whether or not the address has a login.
     if let Some(login) = store::link_candidate(&mut tx, email.as_str()).await?.filter(|l| l.recent < LIVE_LINKS) {
         let token = token::generate();
@@ -116,7 +116,7 @@ pub async fn use_link(
     if !token::well_formed(&token) {
         return Err(link_dead());
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let user_id = store::use_sign_in_link(&mut tx, &token).await?.ok_or_else(link_dead)?;
     store::record_sign_in(&mut *tx, user_id).await?;
     let account = store::default_account(&mut *tx, user_id).await?;

@@ -4,7 +4,7 @@ pub mod embedded;
 
 use std::time::Duration;
 
-use sqlx::{postgres::PgPoolOptions, Connection, PgPool};
+use sqlx::{postgres::PgPoolOptions, Connection, PgPool, Postgres, Transaction};
 
 /// How long a pooled connection may sit unused before it is pinged again.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
@@ -39,6 +39,25 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
         .acquire_time_level(log::LevelFilter::Trace)
         .connect(url)
         .await
+}
+
+/// Starts a transaction on a pooled connection; use this, never
+/// `PgPool::begin` (clippy.toml refuses it).
+///
+/// sqlx 0.8.6 counts a transaction as open only once the server has answered
+/// its `BEGIN`. A request dropped while that answer is on its way (a client
+/// that hangs up, the 30 s request timeout) leaves the session inside a
+/// transaction nothing will end, and the pool hands it to the next request,
+/// whose statements then run in it and keep their row locks (seen in the
+/// bench: one API call's count held the token's row for seconds while every
+/// other call of the token waited; transact-rs/sqlx#4393, fixed in sqlx
+/// 0.9.1). Run as a task of its own, the `BEGIN` always completes: if the
+/// caller is gone by then, the transaction is dropped there and rolled back
+/// like any other.
+pub async fn begin(db: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let db = db.clone();
+    #[allow(clippy::disallowed_methods)]
+    tokio::spawn(async move { db.begin().await }).await.map_err(|_| sqlx::Error::WorkerCrashed)?
 }
 
 /// Creates `database` on the server behind `admin_url` unless it exists.

@@ -9,7 +9,7 @@ use crate::{audit, domain::audit::AuditAction};
 /// 500 a run; the next run takes the rest). Returns how many were recorded.
 /// Safe on several server copies at once: rows are claimed with SKIP LOCKED.
 pub async fn note_expired(db: &PgPool) -> Result<usize, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     let expired = sqlx::query!(
         "UPDATE invitations SET expiry_noted_at = now()
          WHERE id IN (SELECT id FROM invitations

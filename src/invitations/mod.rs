@@ -133,7 +133,7 @@ async fn accept(
     LinkToken(token): LinkToken,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let who = Acceptor {
         user_id: user.id,
         email: &user.email,
@@ -192,7 +192,7 @@ async fn sign_in_and_accept(
         let next = format!("/invitations/{token}");
         return auth::sign_in_remembering_device(&state, &headers, user_id, account, &ip, &next, None).await;
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let who = Acceptor { user_id, email: &offer.email, name: &name, is_staff, ip: &ip, now: state.config.clock.now() };
     let accepted = accept::accept(&mut tx, &token, &who).await?;
     login_store::record_sign_in(&mut *tx, user_id).await?;
@@ -222,7 +222,7 @@ async fn register_and_accept(
         Err(m) => return show_page(None, anon, token, offer, Some(m)),
     };
     let hash = state.hasher.hash(&form.password).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let own_account = format!("{name}'s account");
     // The invitation link reached this address: it is proven.
     let new = NewUser { name: &name, email: &email, password_hash: &hash, account_name: &own_account, verified: true };
@@ -282,7 +282,7 @@ async fn decline(
     LinkToken(token): LinkToken,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let account_name = accept::decline(&mut tx, &token, user.as_ref().map(|u| u.id), &ip).await?;
     tx.commit().await?;
     state.wake_outboxes();

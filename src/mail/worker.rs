@@ -54,7 +54,7 @@ async fn send_one(
     config: &Config,
     transport: &AsyncSmtpTransport<Tokio1Executor>,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     let due = sqlx::query_as!(
         Due,
         "SELECT id, to_email, subject, text_body, html_body, attempts FROM mail_outbox

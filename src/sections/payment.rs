@@ -109,7 +109,7 @@ async fn pay_through_gateway(state: &AppState, ip: &str, m: &Member, id: Uuid) -
     let gateway = providers::payment_gateway(&state.config, &state.db)?;
     // Step 1: the attempt and its key, committed before the gateway is called.
     let (key, inv) = {
-        let mut tx = state.db.begin().await?;
+        let mut tx = crate::db::begin(&state.db).await?;
         let inv = lock_unpaid(&mut tx, m, id).await?;
         let pending =
             sqlx::query_scalar!("SELECT id FROM payment_attempts WHERE invoice_id = $1 AND status = 'pending'", id)

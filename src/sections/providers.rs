@@ -213,7 +213,7 @@ impl PaymentGateway for TestGateway {
         let fresh = format!("TEST-{invoice_number}-{}", &token::generate()[..8]);
         // One charge per key even when two tries arrive at once: the second
         // waits for the first, then finds its charge.
-        let mut tx = self.db.begin().await.map_err(unavailable)?;
+        let mut tx = crate::db::begin(&self.db).await.map_err(unavailable)?;
         sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", key.to_string())
             .fetch_one(&mut *tx)
             .await

@@ -148,7 +148,7 @@ async fn signed_out(
     ended: u64,
     flash: &str,
 ) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let event = audit::Event {
         actor_id: Some(user.id),
         account_id: None,

@@ -71,7 +71,7 @@ pub async fn add_finish(
     CsrfForm(form): CsrfForm<CredentialForm>,
 ) -> Result<Response, AppError> {
     let rp = relying_party(&state)?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let ceremony: webauthn::Ceremony<PasskeyRegistration> = webauthn::take(&mut tx, &headers, "register").await?;
     if ceremony.user_id != user.id {
         return Err(AppError::Forbidden("That passkey request belongs to another sign-in.".into()));
@@ -114,7 +114,7 @@ pub async fn remove(
     if !auth::confirm_password(&state, &ip, &user, &form.password).await? {
         return page::render(&state, &user, Some("Your password is not correct. Nothing was changed.".into())).await;
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let name = sqlx::query_scalar!("DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING name", id, user.id)
         .fetch_optional(&mut *tx)
         .await?

@@ -144,7 +144,7 @@ pub async fn submit(
     // Counted like a password: per address, per login and address, per login.
     let trusted = auth::trusted_browser(&state, &headers, &p.email).await?;
     let attempt = rate_limit::begin(&state.db, &ip, &p.email, trusted).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let checked = check_code(&mut tx, &state.config.clock, p.user_id, &form.code).await?;
     if checked == Checked::Wrong {
         drop(tx);

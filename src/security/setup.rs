@@ -89,7 +89,7 @@ pub async fn confirm(
         let message = "That code is not right. Check that the app shows the code for this panel and your device's clock is correct, then enter the code it shows now.";
         return enrol(&state, &user, Some(message.into())).await;
     };
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     if !store::confirm_key(&mut tx, user.id, step).await? {
         return Err(AppError::Conflict("Two-factor sign-in is on already.".into()));
     }
@@ -128,7 +128,7 @@ pub async fn turn_off(
     if !auth::confirm_password(&state, &ip, &user, &form.password).await? {
         return page::render(&state, &user, Some("Your password is not correct. Nothing was changed.".into())).await;
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     if check_code(&mut tx, &state.config.clock, user.id, &form.code).await? == Checked::Wrong {
         drop(tx);
         let message = "That code is not right, or was used already. Nothing was changed.";
@@ -159,7 +159,7 @@ pub async fn new_recovery_codes(
     if !store::two_factor_on(&state.db, user.id).await? {
         return Err(AppError::Conflict("Recovery codes come with two-factor sign-in: turn it on first.".into()));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let codes = recovery::replace(&mut tx, user.id).await?;
     let event = audit::Event {
         actor_id: Some(user.id),

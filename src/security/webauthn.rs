@@ -128,7 +128,7 @@ pub async fn finish_authentication(
     credential: &str,
     expected: Option<Uuid>,
 ) -> Result<Uuid, AppError> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = crate::db::begin(&state.db).await?;
     let ceremony: Ceremony<PasskeyAuthentication> = take(&mut tx, headers, "authenticate").await?;
     if expected.is_some_and(|u| u != ceremony.user_id) {
         return Err(expired());

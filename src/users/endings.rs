@@ -23,7 +23,7 @@ struct Due {
 
 /// Mails what is due at `now`; returns how many memberships were told.
 pub async fn mail_due(db: &PgPool, now: OffsetDateTime) -> Result<usize, Internal> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     let ending = sqlx::query_as!(
         Due,
         r#"UPDATE memberships m SET ending_mailed_at = $1

@@ -54,7 +54,7 @@ struct Due {
 
 /// Tries the head delivery of one due endpoint; true when one was tried.
 pub async fn deliver_one(db: &PgPool, config: &Config, client: &reqwest::Client) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     let due = sqlx::query_as!(
         Due,
         r#"SELECT d.id AS "id!", e.id AS endpoint_id, d.event_id AS "event_id!", d.event_type AS "event_type!",

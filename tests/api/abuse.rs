@@ -309,7 +309,7 @@ async fn access_removed_while_a_change_is_on_its_way_stops_the_change() {
     let bob_id = app.user_id("bob@example.com").await;
     let account = app.own_account_id("ann@example.com").await;
     // Remove Access is under way (not yet committed) when Bob's change arrives.
-    let mut removal = app.db.begin().await.unwrap();
+    let mut removal = panel::db::begin(&app.db).await.unwrap();
     sqlx::query("DELETE FROM memberships WHERE account_id = $1 AND user_id = $2")
         .bind(account)
         .bind(bob_id)
@@ -337,7 +337,7 @@ async fn a_permission_taken_away_while_a_change_is_on_its_way_stops_the_change()
     let bob_id = app.user_id("bob@example.com").await;
     let account = app.own_account_id("ann@example.com").await;
     // Manage Permissions takes Contacts away (not yet committed) as Bob adds one.
-    let mut narrowing = app.db.begin().await.unwrap();
+    let mut narrowing = panel::db::begin(&app.db).await.unwrap();
     sqlx::query("UPDATE memberships SET permissions = '{tickets}' WHERE account_id = $1 AND user_id = $2")
         .bind(account)
         .bind(bob_id)

@@ -101,6 +101,40 @@ async fn a_connection_idle_through_a_postgres_restart_is_replaced_before_use() {
     let _ = std::fs::remove_dir_all(root);
 }
 
+/// A request dropped while its transaction's BEGIN is on the wire (a client
+/// that hangs up, the request timeout) must not leave its pooled connection
+/// inside that transaction: the next request would run in it and keep its
+/// row locks. Seen in the bench, where one API call held its token's row for
+/// seconds; sqlx 0.8.6 alone fails this.
+#[tokio::test]
+async fn a_request_dropped_during_begin_leaves_no_transaction_to_the_next() {
+    let url = postgres::empty_database().await;
+    let pool = panel::db::connect(&url, 1).await.unwrap();
+    // Just used, so the pool hands it out unpinged: the first poll of a
+    // begin sends BEGIN and waits for its answer.
+    sqlx::query("SELECT 1").execute(&pool).await.unwrap();
+    // Back in the pool (it is returned by a task of its own).
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut begin = Box::pin(panel::db::begin(&pool));
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(std::future::Future::poll(begin.as_mut(), cx))).await;
+    assert!(first.is_pending(), "the begin should still have been waiting for Postgres");
+    drop(begin);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Seen from another session: one left in a transaction holds its locks.
+    let mut observer = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let left_open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(&mut observer)
+    .await
+    .unwrap();
+    assert_eq!(left_open, 0, "the dropped request's transaction was left open on its pooled connection");
+    let inside: bool =
+        sqlx::query_scalar("SELECT now() < statement_timestamp() - interval '50 ms'").fetch_one(&pool).await.unwrap();
+    assert!(!inside, "the next statement ran inside the dropped request's transaction");
+    pool.close().await;
+}
+
 /// The real binary, serving the given database on a free port.
 fn start_server(db_url: &str) -> (Child, String) {
     start_server_with(db_url, None)
