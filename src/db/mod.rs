@@ -41,8 +41,8 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
         .await
 }
 
-/// Starts a transaction on a pooled connection; use this, never
-/// `PgPool::begin` (clippy.toml refuses it).
+/// Starts a transaction on a pooled connection; use this, never sqlx's own
+/// `begin` (clippy.toml refuses those).
 ///
 /// sqlx 0.8.6 counts a transaction as open only once the server has answered
 /// its `BEGIN`. A request dropped while that answer is on its way (a client
@@ -53,11 +53,20 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
 /// other call of the token waited; transact-rs/sqlx#4393, fixed in sqlx
 /// 0.9.1). Run as a task of its own, the `BEGIN` always completes: if the
 /// caller is gone by then, the transaction is dropped there and rolled back
-/// like any other.
+/// like any other. Waiting for the connection is safe to abandon, so it
+/// stays with the caller: a request given up does not hold a place in the
+/// pool's queue.
 pub async fn begin(db: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let db = db.clone();
+    let conn = db.acquire().await?;
+    // What `Pool::begin` does after its acquire (sqlx-core 0.8.6).
     #[allow(clippy::disallowed_methods)]
-    tokio::spawn(async move { db.begin().await }).await.map_err(|_| sqlx::Error::WorkerCrashed)?
+    let begun = tokio::spawn(Transaction::begin(conn, None)).await;
+    match begun {
+        Ok(tx) => tx,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Only when the runtime shuts down.
+        Err(_) => Err(sqlx::Error::WorkerCrashed),
+    }
 }
 
 /// Creates `database` on the server behind `admin_url` unless it exists.

@@ -113,12 +113,24 @@ async fn a_request_dropped_during_begin_leaves_no_transaction_to_the_next() {
     // Just used, so the pool hands it out unpinged: the first poll of a
     // begin sends BEGIN and waits for its answer.
     sqlx::query("SELECT 1").execute(&pool).await.unwrap();
-    // Back in the pool (it is returned by a task of its own).
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let mut begin = Box::pin(panel::db::begin(&pool));
-    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(std::future::Future::poll(begin.as_mut(), cx))).await;
-    assert!(first.is_pending(), "the begin should still have been waiting for Postgres");
-    drop(begin);
+    back_in_the_pool(&pool).await;
+    // Dropped after one poll, as a request is when its client hangs up.
+    // Should Postgres answer within that poll, the window was missed (the
+    // transaction is dropped and rolled back): try again.
+    let mut dropped_waiting = false;
+    for _ in 0..50 {
+        let mut begin = Box::pin(panel::db::begin(&pool));
+        let first =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(std::future::Future::poll(begin.as_mut(), cx))).await;
+        dropped_waiting = first.is_pending();
+        drop(first);
+        drop(begin);
+        back_in_the_pool(&pool).await;
+        if dropped_waiting {
+            break;
+        }
+    }
+    assert!(dropped_waiting, "every BEGIN was answered within one poll");
     tokio::time::sleep(Duration::from_millis(100)).await;
     // Seen from another session: one left in a transaction holds its locks.
     let mut observer = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
@@ -133,6 +145,16 @@ async fn a_request_dropped_during_begin_leaves_no_transaction_to_the_next() {
         sqlx::query_scalar("SELECT now() < statement_timestamp() - interval '50 ms'").fetch_one(&pool).await.unwrap();
     assert!(!inside, "the next statement ran inside the dropped request's transaction");
     pool.close().await;
+}
+
+/// Waits until the pool's one connection is idle again (a connection is
+/// returned, and a dropped transaction rolled back, by a task of its own).
+async fn back_in_the_pool(pool: &sqlx::PgPool) {
+    let start = Instant::now();
+    while pool.num_idle() < 1 {
+        assert!(start.elapsed() < Duration::from_secs(10), "the connection never came back to the pool");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// The real binary, serving the given database on a free port.
