@@ -5,6 +5,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use sqlx::Connection;
+
 use crate::helpers::{invite, link_in, postgres, spawn_app, spawn_app_with, Browser, MailSink, Options, PASSWORD};
 
 #[tokio::test]
@@ -133,7 +135,7 @@ async fn a_request_dropped_during_begin_leaves_no_transaction_to_the_next() {
     assert!(dropped_waiting, "every BEGIN was answered within one poll");
     tokio::time::sleep(Duration::from_millis(100)).await;
     // Seen from another session: one left in a transaction holds its locks.
-    let mut observer = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let mut observer = sqlx::PgConnection::connect(&url).await.unwrap();
     let left_open: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
     )
