@@ -1,6 +1,13 @@
-//! The outbox worker: claims due mail with `FOR UPDATE SKIP LOCKED` (so
-//! several server copies never send one mail twice), sends it over SMTP,
-//! and retries with exponential backoff up to a bound, then marks it failed.
+//! The outbox worker: claims due mail (so several server copies never send
+//! one mail twice), sends it over SMTP, and retries with exponential
+//! backoff up to a bound, then marks it failed.
+//!
+//! A claim is a lease, committed before the send: the mail's next attempt
+//! is pushed `CLAIM_LEASE` ahead, and the outcome sets it for real. So no
+//! transaction stays open and no row stays locked while a slow mail server
+//! answers (an open transaction would also hold back vacuum for every
+//! table), and a worker that dies mid-send leaves the mail to be tried
+//! again once the lease is over.
 
 use std::{sync::Arc, time::Duration};
 
@@ -48,28 +55,48 @@ pub async fn run(db: PgPool, config: Arc<Config>, wakeup: Arc<Notify>, mut stop:
     }
 }
 
+/// How long a claimed mail (or webhook delivery) is kept from other workers.
+/// Longer than `SEND_LIMIT`, so a worker still sending never loses its
+/// claim; short, so a mail whose worker died is not held up for long.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(120);
+
+/// The longest one mail (or one webhook post) may take, all steps together.
+pub const SEND_LIMIT: Duration = Duration::from_secs(60);
+
 /// Sends the next due mail, if any; true when one was handled.
 async fn send_one(
     db: &PgPool,
     config: &Config,
     transport: &AsyncSmtpTransport<Tokio1Executor>,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = crate::db::begin(db).await?;
-    let due = sqlx::query_as!(
+    // The outer conditions are checked again on the newest row: a worker
+    // whose snapshot predates another's claim takes nothing.
+    let claimed = sqlx::query_as!(
         Due,
-        "SELECT id, to_email, subject, text_body, html_body, attempts FROM mail_outbox
-         WHERE status = 'pending' AND next_attempt_at <= now()
-         ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+        "UPDATE mail_outbox SET next_attempt_at = now() + make_interval(secs => $1)
+         WHERE id = (SELECT id FROM mail_outbox
+                     WHERE status = 'pending' AND next_attempt_at <= now()
+                     ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+           AND status = 'pending' AND next_attempt_at <= now()
+         RETURNING id, to_email, subject, text_body, html_body, attempts",
+        CLAIM_LEASE.as_secs_f64()
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(db)
     .await?;
-    let Some(mail) = due else { return Ok(false) };
+    let Some(mail) = claimed else { return Ok(false) };
     let domain = mail.to_email.rsplit('@').next().unwrap_or("").to_string();
-    match deliver(config, transport, &mail).await {
+    let outcome = match tokio::time::timeout(SEND_LIMIT, deliver(config, transport, &mail)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(anyhow::anyhow!("the mail server took over {} s", SEND_LIMIT.as_secs())),
+    };
+    let mut tx = crate::db::begin(db).await?;
+    // `status = 'pending'`: an outcome never revives a mail that another
+    // worker settled after this claim's lease ran out.
+    match outcome {
         Ok(()) => {
             sqlx::query!(
                 "UPDATE mail_outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL
-                 WHERE id = $1",
+                 WHERE id = $1 AND status = 'pending'",
                 mail.id
             )
             .execute(&mut *tx)
@@ -85,7 +112,7 @@ async fn send_one(
                 "UPDATE mail_outbox SET attempts = $2, last_error = $3,
                         status = CASE WHEN $4 THEN 'failed' ELSE 'pending' END,
                         next_attempt_at = now() + make_interval(secs => $5)
-                 WHERE id = $1",
+                 WHERE id = $1 AND status = 'pending'",
                 mail.id,
                 attempts,
                 e.to_string(),

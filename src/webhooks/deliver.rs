@@ -1,11 +1,15 @@
 //! The webhook worker: delivers each endpoint's events in the order they
 //! happened, once each, with the mail outbox's retry and backoff.
 //!
-//! An endpoint is claimed with `FOR UPDATE SKIP LOCKED` on its row for the
-//! length of one delivery, so several server copies never post the same
-//! event twice, and never two events of one endpoint at once. Only the
-//! oldest pending delivery of an endpoint is ever tried: while it fails,
-//! the ones after it wait, so a receiver that recovers gets them in order.
+//! Only the oldest pending delivery of an endpoint is ever tried: while it
+//! fails, the ones after it wait, so a receiver that recovers gets them in
+//! order. That delivery is claimed as the mail outbox claims a mail: its
+//! next attempt is pushed a lease ahead, committed before the post. While
+//! the lease runs, the endpoint has nothing due, so several server copies
+//! never post the same event twice, nor two events of one endpoint at
+//! once; and nothing stays locked while a slow receiver answers, so the
+//! account's changes (each queues a delivery that references the
+//! endpoint) and the owner's edits of the endpoint never wait for it.
 
 use std::sync::Arc;
 
@@ -14,7 +18,10 @@ use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
 use super::{address, signature};
-use crate::{config::Config, mail::worker::retry_delay};
+use crate::{
+    config::Config,
+    mail::worker::{retry_delay, CLAIM_LEASE, SEND_LIMIT},
+};
 
 pub async fn run(db: PgPool, config: Arc<Config>, wakeup: Arc<Notify>, mut stop: watch::Receiver<bool>) {
     let client = match address::client(config.webhooks_allow_private) {
@@ -54,34 +61,46 @@ struct Due {
 
 /// Tries the head delivery of one due endpoint; true when one was tried.
 pub async fn deliver_one(db: &PgPool, config: &Config, client: &reqwest::Client) -> Result<bool, sqlx::Error> {
-    let mut tx = crate::db::begin(db).await?;
-    let due = sqlx::query_as!(
+    // The endpoint's row is locked only for this statement, and with `NO
+    // KEY`, which the foreign-key checks of new deliveries do not wait for.
+    // The outer conditions are checked again on the newest row: a worker
+    // whose snapshot predates another's claim takes nothing.
+    let claimed = sqlx::query_as!(
         Due,
-        r#"SELECT d.id AS "id!", e.id AS endpoint_id, d.event_id AS "event_id!", d.event_type AS "event_type!",
-                  d.body AS "body!", d.attempts AS "attempts!", e.url, e.secret
-           FROM webhook_endpoints e
-           CROSS JOIN LATERAL (SELECT id, event_id, event_type, body, attempts, next_attempt_at
-                               FROM webhook_deliveries
-                               WHERE endpoint_id = e.id AND status = 'pending'
-                               ORDER BY id LIMIT 1) d
-           WHERE d.next_attempt_at <= now()
-           ORDER BY d.next_attempt_at, d.id
-           LIMIT 1 FOR UPDATE OF e SKIP LOCKED"#
+        r#"UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $1)
+           FROM (SELECT head.id, e.url, e.secret
+                 FROM webhook_endpoints e
+                 CROSS JOIN LATERAL (SELECT id, next_attempt_at
+                                     FROM webhook_deliveries
+                                     WHERE endpoint_id = e.id AND status = 'pending'
+                                     ORDER BY id LIMIT 1) head
+                 WHERE head.next_attempt_at <= now()
+                 ORDER BY head.next_attempt_at, head.id
+                 LIMIT 1 FOR NO KEY UPDATE OF e SKIP LOCKED) due
+           WHERE d.id = due.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+           RETURNING d.id, d.endpoint_id, d.event_id, d.event_type, d.body, d.attempts,
+                     due.url AS "url!", due.secret AS "secret!""#,
+        CLAIM_LEASE.as_secs_f64()
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(db)
     .await?;
-    let Some(due) = due else { return Ok(false) };
-    let outcome = post(config, client, &due).await;
+    let Some(due) = claimed else { return Ok(false) };
+    let outcome = match tokio::time::timeout(SEND_LIMIT, post(config, client, &due)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err((None, format!("the endpoint took over {} s", SEND_LIMIT.as_secs()))),
+    };
+    // `status = 'pending'`: an outcome never revives a delivery that
+    // another worker settled after this claim's lease ran out.
     match &outcome {
         Ok(status) => {
             sqlx::query!(
                 "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, last_attempt_at = now(),
                         response_status = $2, last_error = NULL
-                 WHERE id = $1",
+                 WHERE id = $1 AND status = 'pending'",
                 due.id,
                 i32::from(*status)
             )
-            .execute(&mut *tx)
+            .execute(db)
             .await?;
             tracing::info!(delivery_id = due.id, endpoint_id = %due.endpoint_id, event = %due.event_type, "webhook delivered");
         }
@@ -92,7 +111,7 @@ pub async fn deliver_one(db: &PgPool, config: &Config, client: &reqwest::Client)
                 "UPDATE webhook_deliveries SET attempts = $2, last_attempt_at = now(), response_status = $3,
                         last_error = $4, status = CASE WHEN $5 THEN 'failed' ELSE 'pending' END,
                         next_attempt_at = now() + make_interval(secs => $6)
-                 WHERE id = $1",
+                 WHERE id = $1 AND status = 'pending'",
                 due.id,
                 attempts,
                 status.map(i32::from),
@@ -100,12 +119,11 @@ pub async fn deliver_one(db: &PgPool, config: &Config, client: &reqwest::Client)
                 give_up,
                 retry_delay(config, attempts).as_secs_f64()
             )
-            .execute(&mut *tx)
+            .execute(db)
             .await?;
             tracing::warn!(delivery_id = due.id, endpoint_id = %due.endpoint_id, attempts, give_up, error = %error, "webhook not delivered");
         }
     }
-    tx.commit().await?;
     Ok(true)
 }
 

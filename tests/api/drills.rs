@@ -36,6 +36,44 @@ async fn mail_queued_while_smtp_is_down_is_delivered_once_later_with_working_lin
     assert_eq!(app.mail.all().len(), 7, "each exactly once");
 }
 
+/// A mail server that accepts and then says nothing keeps the worker
+/// waiting up to its timeouts. Meanwhile no transaction is open and the
+/// mail's row is free (the claim was committed before the send), and the
+/// failure, once the server hangs up, replaces the claim.
+#[tokio::test]
+async fn a_mail_server_that_never_answers_holds_no_transaction_or_lock_open() {
+    let app = spawn_app_with(Options { smtp_down: true, ..Options::default() }).await;
+    app.mail.come_up_mute().await;
+    app.register_unconfirmed("Ann", "ann@example.com").await;
+    app.mail.wait_held().await;
+    assert_eq!(app.open_transactions().await, 0, "a transaction stayed open while the mail server was silent");
+    assert!(
+        app.can_lock_now("SELECT id FROM mail_outbox FOR UPDATE NOWAIT").await,
+        "the mail's row stayed locked while the mail server was silent"
+    );
+    let leased = "SELECT count(*) FROM mail_outbox
+                  WHERE status = 'pending' AND attempts = 0 AND next_attempt_at > now() + interval '1 minute'";
+    assert_eq!(app.count(leased).await, 1, "claimed for a lease, which keeps other server copies off it");
+
+    app.mail.hang_up();
+    let tried = "SELECT count(*) FROM mail_outbox WHERE attempts = 1";
+    for _ in 0..100 {
+        if app.count(tried).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, error, retry_in): (String, Option<String>, f64) = sqlx::query_as(
+        "SELECT status, last_error, extract(epoch FROM next_attempt_at - now())::float8 FROM mail_outbox WHERE attempts = 1",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(status, "pending");
+    assert!(error.is_some(), "the failure is recorded");
+    assert!(retry_in < 30.0, "the retry is the backoff's (5 s), not the lease's: {retry_in} s");
+}
+
 async fn wait_status(b: &Browser, path: &str, want: u16, within: Duration) -> Duration {
     let start = Instant::now();
     loop {

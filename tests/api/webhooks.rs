@@ -110,6 +110,46 @@ async fn a_receiver_that_fails_gets_every_event_once_in_order_when_it_recovers()
     assert!(log.last().unwrap().contains("4"), "the first took four attempts: {log:?}");
 }
 
+/// A receiver that sits on a delivery holds up nothing else: no
+/// transaction is open, the endpoint's row is free (the owner may edit or
+/// remove it), and the account's next change queues its delivery at once,
+/// which goes out after the first.
+#[tokio::test]
+async fn a_slow_receiver_holds_up_neither_the_accounts_changes_nor_its_endpoint() {
+    let app = app_with_private_webhooks().await;
+    let receiver = Receiver::start().await;
+    let owner = app.register("Ann", "ann@example.com").await;
+    add_endpoint(&owner, &receiver.url("/hooks"), &["invitation.sent"]).await;
+    receiver.hold();
+    invite(&owner, "a@example.com", &[]).await.assert_redirect_to("/users");
+    receiver.wait_arrived(1).await;
+
+    assert_eq!(app.open_transactions().await, 0, "a transaction stayed open while the receiver was silent");
+    assert!(
+        app.can_lock_now("SELECT id FROM webhook_endpoints FOR UPDATE NOWAIT").await,
+        "the endpoint's row stayed locked while the receiver was silent"
+    );
+    invite(&owner, "b@example.com", &[]).await.assert_redirect_to("/users");
+    assert_eq!(app.count("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'").await, 2);
+    assert_eq!(receiver.all().len(), 1, "one event of an endpoint at a time");
+
+    receiver.release();
+    let got = receiver.wait_accepted(2).await;
+    let emails: Vec<String> = got.iter().map(|d| d.json()["data"]["email"].as_str().unwrap().to_string()).collect();
+    assert_eq!(emails, ["a@example.com", "b@example.com"], "in the order they happened");
+    for _ in 0..100 {
+        if app.count("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'").await == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered' AND attempts = 1").await,
+        2
+    );
+    assert_eq!(receiver.all().len(), 2, "each once");
+}
+
 #[tokio::test]
 async fn a_receiver_that_never_recovers_is_given_up_and_the_next_event_goes_on() {
     let app =

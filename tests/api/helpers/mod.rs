@@ -171,6 +171,29 @@ impl TestApp {
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()
     }
+
+    /// Sessions of the app's database sitting in an open transaction: each
+    /// holds its locks and holds back vacuum until it ends.
+    pub async fn open_transactions(&self) -> i64 {
+        self.count(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+        )
+        .await
+    }
+
+    /// Whether `sql`, a `SELECT .. FOR UPDATE NOWAIT`, gets its rows' locks
+    /// at once (false: someone holds one).
+    pub async fn can_lock_now(&self, sql: &str) -> bool {
+        let mut tx = panel::db::begin(&self.db).await.unwrap();
+        let outcome = sqlx::query(sql).fetch_all(&mut *tx).await;
+        tx.rollback().await.unwrap();
+        match outcome {
+            Ok(_) => true,
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => false,
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
 }
 
 pub const PASSWORD: &str = "correct horse battery";

@@ -71,6 +71,9 @@ pub struct Receiver {
     received: Arc<Mutex<Vec<Delivery>>>,
     /// Statuses to answer with, in turn, before answering 200.
     script: Arc<Mutex<VecDeque<u16>>>,
+    /// While set, a delivery is recorded and then waits for `release`
+    /// before it is answered (a slow receiver).
+    gate: Arc<Mutex<Option<Arc<tokio::sync::Semaphore>>>>,
 }
 
 impl Receiver {
@@ -87,6 +90,10 @@ impl Receiver {
                     let body = String::from_utf8_lossy(&body).into_owned();
                     let path = uri.path().to_string();
                     r.received.lock().unwrap().push(Delivery { path, headers, body, answered: answer });
+                    let gate = r.gate.lock().unwrap().clone();
+                    if let Some(gate) = gate {
+                        let _ = gate.acquire().await;
+                    }
                     let status = StatusCode::from_u16(answer).unwrap();
                     if status.is_redirection() {
                         return (status, [("location", "/elsewhere")]).into_response();
@@ -108,6 +115,18 @@ impl Receiver {
         self.script.lock().unwrap().extend(statuses);
     }
 
+    /// From now on, each delivery waits for `release` before its answer.
+    pub fn hold(&self) {
+        *self.gate.lock().unwrap() = Some(Arc::new(tokio::sync::Semaphore::new(0)));
+    }
+
+    /// Answers every held delivery, and holds no more.
+    pub fn release(&self) {
+        if let Some(gate) = self.gate.lock().unwrap().take() {
+            gate.close();
+        }
+    }
+
     pub fn all(&self) -> Vec<Delivery> {
         self.received.lock().unwrap().clone()
     }
@@ -119,10 +138,19 @@ impl Receiver {
 
     /// Waits until `n` deliveries have been accepted.
     pub async fn wait_accepted(&self, n: usize) -> Vec<Delivery> {
+        self.wait_for(n, Receiver::accepted).await
+    }
+
+    /// Waits until `n` deliveries have arrived, answered yet or not.
+    pub async fn wait_arrived(&self, n: usize) -> Vec<Delivery> {
+        self.wait_for(n, Receiver::all).await
+    }
+
+    async fn wait_for(&self, n: usize, list: fn(&Receiver) -> Vec<Delivery>) -> Vec<Delivery> {
         for _ in 0..300 {
-            let accepted = self.accepted();
-            if accepted.len() >= n {
-                return accepted;
+            let got = list(self);
+            if got.len() >= n {
+                return got;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }

@@ -23,6 +23,8 @@ pub struct ReceivedMail {
 pub struct MailSink {
     port: u16,
     received: Arc<Mutex<Vec<ReceivedMail>>>,
+    /// Connections a mute server accepted and keeps open without a word.
+    held: Arc<Mutex<Vec<tokio::net::TcpStream>>>,
 }
 
 impl MailSink {
@@ -38,7 +40,7 @@ impl MailSink {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
         drop(l);
-        MailSink { port, received: Arc::new(Mutex::new(Vec::new())) }
+        MailSink { port, received: Arc::new(Mutex::new(Vec::new())), held: Arc::new(Mutex::new(Vec::new())) }
     }
 
     pub fn port(&self) -> u16 {
@@ -53,6 +55,34 @@ impl MailSink {
                 tokio::spawn(serve(stream, received.clone()));
             }
         });
+    }
+
+    /// Listens as a mail server that accepts connections and never answers
+    /// (the slow mail server drills), instead of `come_up`.
+    pub async fn come_up_mute(&self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        let held = self.held.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                held.lock().unwrap().push(stream);
+            }
+        });
+    }
+
+    /// Waits (up to 10 s) until the mute server holds a connection.
+    pub async fn wait_held(&self) {
+        for _ in 0..200 {
+            if !self.held.lock().unwrap().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("nobody connected to the mute mail server");
+    }
+
+    /// The mute server hangs up on everyone it held.
+    pub fn hang_up(&self) {
+        self.held.lock().unwrap().clear();
     }
 
     pub fn all(&self) -> Vec<ReceivedMail> {
