@@ -74,6 +74,45 @@ async fn a_mail_server_that_never_answers_holds_no_transaction_or_lock_open() {
     assert!(retry_in < 30.0, "the retry is the backoff's (5 s), not the lease's: {retry_in} s");
 }
 
+/// A member's change holds their membership and then wants the account's
+/// lock; the owner's rename holds the account and rewrites every
+/// membership's copy of the owner's name. At the same moment the two
+/// deadlock and Postgres rolls one back. The rename runs here in a session
+/// the test holds, so the order is certain: the invitation waits first,
+/// so it is the one rolled back. It gets a plain "try again", not a 500,
+/// leaves nothing behind, and works when tried again.
+#[tokio::test]
+async fn a_change_that_deadlocks_with_a_rename_says_try_again_and_leaves_nothing() {
+    let app = spawn_app().await;
+    let ann = app.register("Ann", "ann@example.com").await;
+    let account = app.own_account_id("ann@example.com").await;
+    let mut rename = panel::db::begin(&app.db).await.unwrap();
+    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(account)
+        .execute(&mut *rename)
+        .await
+        .unwrap();
+    let waiting =
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let (refused, renamed) = tokio::join!(invite(&ann, "bob@example.com", &[]), async {
+        for _ in 0..200 {
+            if app.count(waiting).await == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(app.count(waiting).await, 1, "the invitation waits for the account");
+        sqlx::query("UPDATE users SET name = 'Ann Smith' WHERE email = 'ann@example.com'").execute(&mut *rename).await
+    });
+    renamed.expect("the rename went on once the invitation was rolled back");
+    rename.rollback().await.unwrap();
+    assert_eq!(refused.status, 409, "{}", refused.text());
+    assert!(refused.text().contains("clashed with another change made at the same moment"), "{}", refused.text());
+    assert_eq!(app.count("SELECT count(*) FROM invitations").await, 0, "nothing left behind");
+    assert_eq!(app.count("SELECT count(*) FROM mail_outbox WHERE to_email = 'bob@example.com'").await, 0);
+    invite(&ann, "bob@example.com", &[]).await.assert_redirect_to("/users");
+}
+
 async fn wait_status(b: &Browser, path: &str, want: u16, within: Duration) -> Duration {
     let start = Instant::now();
     loop {
