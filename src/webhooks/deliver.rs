@@ -23,7 +23,11 @@ use crate::{
     mail::worker::{retry_delay, CLAIM_LEASE, SEND_LIMIT},
 };
 
-pub async fn run(db: PgPool, config: Arc<Config>, wakeup: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+/// Endpoints served at once. A receiver that is slow (each try may take up
+/// to `SEND_LIMIT`) then holds up its own events, not every account's.
+const LANES: usize = 4;
+
+pub async fn run(db: PgPool, config: Arc<Config>, wakeup: Arc<Notify>, stop: watch::Receiver<bool>) {
     let client = match address::client(config.webhooks_allow_private) {
         Ok(c) => c,
         Err(e) => {
@@ -31,12 +35,33 @@ pub async fn run(db: PgPool, config: Arc<Config>, wakeup: Arc<Notify>, mut stop:
             return;
         }
     };
+    let lanes: Vec<_> = (0..LANES)
+        .map(|_| tokio::spawn(lane(db.clone(), config.clone(), client.clone(), wakeup.clone(), stop.clone())))
+        .collect();
+    for lane in lanes {
+        let _ = lane.await;
+    }
+}
+
+/// One delivery at a time, until told to stop.
+async fn lane(
+    db: PgPool,
+    config: Arc<Config>,
+    client: reqwest::Client,
+    wakeup: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         if *stop.borrow() {
             return;
         }
         match deliver_one(&db, &config, &client).await {
-            Ok(true) => continue,
+            Ok(true) => {
+                // A wake-up reaches one lane; one that found work passes it
+                // on, so a burst for several endpoints spreads at once.
+                wakeup.notify_one();
+                continue;
+            }
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "webhook worker could not reach the database"),
         }

@@ -150,6 +150,28 @@ async fn a_slow_receiver_holds_up_neither_the_accounts_changes_nor_its_endpoint(
     assert_eq!(receiver.all().len(), 2, "each once");
 }
 
+/// One account's receiver that sits on a delivery holds up that endpoint
+/// only: another endpoint's event goes out while the first try is still
+/// waiting for its answer.
+#[tokio::test]
+async fn a_slow_receiver_does_not_hold_up_other_endpoints() {
+    let app = app_with_private_webhooks().await;
+    let (slow, fast) = (Receiver::start().await, Receiver::start().await);
+    let owner = app.register("Ann", "ann@example.com").await;
+    add_endpoint(&owner, &slow.url("/hooks"), &["invitation.sent"]).await;
+    add_endpoint(&owner, &fast.url("/hooks"), &["invitation.cancelled"]).await;
+    slow.hold();
+    invite(&owner, "a@example.com", &[]).await.assert_redirect_to("/users");
+    slow.wait_arrived(1).await;
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM invitations").fetch_one(&app.db).await.unwrap();
+    owner.post_form(&format!("/users/invitations/{id}/cancel"), &[]).await.assert_redirect_to("/users");
+    fast.wait_accepted(1).await;
+    let untried = "SELECT count(*) FROM webhook_deliveries WHERE event_type = 'invitation.sent' AND attempts = 0";
+    assert_eq!(app.count(untried).await, 1, "the other endpoint's event waited for the slow receiver's answer");
+    slow.release();
+    slow.wait_accepted(1).await;
+}
+
 #[tokio::test]
 async fn a_receiver_that_never_recovers_is_given_up_and_the_next_event_goes_on() {
     let app =
