@@ -24,7 +24,7 @@ use tower_http::{
 
 use crate::{
     accounts, addresses, admin, api, auth, config::Config, dev_mailbox, domain::audit::AuditAction, error, error_pages,
-    health, invitations, mail, sections, security, state::AppState, tokens, users, webhooks,
+    health, invitations, mail, sections, security, state::AppState, tokens, users, web, webhooks,
 };
 
 /// The largest form we accept; every form in the panel is far smaller.
@@ -34,6 +34,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
 pub fn router(state: AppState) -> Router {
+    web::assets::settle(&state.config.static_dir);
     let x_request_id = HeaderName::from_static("x-request-id");
     let pages = Router::new()
         .merge(accounts::router())
@@ -56,10 +57,7 @@ pub fn router(state: AppState) -> Router {
         .nest_service(
             "/static",
             tower::ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=3600"),
-                ))
+                .layer(middleware::from_fn(web::assets::cache_control))
                 .service(ServeDir::new(&state.config.static_dir).precompressed_gzip()),
         )
         .fallback(|| async { StatusCode::NOT_FOUND })
@@ -94,7 +92,7 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         // Before anything else looks at the request.
-        .layer(middleware::from_fn_with_state(state.clone(), crate::web::host::require_known_host))
+        .layer(middleware::from_fn_with_state(state.clone(), web::host::require_known_host))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
 }

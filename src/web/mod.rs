@@ -1,6 +1,7 @@
 //! Small HTTP helpers shared by every area: rendering, cookies, safe
 //! redirects, the client's address, paging and date formatting.
 
+pub mod assets;
 pub mod filters;
 pub mod host;
 

@@ -113,6 +113,36 @@ async fn the_menu_under_hello_works_without_javascript_and_shows_user_management
     assert!(!home.body.contains("<script"), "no scripts needed");
 }
 
+/// Pages link the stylesheet and script by a version of the static files,
+/// so an upgrade's files are fetched at once; only this version's link may
+/// be kept for a year, so an old server copy's answer to a new link during
+/// a rolling upgrade never sticks.
+#[tokio::test]
+async fn pages_link_static_files_by_version_and_only_this_version_is_kept_long() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    let login = b.get("/login").await;
+    let css = login.attr("link[rel=stylesheet]", "href").unwrap();
+    let version = css.strip_prefix("/static/app.css?v=").expect("the stylesheet's link has a version").to_string();
+    assert_eq!(version.len(), 12, "{css}");
+    assert_eq!(
+        login.attr("script[src^='/static/passkeys.js']", "src"),
+        Some(format!("/static/passkeys.js?v={version}"))
+    );
+
+    let cache = |page: &crate::helpers::browser::Page| page.headers["cache-control"].to_str().unwrap().to_string();
+    let kept = b.get(&css).await;
+    assert_eq!(kept.status, 200);
+    assert!(kept.body.contains("body"), "the stylesheet itself");
+    assert_eq!(cache(&kept), "public, max-age=31536000, immutable");
+    let other = b.get("/static/app.css?v=0123456789ab").await;
+    assert_eq!((other.status, cache(&other).as_str()), (200, "no-cache"), "another version's link is asked again");
+    let bare = b.get("/static/remove.svg").await;
+    assert_eq!((bare.status, cache(&bare).as_str()), (200, "public, max-age=3600"), "the stylesheet's own link");
+    let missing = b.get(&format!("/static/nothing.css?v={version}")).await;
+    assert_eq!((missing.status, cache(&missing).as_str()), (404, "no-cache"));
+}
+
 #[tokio::test]
 async fn the_mail_worker_retries_while_smtp_is_down_and_delivers_exactly_once_when_it_returns() {
     let app = spawn_app_with(Options { smtp_down: true, ..Options::default() }).await;
