@@ -151,7 +151,8 @@ impl App {
     }
 
     /// Serves until `shutdown` completes; then lets in-flight requests
-    /// finish and the mail worker finish its current mail.
+    /// finish, and the mail and webhook workers their current tries (for
+    /// at most `delivery::STOP_GRACE`).
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,

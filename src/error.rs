@@ -53,8 +53,7 @@ impl From<sqlx::Error> for AppError {
             tracing::warn!(error = %e, "a change lost a race with another and was rolled back");
             metrics::counter!("panel_db_conflicts_total").increment(1);
             return AppError::Conflict(
-                "This clashed with another change made at the same moment, so it was not saved. Please try again."
-                    .into(),
+                "This clashed with another change made at the same moment and did not finish. Please try again.".into(),
             );
         }
         AppError::Internal(e.into())
@@ -62,13 +61,15 @@ impl From<sqlx::Error> for AppError {
 }
 
 /// Two transactions wanted each other's rows and Postgres rolled this one
-/// back to end the wait (40P01), or a serializable one lost (40001): the
-/// transaction left nothing behind and the same request would now work.
-/// Known to happen: a member's change holds their membership (FOR SHARE)
-/// and then wants the account, while the owner's rename holds the account
-/// and rewrites every membership's copy of the owner's name.
+/// back to end the wait (40P01): the transaction left nothing behind and
+/// the same request would now work. (The message does not promise that
+/// nothing was saved: a few requests commit one transaction before they
+/// begin another.) Known to happen: a member's change holds their
+/// membership (FOR SHARE) and then wants the account, while the owner's
+/// rename holds the account and rewrites every membership's copy of the
+/// owner's name.
 fn lost_a_race(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")))
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01"))
 }
 
 /// The database is down, restarting or unreachable: a plain 503 that tells

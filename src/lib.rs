@@ -12,6 +12,7 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod dev_mailbox;
 pub mod domain;
 pub mod error;

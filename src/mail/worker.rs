@@ -1,13 +1,7 @@
 //! The outbox worker: claims due mail (so several server copies never send
-//! one mail twice), sends it over SMTP, and retries with exponential
-//! backoff up to a bound, then marks it failed.
-//!
-//! A claim is a lease, committed before the send: the mail's next attempt
-//! is pushed `CLAIM_LEASE` ahead, and the outcome sets it for real. So no
-//! transaction stays open and no row stays locked while a slow mail server
-//! answers (an open transaction would also hold back vacuum for every
-//! table), and a worker that dies mid-send leaves the mail to be tried
-//! again once the lease is over.
+//! one mail twice; see `crate::delivery` for the claim's lease), sends it
+//! over SMTP, and retries with exponential backoff up to a bound, then
+//! marks it failed.
 
 use std::{sync::Arc, time::Duration};
 
@@ -16,12 +10,20 @@ use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
 use sqlx::PgPool;
+use time::OffsetDateTime;
 use tokio::sync::{watch, Notify};
 
-use crate::config::Config;
+use crate::{
+    config::Config,
+    delivery::{attempt, retry_delay, Attempt, CLAIM_LEASE, SEND_LIMIT},
+};
+
+type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
 struct Due {
     id: i64,
+    /// The claim's lease: the outcome is recorded only while it is unchanged.
+    leased_until: OffsetDateTime,
     to_email: String,
     subject: String,
     text_body: String,
@@ -31,20 +33,24 @@ struct Due {
 
 pub async fn run(db: PgPool, config: Arc<Config>, wakeup: Arc<Notify>, mut stop: watch::Receiver<bool>) {
     let Some(url) = config.smtp_url.clone() else { return };
-    let transport = match AsyncSmtpTransport::<Tokio1Executor>::from_url(&url) {
-        Ok(b) => b.timeout(Some(Duration::from_secs(20))).build(),
-        Err(e) => {
-            tracing::error!(error = %e, "SMTP_URL unusable; mail stays in the outbox");
-            return;
-        }
-    };
+    let Some(mut transport) = connect(&url) else { return };
     loop {
         if *stop.borrow() {
             return;
         }
-        match send_one(&db, &config, &transport).await {
-            Ok(true) => continue,
-            Ok(false) => {}
+        match send_one(&db, &config, &transport, &mut stop).await {
+            Ok(Sent::Handled) => continue,
+            Ok(Sent::Nothing) => {}
+            // lettre puts a connection cut off mid-command back in its pool
+            // (only errors mark one broken), where the next mail would read
+            // this one's late replies: start afresh.
+            Ok(Sent::CutOff) => match connect(&url) {
+                Some(fresh) => {
+                    transport = fresh;
+                    continue;
+                }
+                None => return,
+            },
             Err(e) => tracing::warn!(error = %e, "mail worker could not reach the database"),
         }
         tokio::select! {
@@ -55,49 +61,62 @@ pub async fn run(db: PgPool, config: Arc<Config>, wakeup: Arc<Notify>, mut stop:
     }
 }
 
-/// How long a claimed mail (or webhook delivery) is kept from other workers.
-/// Longer than `SEND_LIMIT`, so a worker still sending never loses its
-/// claim; short, so a mail whose worker died is not held up for long.
-pub const CLAIM_LEASE: Duration = Duration::from_secs(120);
+/// The SMTP transport; its pool opens connections as mail is sent.
+fn connect(url: &str) -> Option<Transport> {
+    match Transport::from_url(url) {
+        Ok(b) => Some(b.timeout(Some(Duration::from_secs(20))).build()),
+        Err(e) => {
+            tracing::error!(error = %e, "SMTP_URL unusable; mail stays in the outbox");
+            None
+        }
+    }
+}
 
-/// The longest one mail (or one webhook post) may take, all steps together.
-pub const SEND_LIMIT: Duration = Duration::from_secs(60);
+enum Sent {
+    Nothing,
+    Handled,
+    /// A send was cut off mid-way (over the limit, or stopping).
+    CutOff,
+}
 
-/// Sends the next due mail, if any; true when one was handled.
+/// Sends the next due mail, if any.
 async fn send_one(
     db: &PgPool,
     config: &Config,
-    transport: &AsyncSmtpTransport<Tokio1Executor>,
-) -> Result<bool, sqlx::Error> {
+    transport: &Transport,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Sent, sqlx::Error> {
     // The outer conditions are checked again on the newest row: a worker
     // whose snapshot predates another's claim takes nothing.
     let claimed = sqlx::query_as!(
         Due,
-        "UPDATE mail_outbox SET next_attempt_at = now() + make_interval(secs => $1)
-         WHERE id = (SELECT id FROM mail_outbox
-                     WHERE status = 'pending' AND next_attempt_at <= now()
-                     ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-           AND status = 'pending' AND next_attempt_at <= now()
-         RETURNING id, to_email, subject, text_body, html_body, attempts",
+        r#"UPDATE mail_outbox SET next_attempt_at = now() + make_interval(secs => $1)
+           WHERE id = (SELECT id FROM mail_outbox
+                       WHERE status = 'pending' AND next_attempt_at <= now()
+                       ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+             AND status = 'pending' AND next_attempt_at <= now()
+           RETURNING id, next_attempt_at AS leased_until, to_email, subject, text_body, html_body, attempts"#,
         CLAIM_LEASE.as_secs_f64()
     )
     .fetch_optional(db)
     .await?;
-    let Some(mail) = claimed else { return Ok(false) };
+    let Some(mail) = claimed else { return Ok(Sent::Nothing) };
     let domain = mail.to_email.rsplit('@').next().unwrap_or("").to_string();
-    let outcome = match tokio::time::timeout(SEND_LIMIT, deliver(config, transport, &mail)).await {
-        Ok(outcome) => outcome,
-        Err(_) => Err(anyhow::anyhow!("the mail server took over {} s", SEND_LIMIT.as_secs())),
+    let (outcome, handled) = match attempt(deliver(config, transport, &mail), stop).await {
+        Attempt::Done(outcome) => (outcome, Sent::Handled),
+        Attempt::TookTooLong => {
+            (Err(anyhow::anyhow!("the mail server took over {} s", SEND_LIMIT.as_secs())), Sent::CutOff)
+        }
+        Attempt::Stopped => return Ok(Sent::CutOff),
     };
     let mut tx = crate::db::begin(db).await?;
-    // `status = 'pending'`: an outcome never revives a mail that another
-    // worker settled after this claim's lease ran out.
     match outcome {
         Ok(()) => {
             sqlx::query!(
                 "UPDATE mail_outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL
-                 WHERE id = $1 AND status = 'pending'",
-                mail.id
+                 WHERE id = $1 AND next_attempt_at = $2",
+                mail.id,
+                mail.leased_until
             )
             .execute(&mut *tx)
             .await?;
@@ -112,12 +131,13 @@ async fn send_one(
                 "UPDATE mail_outbox SET attempts = $2, last_error = $3,
                         status = CASE WHEN $4 THEN 'failed' ELSE 'pending' END,
                         next_attempt_at = now() + make_interval(secs => $5)
-                 WHERE id = $1 AND status = 'pending'",
+                 WHERE id = $1 AND next_attempt_at = $6",
                 mail.id,
                 attempts,
                 e.to_string(),
                 give_up,
-                delay.as_secs_f64()
+                delay.as_secs_f64(),
+                mail.leased_until
             )
             .execute(&mut *tx)
             .await?;
@@ -136,16 +156,10 @@ async fn send_one(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(handled)
 }
 
-/// How long to wait after the `attempts`th failure: the base delay,
-/// doubled at each failure, at most an hour. Webhooks wait the same way.
-pub fn retry_delay(config: &Config, attempts: i32) -> Duration {
-    config.mail_retry_base.saturating_mul(1u32 << (attempts - 1).clamp(0, 16) as u32).min(Duration::from_secs(3600))
-}
-
-async fn deliver(config: &Config, transport: &AsyncSmtpTransport<Tokio1Executor>, mail: &Due) -> anyhow::Result<()> {
+async fn deliver(config: &Config, transport: &Transport, mail: &Due) -> anyhow::Result<()> {
     let to: Mailbox = mail.to_email.parse()?;
     let message = Message::builder()
         .from(config.mail_from.clone())

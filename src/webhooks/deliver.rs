@@ -3,28 +3,28 @@
 //!
 //! Only the oldest pending delivery of an endpoint is ever tried: while it
 //! fails, the ones after it wait, so a receiver that recovers gets them in
-//! order. That delivery is claimed as the mail outbox claims a mail: its
-//! next attempt is pushed a lease ahead, committed before the post. While
-//! the lease runs, the endpoint has nothing due, so several server copies
-//! never post the same event twice, nor two events of one endpoint at
-//! once; and nothing stays locked while a slow receiver answers, so the
-//! account's changes (each queues a delivery that references the
+//! order. That delivery is claimed with a lease (`crate::delivery`), so
+//! while it is being posted the endpoint has nothing due: several lanes and
+//! server copies never post the same event twice, nor two events of one
+//! endpoint at once. Nothing stays locked while a slow receiver answers, so
+//! the account's changes (each queues a delivery that references the
 //! endpoint) and the owner's edits of the endpoint never wait for it.
 
 use std::sync::Arc;
 
 use sqlx::PgPool;
+use time::OffsetDateTime;
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
 use super::{address, signature};
 use crate::{
     config::Config,
-    mail::worker::{retry_delay, CLAIM_LEASE, SEND_LIMIT},
+    delivery::{attempt, retry_delay, Attempt, CLAIM_LEASE},
 };
 
-/// Endpoints served at once. A receiver that is slow (each try may take up
-/// to `SEND_LIMIT`) then holds up its own events, not every account's.
+/// Endpoints served at once, so a slow receiver (each try may take up to
+/// the client's 10 s) holds up its own events, not every account's.
 const LANES: usize = 4;
 
 pub async fn run(db: PgPool, config: Arc<Config>, wakeup: Arc<Notify>, stop: watch::Receiver<bool>) {
@@ -39,7 +39,9 @@ pub async fn run(db: PgPool, config: Arc<Config>, wakeup: Arc<Notify>, stop: wat
         .map(|_| tokio::spawn(lane(db.clone(), config.clone(), client.clone(), wakeup.clone(), stop.clone())))
         .collect();
     for lane in lanes {
-        let _ = lane.await;
+        if let Err(e) = lane.await {
+            tracing::error!(error = %e, "a webhook lane ended abnormally");
+        }
     }
 }
 
@@ -55,14 +57,17 @@ async fn lane(
         if *stop.borrow() {
             return;
         }
-        match deliver_one(&db, &config, &client).await {
-            Ok(true) => {
-                // A wake-up reaches one lane; one that found work passes it
-                // on, so a burst for several endpoints spreads at once.
+        match claim(&db).await {
+            Ok(Some(due)) => {
+                // A wake-up reaches one lane: one that found work passes it
+                // on before its post, so a burst spreads over the lanes.
                 wakeup.notify_one();
+                if let Err(e) = deliver(&db, &config, &client, &due, &mut stop).await {
+                    tracing::warn!(error = %e, delivery_id = due.id, "webhook outcome not recorded; tried again after the lease");
+                }
                 continue;
             }
-            Ok(false) => {}
+            Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "webhook worker could not reach the database"),
         }
         tokio::select! {
@@ -75,6 +80,8 @@ async fn lane(
 
 struct Due {
     id: i64,
+    /// The claim's lease: the outcome is recorded only while it is unchanged.
+    leased_until: OffsetDateTime,
     endpoint_id: Uuid,
     event_id: Uuid,
     event_type: String,
@@ -84,13 +91,13 @@ struct Due {
     secret: String,
 }
 
-/// Tries the head delivery of one due endpoint; true when one was tried.
-pub async fn deliver_one(db: &PgPool, config: &Config, client: &reqwest::Client) -> Result<bool, sqlx::Error> {
-    // The endpoint's row is locked only for this statement, and with `NO
-    // KEY`, which the foreign-key checks of new deliveries do not wait for.
-    // The outer conditions are checked again on the newest row: a worker
-    // whose snapshot predates another's claim takes nothing.
-    let claimed = sqlx::query_as!(
+/// Claims the head delivery of one due endpoint. The endpoint's row is
+/// locked only for this statement, and with `NO KEY`, which the foreign-key
+/// checks of new deliveries do not wait for. The outer conditions are
+/// checked again on the newest row: a lane whose snapshot predates another's
+/// claim takes nothing.
+async fn claim(db: &PgPool) -> Result<Option<Due>, sqlx::Error> {
+    sqlx::query_as!(
         Due,
         r#"UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $1)
            FROM (SELECT head.id, e.url, e.secret
@@ -103,27 +110,36 @@ pub async fn deliver_one(db: &PgPool, config: &Config, client: &reqwest::Client)
                  ORDER BY head.next_attempt_at, head.id
                  LIMIT 1 FOR NO KEY UPDATE OF e SKIP LOCKED) due
            WHERE d.id = due.id AND d.status = 'pending' AND d.next_attempt_at <= now()
-           RETURNING d.id, d.endpoint_id, d.event_id, d.event_type, d.body, d.attempts,
-                     due.url AS "url!", due.secret AS "secret!""#,
+           RETURNING d.id, d.next_attempt_at AS leased_until, d.endpoint_id, d.event_id, d.event_type, d.body,
+                     d.attempts, due.url AS "url!", due.secret AS "secret!""#,
         CLAIM_LEASE.as_secs_f64()
     )
     .fetch_optional(db)
-    .await?;
-    let Some(due) = claimed else { return Ok(false) };
-    let outcome = match tokio::time::timeout(SEND_LIMIT, post(config, client, &due)).await {
-        Ok(outcome) => outcome,
-        Err(_) => Err((None, format!("the endpoint took over {} s", SEND_LIMIT.as_secs()))),
+    .await
+}
+
+/// Posts a claimed delivery and records how it went.
+async fn deliver(
+    db: &PgPool,
+    config: &Config,
+    client: &reqwest::Client,
+    due: &Due,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), sqlx::Error> {
+    let outcome = match attempt(post(config, client, due), stop).await {
+        Attempt::Done(outcome) => outcome,
+        Attempt::TookTooLong => Err((None, "the endpoint took too long to answer".to_string())),
+        Attempt::Stopped => return Ok(()),
     };
-    // `status = 'pending'`: an outcome never revives a delivery that
-    // another worker settled after this claim's lease ran out.
     match &outcome {
         Ok(status) => {
             sqlx::query!(
                 "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, last_attempt_at = now(),
                         response_status = $2, last_error = NULL
-                 WHERE id = $1 AND status = 'pending'",
+                 WHERE id = $1 AND next_attempt_at = $3",
                 due.id,
-                i32::from(*status)
+                i32::from(*status),
+                due.leased_until
             )
             .execute(db)
             .await?;
@@ -136,20 +152,21 @@ pub async fn deliver_one(db: &PgPool, config: &Config, client: &reqwest::Client)
                 "UPDATE webhook_deliveries SET attempts = $2, last_attempt_at = now(), response_status = $3,
                         last_error = $4, status = CASE WHEN $5 THEN 'failed' ELSE 'pending' END,
                         next_attempt_at = now() + make_interval(secs => $6)
-                 WHERE id = $1 AND status = 'pending'",
+                 WHERE id = $1 AND next_attempt_at = $7",
                 due.id,
                 attempts,
                 status.map(i32::from),
                 error,
                 give_up,
-                retry_delay(config, attempts).as_secs_f64()
+                retry_delay(config, attempts).as_secs_f64(),
+                due.leased_until
             )
             .execute(db)
             .await?;
             tracing::warn!(delivery_id = due.id, endpoint_id = %due.endpoint_id, attempts, give_up, error = %error, "webhook not delivered");
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Posts one delivery. Ok(status) for a 2xx answer; anything else (a
@@ -160,7 +177,7 @@ async fn post(config: &Config, client: &reqwest::Client, due: &Due) -> Result<u1
     if let Err(e) = address::check(&due.url, config.webhooks_allow_private).await {
         return Err((None, e.to_string()));
     }
-    let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let timestamp = OffsetDateTime::now_utc().unix_timestamp();
     let answer = client
         .post(&due.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")

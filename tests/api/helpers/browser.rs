@@ -92,7 +92,16 @@ impl Browser {
     }
 
     pub async fn get(&self, path: &str) -> Page {
-        Self::page(self.client.get(self.url(path)).send().await.unwrap()).await
+        self.get_with(path, &[]).await
+    }
+
+    /// A GET with extra headers (a conditional request, say).
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut req = self.client.get(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::page(req.send().await.unwrap()).await
     }
 
     /// The CSRF token a form on this site would carry for this browser now.

@@ -25,6 +25,8 @@ pub struct MailSink {
     received: Arc<Mutex<Vec<ReceivedMail>>>,
     /// Connections a mute server accepted and keeps open without a word.
     held: Arc<Mutex<Vec<tokio::net::TcpStream>>>,
+    /// The mute server's listener, until it hangs up.
+    mute: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl MailSink {
@@ -40,7 +42,7 @@ impl MailSink {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
         drop(l);
-        MailSink { port, received: Arc::new(Mutex::new(Vec::new())), held: Arc::new(Mutex::new(Vec::new())) }
+        MailSink { port, received: Arc::default(), held: Arc::default(), mute: Arc::default() }
     }
 
     pub fn port(&self) -> u16 {
@@ -62,11 +64,12 @@ impl MailSink {
     pub async fn come_up_mute(&self) {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
         let held = self.held.clone();
-        tokio::spawn(async move {
+        let listening = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 held.lock().unwrap().push(stream);
             }
         });
+        *self.mute.lock().unwrap() = Some(listening);
     }
 
     /// Waits (up to 10 s) until the mute server holds a connection.
@@ -80,8 +83,12 @@ impl MailSink {
         panic!("nobody connected to the mute mail server");
     }
 
-    /// The mute server hangs up on everyone it held.
+    /// The mute server hangs up on everyone it held and stops listening:
+    /// later connections are refused.
     pub fn hang_up(&self) {
+        if let Some(listening) = self.mute.lock().unwrap().take() {
+            listening.abort();
+        }
         self.held.lock().unwrap().clear();
     }
 
