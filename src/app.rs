@@ -187,6 +187,13 @@ impl App {
             None => None,
         };
         let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        // The workers are told at once, not after the requests drain: their
+        // grace runs alongside the requests' last moments.
+        let stop_tx = self.stop_tx.clone();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        };
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         let _ = self.stop_tx.send(true);
         if let Some(metrics) = metrics {

@@ -38,19 +38,9 @@ pub async fn run(db: PgPool, config: Arc<Config>, wakeup: Arc<Notify>, mut stop:
         if *stop.borrow() {
             return;
         }
-        match send_one(&db, &config, &transport, &mut stop).await {
-            Ok(Sent::Handled) => continue,
-            Ok(Sent::Nothing) => {}
-            // lettre puts a connection cut off mid-command back in its pool
-            // (only errors mark one broken), where the next mail would read
-            // this one's late replies: start afresh.
-            Ok(Sent::CutOff) => match connect(&url) {
-                Some(fresh) => {
-                    transport = fresh;
-                    continue;
-                }
-                None => return,
-            },
+        match send_one(&db, &config, &url, &mut transport, &mut stop).await {
+            Ok(true) => continue,
+            Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "mail worker could not reach the database"),
         }
         tokio::select! {
@@ -72,20 +62,14 @@ fn connect(url: &str) -> Option<Transport> {
     }
 }
 
-enum Sent {
-    Nothing,
-    Handled,
-    /// A send was cut off mid-way (over the limit, or stopping).
-    CutOff,
-}
-
-/// Sends the next due mail, if any.
+/// Sends the next due mail, if any; true when one was taken.
 async fn send_one(
     db: &PgPool,
     config: &Config,
-    transport: &Transport,
+    url: &str,
+    transport: &mut Transport,
     stop: &mut watch::Receiver<bool>,
-) -> Result<Sent, sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     // The outer conditions are checked again on the newest row: a worker
     // whose snapshot predates another's claim takes nothing.
     let claimed = sqlx::query_as!(
@@ -100,19 +84,29 @@ async fn send_one(
     )
     .fetch_optional(db)
     .await?;
-    let Some(mail) = claimed else { return Ok(Sent::Nothing) };
+    let Some(mail) = claimed else { return Ok(false) };
     let domain = mail.to_email.rsplit('@').next().unwrap_or("").to_string();
-    let (outcome, handled) = match attempt(deliver(config, transport, &mail), stop).await {
-        Attempt::Done(outcome) => (outcome, Sent::Handled),
-        Attempt::TookTooLong => {
-            (Err(anyhow::anyhow!("the mail server took over {} s", SEND_LIMIT.as_secs())), Sent::CutOff)
+    let outcome = match attempt(deliver(config, transport, &mail), stop).await {
+        Attempt::Done(outcome) => outcome,
+        cut_off => {
+            // lettre puts a connection cut off mid-command back in its
+            // pool (only errors mark one broken), where the next mail would
+            // read this one's late replies: start afresh, before anything
+            // else can fail.
+            if let Some(fresh) = connect(url) {
+                *transport = fresh;
+            }
+            match cut_off {
+                Attempt::TookTooLong => Err(anyhow::anyhow!("the mail server took over {} s", SEND_LIMIT.as_secs())),
+                _ => return Ok(true),
+            }
         }
-        Attempt::Stopped => return Ok(Sent::CutOff),
     };
     let mut tx = crate::db::begin(db).await?;
-    match outcome {
+    // What was recorded, and the failure counter it adds to (none: sent).
+    let (recorded, failure) = match outcome {
         Ok(()) => {
-            sqlx::query!(
+            let done = sqlx::query!(
                 "UPDATE mail_outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL
                  WHERE id = $1 AND next_attempt_at = $2",
                 mail.id,
@@ -120,14 +114,13 @@ async fn send_one(
             )
             .execute(&mut *tx)
             .await?;
-            tracing::info!(mail_id = mail.id, to_domain = %domain, "mail sent");
-            metrics::counter!("panel_mails_sent_total").increment(1);
+            (done.rows_affected() == 1, None)
         }
         Err(e) => {
             let attempts = mail.attempts + 1;
             let give_up = attempts >= config.mail_max_attempts;
             let delay = retry_delay(config, attempts);
-            sqlx::query!(
+            let done = sqlx::query!(
                 "UPDATE mail_outbox SET attempts = $2, last_error = $3,
                         status = CASE WHEN $4 THEN 'failed' ELSE 'pending' END,
                         next_attempt_at = now() + make_interval(secs => $5)
@@ -141,10 +134,19 @@ async fn send_one(
             )
             .execute(&mut *tx)
             .await?;
-            tracing::warn!(mail_id = mail.id, to_domain = %domain, attempts, give_up, error = %e, "mail not sent");
-            let outcome = if give_up { "given_up" } else { "will_retry" };
-            metrics::counter!("panel_mail_failures_total", "outcome" => outcome).increment(1);
+            if done.rows_affected() == 1 {
+                tracing::warn!(mail_id = mail.id, to_domain = %domain, attempts, give_up, error = %e, "mail not sent");
+            }
+            (done.rows_affected() == 1, Some(if give_up { "given_up" } else { "will_retry" }))
         }
+    };
+    match (recorded, failure) {
+        (false, _) => tracing::warn!(mail_id = mail.id, "outcome dropped: another claim took the mail over"),
+        (true, None) => {
+            tracing::info!(mail_id = mail.id, to_domain = %domain, "mail sent");
+            metrics::counter!("panel_mails_sent_total").increment(1);
+        }
+        (true, Some(failure)) => metrics::counter!("panel_mail_failures_total", "outcome" => failure).increment(1),
     }
     // Sent or given up: the stored copy no longer needs a working link.
     sqlx::query!(
@@ -156,7 +158,7 @@ async fn send_one(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(handled)
+    Ok(true)
 }
 
 async fn deliver(config: &Config, transport: &Transport, mail: &Due) -> anyhow::Result<()> {

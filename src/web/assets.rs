@@ -69,7 +69,7 @@ fn gather(root: &Path, relative: &Path, files: &mut Vec<std::path::PathBuf>) -> 
 /// upgrade an old server may answer a new page's link, and that answer must
 /// not stick); an hour for an unversioned link (the stylesheet's own).
 pub async fn cache_control(req: Request, next: Next) -> Response {
-    let asked = req.uri().query().map(|q| q.split('&').find_map(|pair| pair.strip_prefix("v=")).unwrap_or(""));
+    let asked = req.uri().query().and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("v=")));
     let this_version = asked.map(|v| !v.is_empty() && v == version());
     let mut res = next.run(req).await;
     let answered = res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED;

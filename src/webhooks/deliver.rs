@@ -131,20 +131,18 @@ async fn deliver(
         Attempt::TookTooLong => Err((None, "the endpoint took too long to answer".to_string())),
         Attempt::Stopped => return Ok(()),
     };
-    match &outcome {
-        Ok(status) => {
-            sqlx::query!(
-                "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, last_attempt_at = now(),
+    let recorded = match &outcome {
+        Ok(status) => sqlx::query!(
+            "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, last_attempt_at = now(),
                         response_status = $2, last_error = NULL
                  WHERE id = $1 AND next_attempt_at = $3",
-                due.id,
-                i32::from(*status),
-                due.leased_until
-            )
-            .execute(db)
-            .await?;
-            tracing::info!(delivery_id = due.id, endpoint_id = %due.endpoint_id, event = %due.event_type, "webhook delivered");
-        }
+            due.id,
+            i32::from(*status),
+            due.leased_until
+        )
+        .execute(db)
+        .await?
+        .rows_affected(),
         Err((status, error)) => {
             let attempts = due.attempts + 1;
             let give_up = attempts >= config.mail_max_attempts;
@@ -162,8 +160,19 @@ async fn deliver(
                 due.leased_until
             )
             .execute(db)
-            .await?;
-            tracing::warn!(delivery_id = due.id, endpoint_id = %due.endpoint_id, attempts, give_up, error = %error, "webhook not delivered");
+            .await?
+            .rows_affected()
+        }
+    };
+    match &outcome {
+        _ if recorded == 0 => {
+            tracing::warn!(delivery_id = due.id, "outcome dropped: another claim took the delivery over");
+        }
+        Ok(_) => {
+            tracing::info!(delivery_id = due.id, endpoint_id = %due.endpoint_id, event = %due.event_type, "webhook delivered");
+        }
+        Err((_, error)) => {
+            tracing::warn!(delivery_id = due.id, endpoint_id = %due.endpoint_id, attempts = due.attempts + 1, error = %error, "webhook not delivered");
         }
     }
     Ok(())

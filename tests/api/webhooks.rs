@@ -155,6 +155,32 @@ async fn a_slow_receiver_holds_up_neither_the_accounts_changes_nor_its_endpoint(
 /// One account's receiver that sits on a delivery holds up that endpoint
 /// only: another endpoint's event goes out while the first try is still
 /// waiting for its answer.
+/// An outcome is recorded only while the claim is still the delivery's:
+/// one that arrives after another claim took the delivery over (its lease
+/// ran out while the receiver sat on the post) leaves that claim alone.
+#[tokio::test]
+async fn a_late_answer_does_not_undo_a_newer_claim() {
+    let app = app_with_private_webhooks().await;
+    let receiver = Receiver::start().await;
+    let owner = app.register("Ann", "ann@example.com").await;
+    add_endpoint(&owner, &receiver.url("/hooks"), &["invitation.sent"]).await;
+    receiver.hold();
+    invite(&owner, "a@example.com", &[]).await.assert_redirect_to("/users");
+    receiver.wait_arrived(1).await;
+    // Another claim, as a server copy would make once the lease ran out.
+    sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = now() + interval '1 hour'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    receiver.release();
+    let untouched = "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending' AND attempts = 0
+                     AND next_attempt_at > now() + interval '59 minutes'";
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(app.count(untouched).await, 1, "the late answer was recorded over the newer claim");
+    }
+}
+
 #[tokio::test]
 async fn a_slow_receiver_does_not_hold_up_other_endpoints() {
     let app = app_with_private_webhooks().await;
