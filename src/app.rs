@@ -1,7 +1,7 @@
 //! Building the application: state, routes, layers, the mail worker, and
 //! a bound listener whose port tests can read.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     extract::{MatchedPath, Request},
@@ -130,6 +130,7 @@ impl App {
 
     /// For callers that bound the port themselves (tests put it in BASE_URL).
     pub fn with_listener(config: Config, db: PgPool, listener: TcpListener) -> App {
+        crate::db::set_transaction_limits(config.statement_timeout, config.lock_timeout);
         let state = AppState {
             db,
             webauthn: security::webauthn::relying_party(&config.base_url).map(Arc::new),
@@ -186,7 +187,12 @@ impl App {
             }
             None => None,
         };
-        let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let app = router(self.state.clone());
+        let limits = web::serve::Limits {
+            max_connections: web::serve::connection_cap(self.state.config.max_connections),
+            header_read_timeout: self.state.config.header_read_timeout,
+        };
+        tracing::info!(max_connections = limits.max_connections, "accepting connections");
         // The workers are told at once, not after the requests drain: their
         // grace runs alongside the requests' last moments.
         let stop_tx = self.stop_tx.clone();
@@ -194,7 +200,7 @@ impl App {
             shutdown.await;
             let _ = stop_tx.send(true);
         };
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
+        web::serve::serve(self.listener, app, limits, shutdown).await;
         let _ = self.stop_tx.send(true);
         if let Some(metrics) = metrics {
             let _ = metrics.await;

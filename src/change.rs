@@ -4,6 +4,22 @@
 //! `finish`, which sets the flash message, commits and wakes the mail
 //! worker before redirecting. Forgetting the wake-up is impossible, and the
 //! audit event always carries the actor, account and address of the request.
+//!
+//! Lock order, for every transaction that takes row locks (so no two wait
+//! on each other in a cycle):
+//! 1. the actor's membership (FOR SHARE, `by_member`);
+//! 2. the account row, FOR NO KEY UPDATE (contacts' and webhooks' budgets,
+//!    invitations' mail lock): never FOR UPDATE, which would also wait on
+//!    every foreign-key check of a child row being inserted;
+//! 3. the login's row, FOR NO KEY UPDATE (API tokens' cap, second-step notices);
+//! 4. the child rows the change touches (an invitation, a quote, an
+//!    invoice, a service, FOR UPDATE, one row per request).
+//!
+//! Staff's ownership transfer takes the account (2) before memberships
+//! (1); a member's change racing it can deadlock, Postgres ends one after
+//! `deadlock_timeout`, and it answers 409 "try again" (`error.rs`).
+//! Every transaction is bounded by `db::begin`'s statement and lock
+//! timeouts, so a queue on one account cannot hold the pool.
 
 use std::ops::{Deref, DerefMut};
 

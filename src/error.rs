@@ -33,6 +33,12 @@ pub enum AppError {
     Unavailable,
     #[error("Many people are signing in right now. Please try again in a moment.")]
     Busy,
+    /// The request's transaction ran into its time bound (`db::begin`).
+    #[error("This is busy right now, so nothing was changed. Please try again in a moment.")]
+    TooBusy,
+    /// New logins are refused first when hashing is busy (see `hashing`).
+    #[error("Many people are signing up right now. Please try again in a minute.")]
+    SignUpsBusy,
     /// Not signed in: send the visitor to sign in, then back here.
     #[error("sign in required")]
     SignInRequired { next: String },
@@ -48,6 +54,11 @@ impl From<sqlx::Error> for AppError {
                 metrics::counter!("panel_db_pool_timeouts_total").increment(1);
             }
             return AppError::Unavailable;
+        }
+        if let Some(kind) = took_too_long(&e) {
+            tracing::warn!(error = %e, "a transaction ran into its time bound");
+            metrics::counter!("panel_db_timeouts_total", "kind" => kind).increment(1);
+            return AppError::TooBusy;
         }
         if lost_a_race(&e) {
             tracing::warn!(error = %e, "a change lost a race with another and was rolled back");
@@ -70,6 +81,19 @@ impl From<sqlx::Error> for AppError {
 /// owner's name.
 fn lost_a_race(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01"))
+}
+
+/// A statement ran past `statement_timeout` (57014) or waited past
+/// `lock_timeout` for a row another request holds (55P03): see `db::begin`.
+fn took_too_long(e: &sqlx::Error) -> Option<&'static str> {
+    match e {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("57014") => Some("statement"),
+            Some("55P03") => Some("lock"),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The database is down, restarting or unreachable: a plain 503 that tells
@@ -98,6 +122,16 @@ impl From<HashError> for AppError {
         match e {
             HashError::Busy => AppError::Busy,
             HashError::Failed(m) => AppError::Internal(anyhow::anyhow!(m)),
+        }
+    }
+}
+
+impl AppError {
+    /// A hashing error while making a new login: busy says "signing up".
+    pub fn from_new_login(e: HashError) -> AppError {
+        match e {
+            HashError::Busy => AppError::SignUpsBusy,
+            other => other.into(),
         }
     }
 }
@@ -159,7 +193,9 @@ impl IntoResponse for AppError {
             AppError::Conflict(_) => (StatusCode::CONFLICT, "That did not work"),
             AppError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "Too many attempts"),
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Too large"),
-            AppError::Unavailable | AppError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
+            AppError::Unavailable | AppError::Busy | AppError::SignUpsBusy | AppError::TooBusy => {
+                (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable")
+            }
             AppError::SignInRequired { next } => {
                 return Redirect::to(&format!("/login?next={}", url_encode(next))).into_response()
             }

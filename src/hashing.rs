@@ -2,8 +2,17 @@
 //! here instead of taking every blocking thread (each hash holds 19 MiB, and
 //! glibc keeps a thread's buffers: unbounded `spawn_blocking` grew the
 //! process to gigabytes in the design's measurements).
+//!
+//! Two lanes share the threads. Existing logins (sign-ins, password
+//! changes and resets) have their own queue and are always taken first;
+//! new logins (registrations) have a smaller queue of their own, so a
+//! registration flood fills only its lane and is refused before any
+//! sign-in waits behind it.
 
-use std::sync::{mpsc, Arc, Mutex};
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Condvar, Mutex},
+};
 
 use std::cell::RefCell;
 
@@ -15,12 +24,49 @@ use tokio::sync::{oneshot, OnceCell};
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Which queue a hash waits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// A login that exists: signing in, changing or resetting a password.
+    Existing,
+    /// A login being made (registration): refused first when busy.
+    NewLogin,
+}
+
+/// The jobs waiting, one queue a lane; the threads empty `existing` first.
+#[derive(Default)]
+struct Queues {
+    existing: VecDeque<Job>,
+    new_login: VecDeque<Job>,
+    closed: bool,
+}
+
+struct Shared {
+    queues: Mutex<Queues>,
+    ready: Condvar,
+}
+
+/// The hasher's hold on the threads: when the last `Hasher` clone goes,
+/// the threads finish what is queued and end.
+struct Threads(Arc<Shared>);
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        if let Ok(mut q) = self.0.queues.lock() {
+            q.closed = true;
+        }
+        self.0.ready.notify_all();
+    }
+}
+
 #[derive(Clone)]
 pub struct Hasher {
-    jobs: mpsc::Sender<Job>,
-    /// Bounds the queue: past it, a sign-in is told to retry instead of
-    /// adding to a backlog that would keep the CPU busy after a flood.
-    queue: Arc<tokio::sync::Semaphore>,
+    threads: Arc<Threads>,
+    /// Bound each lane's queue: past it, the visitor is told to retry
+    /// instead of adding to a backlog that would keep the CPU busy after a
+    /// flood.
+    existing: Arc<tokio::sync::Semaphore>,
+    new_login: Arc<tokio::sync::Semaphore>,
     capacity: usize,
     /// Verified against for unknown emails, so they take as long as known ones.
     dummy: Arc<OnceCell<String>>,
@@ -28,6 +74,9 @@ pub struct Hasher {
 
 /// Waiting hashes allowed per hashing thread before sign-ins are refused.
 const QUEUE_PER_THREAD: usize = 32;
+/// Waiting registrations allowed per hashing thread: a quarter of the
+/// sign-ins', and a lane of their own.
+const NEW_LOGINS_PER_THREAD: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -39,58 +88,73 @@ pub enum HashError {
 
 impl Hasher {
     pub fn new(threads: usize) -> Hasher {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..threads.max(1) {
-            let rx = rx.clone();
+        let threads = threads.max(1);
+        let shared = Arc::new(Shared { queues: Mutex::new(Queues::default()), ready: Condvar::new() });
+        for i in 0..threads {
+            let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     lower_priority();
-                    loop {
-                        let job = match rx.lock() {
-                            Ok(guard) => guard.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
-                        }
+                    while let Some(job) = shared.next_job() {
+                        job();
                     }
                 })
                 .expect("cannot start a hashing thread");
         }
-        let capacity = threads.max(1) * QUEUE_PER_THREAD;
-        let queue = Arc::new(tokio::sync::Semaphore::new(capacity));
-        Hasher { jobs: tx, queue, capacity, dummy: Arc::new(OnceCell::new()) }
+        let capacity = threads * (QUEUE_PER_THREAD + NEW_LOGINS_PER_THREAD);
+        Hasher {
+            threads: Arc::new(Threads(shared)),
+            existing: Arc::new(tokio::sync::Semaphore::new(threads * QUEUE_PER_THREAD)),
+            new_login: Arc::new(tokio::sync::Semaphore::new(threads * NEW_LOGINS_PER_THREAD)),
+            capacity,
+            dummy: Arc::new(OnceCell::new()),
+        }
     }
 
-    /// Hashes waiting or running now (for `/metrics`).
+    /// Hashes waiting or running now, both lanes (for `/metrics`).
     pub fn queued(&self) -> usize {
-        self.capacity - self.queue.available_permits()
+        self.capacity - self.existing.available_permits() - self.new_login.available_permits()
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
-        let permit = self.queue.clone().try_acquire_owned().map_err(|_| {
-            metrics::counter!("panel_hashing_rejections_total").increment(1);
+    async fn run<T: Send + 'static>(&self, lane: Lane, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+        let semaphore = match lane {
+            Lane::Existing => &self.existing,
+            Lane::NewLogin => &self.new_login,
+        };
+        let permit = semaphore.clone().try_acquire_owned().map_err(|_| {
+            let lane = match lane {
+                Lane::Existing => "existing",
+                Lane::NewLogin => "new_login",
+            };
+            metrics::counter!("panel_hashing_rejections_total", "lane" => lane).increment(1);
             HashError::Busy
         })?;
         let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
-                let _permit = permit;
-                // The visitor gave up (closed the connection): skip the work.
-                if !tx.is_closed() {
-                    let _ = tx.send(f());
-                }
-            }))
-            .map_err(|_| HashError::Failed("hashing threads are gone".into()))?;
+        let job: Job = Box::new(move || {
+            let _permit = permit;
+            // The visitor gave up (closed the connection): skip the work.
+            if !tx.is_closed() {
+                let _ = tx.send(f());
+            }
+        });
+        self.threads.0.push(lane, job)?;
         rx.await.map_err(|_| HashError::Failed("hashing job dropped".into()))
     }
 
+    /// Hashes a new password of an existing login (a change or a reset).
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        self.hash_in(Lane::Existing, password).await
+    }
+
+    /// Hashes the password of a login being made: the lane refused first.
+    pub async fn hash_new_login(&self, password: &str) -> Result<String, HashError> {
+        self.hash_in(Lane::NewLogin, password).await
+    }
+
+    async fn hash_in(&self, lane: Lane, password: &str) -> Result<String, HashError> {
         let password = password.to_owned();
-        self.run(move || hash_blocking(&password).map_err(|e| HashError::Failed(format!("hashing failed: {e}"))))
+        self.run(lane, move || hash_blocking(&password).map_err(|e| HashError::Failed(format!("hashing failed: {e}"))))
             .await?
     }
 
@@ -102,8 +166,35 @@ impl Hasher {
             None => (self.dummy.get_or_try_init(|| self.hash("not a real password")).await?.clone(), false),
         };
         let password = password.to_owned();
-        let ok = self.run(move || verify_blocking(&password, &hash)).await?;
+        let ok = self.run(Lane::Existing, move || verify_blocking(&password, &hash)).await?;
         Ok(ok && known)
+    }
+}
+
+impl Shared {
+    fn push(&self, lane: Lane, job: Job) -> Result<(), HashError> {
+        let mut q = self.queues.lock().map_err(|_| HashError::Failed("hashing threads are gone".into()))?;
+        match lane {
+            Lane::Existing => q.existing.push_back(job),
+            Lane::NewLogin => q.new_login.push_back(job),
+        }
+        drop(q);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// The next job, existing logins' first; None once the hasher is gone.
+    fn next_job(&self) -> Option<Job> {
+        let mut q = self.queues.lock().ok()?;
+        loop {
+            if let Some(job) = q.existing.pop_front().or_else(|| q.new_login.pop_front()) {
+                return Some(job);
+            }
+            if q.closed {
+                return None;
+            }
+            q = self.ready.wait(q).ok()?;
+        }
     }
 }
 
@@ -196,7 +287,7 @@ mod tests {
     async fn hashing_threads_run_at_the_idle_scheduling_policy() {
         let hasher = Hasher::new(1);
         // SAFETY: sched_getscheduler only reads the calling thread's policy.
-        let policy = hasher.run(|| unsafe { libc::sched_getscheduler(0) }).await.unwrap();
+        let policy = hasher.run(Lane::Existing, || unsafe { libc::sched_getscheduler(0) }).await.unwrap();
         assert_eq!(policy, libc::SCHED_IDLE);
     }
 

@@ -110,7 +110,7 @@ pub async fn reset_two_factor(
     if !security::store::two_factor_on(&mut *change, id).await? {
         return Err(AppError::Conflict(format!("{email} does not use two-factor sign-in.")));
     }
-    security::store::remove(&mut change, id).await?;
+    security::store::remove_every_factor(&mut change, id).await?;
     let details = serde_json::json!({ "reason": reason });
     change.audit(AuditAction::TwoFactorReset, Target { user_id: Some(id), email: Some(&email) }, details).await?;
     security::notices::reset_by_support(&mut change, &state.config, id, reason).await?;

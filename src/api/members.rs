@@ -63,11 +63,16 @@ pub async fn set_permissions(
     ApiJson(body): ApiJson<MemberAccess>,
 ) -> Result<Json<MemberJson>, Problem> {
     let account_id = caller.member.account.id;
-    store::member(&state.db, account_id, user_id).await?.ok_or_else(not_a_member)?;
+    let now = store::member(&state.db, account_id, user_id).await?.ok_or_else(not_a_member)?;
     let grant = body.permissions.parse()?;
     check_until(body.access_until, state.config.clock.now())?;
     let mut change = AccountChange::by_member(&state, &caller.member, &caller.ip).await?;
-    let scope = check_scope(&mut change, account_id, body.scope.as_deref()).await?;
+    // Left out, the scope stays: a call about permissions never widens a
+    // member limited to chosen services and domains.
+    let scope = match &body.scope {
+        None => now.scope,
+        Some(sent) => check_scope(&mut change, account_id, sent.as_deref()).await?,
+    };
     let access = Some(store::Access { until: body.access_until, scope });
     if !store::set_permissions(&mut change, user_id, &grant, access, None).await? {
         return Err(not_a_member());

@@ -96,7 +96,9 @@ impl From<AppError> for Problem {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::Busy | AppError::SignUpsBusy | AppError::TooBusy => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::SignInRequired { .. } => StatusCode::UNAUTHORIZED,
             AppError::Internal(err) => {
                 tracing::error!(error = %err, "API request failed");

@@ -246,9 +246,17 @@ pub struct MemberAccess {
     /// When the access ends (RFC 3339); null or left out: no end.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub access_until: Option<OffsetDateTime>,
-    /// Only these services and domains (their ids); null or left out: all.
-    #[serde(default)]
-    pub scope: Option<Vec<Uuid>>,
+    /// Only these services and domains (their ids); null: all of them;
+    /// left out: the member's scope stays as it is.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<Uuid>>)]
+    pub scope: Option<Option<Vec<Uuid>>>,
+}
+
+/// A field that was sent, null or not (`Some`), apart from one left out
+/// (`None`, by `serde(default)`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A scope sent to the API, checked as the forms check it.

@@ -6,6 +6,7 @@ pub mod csrf;
 pub mod login;
 pub mod profile;
 pub mod rate_limit;
+pub mod recover;
 pub mod register;
 pub mod reset;
 pub mod session;
@@ -53,6 +54,10 @@ pub struct SignIn<'a> {
     /// Remember the browser as one this login signs in from (the device
     /// cookie; see `rate_limit`).
     pub remember_device: bool,
+    /// The first factor was a link mailed to the login (a sign-in link or
+    /// a password reset): its second step has a budget of its own, which no
+    /// stranger can spend (see `security::second_step`).
+    pub mailbox_proven: bool,
 }
 
 /// Every sign-in comes through here: a login with two-factor sign-in goes
@@ -65,8 +70,9 @@ pub async fn sign_in(state: &AppState, headers: &HeaderMap, s: &SignIn<'_>) -> R
     finish_sign_in(state, headers, s).await
 }
 
-/// Signs the browser in (a password reset: the browser is not remembered).
-pub async fn sign_in_response(
+/// Signs the browser in (a password reset: the browser is not remembered;
+/// the link came through the mailbox).
+pub async fn sign_in_after_reset(
     state: &AppState,
     headers: &HeaderMap,
     user_id: Uuid,
@@ -75,7 +81,7 @@ pub async fn sign_in_response(
     next: &str,
     flash: Option<&str>,
 ) -> Result<Response, AppError> {
-    let s = SignIn { user_id, account_id, ip, next, flash, remember_device: false };
+    let s = SignIn { user_id, account_id, ip, next, flash, remember_device: false, mailbox_proven: true };
     sign_in(state, headers, &s).await
 }
 
@@ -89,7 +95,7 @@ pub async fn sign_in_remembering_device(
     next: &str,
     flash: Option<&str>,
 ) -> Result<Response, AppError> {
-    let s = SignIn { user_id, account_id, ip, next, flash, remember_device: true };
+    let s = SignIn { user_id, account_id, ip, next, flash, remember_device: true, mailbox_proven: false };
     sign_in(state, headers, &s).await
 }
 
@@ -136,7 +142,16 @@ pub async fn verify_password(
     }
     let attempt = rate_limit::begin(&state.db, ip, email, trusted).await?;
     let login = store::login_by_email(&state.db, email).await?;
-    if !state.hasher.verify(given, login.as_ref().map(|l| l.password_hash.as_str())).await? {
+    let verified = match state.hasher.verify(given, login.as_ref().map(|l| l.password_hash.as_str())).await {
+        Ok(v) => v,
+        Err(e) => {
+            // Busy (or broken) is not a wrong password: the attempt is
+            // taken back, so a flood of other work never becomes a lockout.
+            rate_limit::not_counted(&state.db, attempt).await?;
+            return Err(e.into());
+        }
+    };
+    if !verified {
         return Ok(None);
     }
     rate_limit::succeeded(&state.db, attempt).await?;

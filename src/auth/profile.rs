@@ -70,6 +70,8 @@ pub struct PasswordForm {
     current: String,
     password: String,
     confirm: String,
+    /// "Also end my API tokens and remembered browsers" (ticked on the form).
+    end_everything: Option<String>,
 }
 
 pub async fn change_password(
@@ -90,7 +92,13 @@ pub async fn change_password(
     let hash = state.hasher.hash(&form.password).await?;
     let mut tx = crate::db::begin(&state.db).await?;
     store::set_password(&mut tx, user.id, &hash, Some(user.session_id)).await?;
-    let flash = "Your password has been changed. Your other sessions have been signed out.";
+    let flash = if form.end_everything.is_some() {
+        let ended = super::recover::end_everything(&mut tx, user.id, Some(user.session_id)).await?;
+        super::recover::tell(&mut tx, &state.config, user.id, "changed", &ended).await?;
+        "Your password has been changed. Your other sessions, API tokens and remembered browsers have been ended; we have mailed you what to check."
+    } else {
+        "Your password has been changed. Your other sessions have been signed out."
+    };
     session::set_flash(&mut *tx, user.session_id, flash).await?;
     let event = audit::Event {
         actor_id: Some(user.id),
@@ -103,5 +111,6 @@ pub async fn change_password(
     };
     audit::record(&mut tx, event).await?;
     tx.commit().await?;
+    state.wake_outboxes();
     Ok(Redirect::to("/profile").into_response())
 }

@@ -46,6 +46,16 @@ pub async fn registration_attempt(db: &PgPool, ip: &str) -> Result<i64, sqlx::Er
     Ok(before)
 }
 
+/// Logins made in the last minute whose address is not confirmed yet, from
+/// anywhere (the total registration cap).
+pub async fn new_logins_last_minute(db: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM users WHERE email_verified_at IS NULL AND created_at > now() - interval '1 minute'"#
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// An attempt counted as failed until `succeeded` says otherwise.
 pub struct Attempt(i64);
 
@@ -83,6 +93,12 @@ pub async fn begin(db: &PgPool, ip: &str, email: &str, trusted: bool) -> Result<
 
 pub async fn succeeded(db: &PgPool, attempt: Attempt) -> Result<(), sqlx::Error> {
     sqlx::query!("UPDATE sign_in_attempts SET success = true WHERE id = $1", attempt.0).execute(db).await?;
+    Ok(())
+}
+
+/// Takes an attempt back: the password was never checked (hashing was busy).
+pub async fn not_counted(db: &PgPool, attempt: Attempt) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM sign_in_attempts WHERE id = $1", attempt.0).execute(db).await?;
     Ok(())
 }
 

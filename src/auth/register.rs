@@ -86,6 +86,13 @@ pub async fn submit(
             "Too many accounts were tried from your address in the last hour. Please try again later.".into(),
         ));
     }
+    // And in total: a flood from many addresses cannot fill the logins
+    // table or the hashing lane; checked before hashing, so a few requests
+    // at the same moment may pass it together.
+    if rate_limit::new_logins_last_minute(&state.db).await? >= state.config.registrations_per_minute {
+        metrics::counter!("panel_registration_cap_refusals_total").increment(1);
+        return Err(AppError::SignUpsBusy);
+    }
     let next = web::safe_next(form.next.as_deref());
     let fail = |message: String| -> Result<Response, AppError> {
         let page = RegisterPage {
@@ -109,7 +116,7 @@ pub async fn submit(
     };
     // Hashed whether or not the address is taken, so the answer takes as
     // long either way.
-    let hash = state.hasher.hash(&form.password).await?;
+    let hash = state.hasher.hash_new_login(&form.password).await.map_err(AppError::from_new_login)?;
     let mut tx = crate::db::begin(&state.db).await?;
     let new =
         NewUser { name: &name, email: &email, password_hash: &hash, account_name: &account_name, verified: false };

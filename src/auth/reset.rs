@@ -170,6 +170,8 @@ pub async fn submit(
     let mut tx = crate::db::begin(&state.db).await?;
     let Some(user_id) = store::use_reset(&mut tx, &token).await? else { return Err(reset_link_dead()) };
     store::set_password(&mut tx, user_id, &hash, None).await?;
+    let ended = super::recover::end_everything(&mut tx, user_id, None).await?;
+    super::recover::tell(&mut tx, &state.config, user_id, "reset", &ended).await?;
     let account_id = store::default_account(&mut *tx, user_id).await?;
     let event = audit::Event {
         actor_id: Some(user_id),
@@ -182,10 +184,13 @@ pub async fn submit(
     };
     audit::record(&mut tx, event).await?;
     tx.commit().await?;
-    let flash = Some("Your password has been changed. Other sessions have been signed out.");
+    state.wake_outboxes();
+    let flash = Some(
+        "Your password has been changed. Your other sessions, API tokens and remembered browsers have been ended; we have mailed you what to check.",
+    );
     let return_to = web::cookie(&headers, RETURN_COOKIE).filter(|p| cookie_safe(p));
     let next = web::safe_next(return_to);
-    let mut res = super::sign_in_response(&state, &headers, user_id, account_id, &ip, &next, flash).await?;
+    let mut res = super::sign_in_after_reset(&state, &headers, user_id, account_id, &ip, &next, flash).await?;
     res.headers_mut()
         .append(header::SET_COOKIE, web::set_cookie(RETURN_COOKIE, "", Some(0), state.config.secure_cookies()));
     Ok(res)

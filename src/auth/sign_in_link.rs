@@ -121,5 +121,14 @@ pub async fn use_link(
     store::record_sign_in(&mut *tx, user_id).await?;
     let account = store::default_account(&mut *tx, user_id).await?;
     tx.commit().await?;
-    super::sign_in_remembering_device(&state, &headers, user_id, account, &ip, "/", Some("You are signed in.")).await
+    let s = super::SignIn {
+        user_id,
+        account_id: account,
+        ip: &ip,
+        next: "/",
+        flash: Some("You are signed in."),
+        remember_device: true,
+        mailbox_proven: true,
+    };
+    super::sign_in(&state, &headers, &s).await
 }

@@ -60,11 +60,26 @@ pub struct Config {
     pub clock: Clock,
     /// Staff logins must use two-factor sign-in before the staff area opens.
     pub staff_two_factor: bool,
-    /// Calls one API token may make per minute.
+    /// Calls one login may make per minute through the API, across its tokens.
     pub api_calls_per_minute: i32,
+    /// Live API tokens one login may hold (across its accounts).
+    pub api_tokens_per_login: i64,
+    /// New logins (not yet confirmed) per minute from all addresses together.
+    pub registrations_per_minute: i64,
+    /// Open connections served at once; past it, new ones get a quick 503.
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's headers, and may
+    /// sit idle between requests, before it is closed.
+    pub header_read_timeout: Duration,
+    /// A request's statements may run this long, and wait for a lock this
+    /// long, before the request gets "busy, try again" (see `db::begin`).
+    pub statement_timeout: Duration,
+    pub lock_timeout: Duration,
     /// Webhook endpoints may be on private, loopback or link-local
     /// addresses (and then plain http): for tests and closed networks only.
     pub webhooks_allow_private: bool,
+    /// Ports webhook endpoints may use (`WEBHOOK_PORTS`, comma-separated).
+    pub webhook_ports: Vec<u16>,
     /// Logs as one JSON object per line (`LOG_FORMAT=json`) rather than
     /// lines for people to read.
     pub log_json: bool,
@@ -146,7 +161,14 @@ impl fmt::Debug for Config {
             .field("clock", &self.clock)
             .field("staff_two_factor", &self.staff_two_factor)
             .field("api_calls_per_minute", &self.api_calls_per_minute)
+            .field("api_tokens_per_login", &self.api_tokens_per_login)
+            .field("registrations_per_minute", &self.registrations_per_minute)
+            .field("max_connections", &self.max_connections)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("lock_timeout", &self.lock_timeout)
             .field("webhooks_allow_private", &self.webhooks_allow_private)
+            .field("webhook_ports", &self.webhook_ports)
             .finish()
     }
 }
@@ -224,6 +246,23 @@ impl Config {
         let staff_two_factor = flag("STAFF_REQUIRE_TWO_FACTOR", true)?;
         let webhooks_allow_private = flag("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", false)?;
         let api_calls_per_minute = number(&get, "API_CALLS_PER_MINUTE", 120, 1, 1_000_000)? as i32;
+        let webhook_ports = match get("WEBHOOK_PORTS") {
+            None => vec![443],
+            Some(list) => list
+                .split(',')
+                .map(|p| p.trim().parse::<u16>().ok().filter(|p| *p > 0))
+                .collect::<Option<Vec<u16>>>()
+                .filter(|ports| !ports.is_empty())
+                .ok_or_else(|| bad("WEBHOOK_PORTS", "must be port numbers separated by commas, such as 443,8443"))?,
+        };
+        let api_tokens_per_login = i64::from(number(&get, "API_TOKENS_PER_LOGIN", 10, 1, 1000)?);
+        let registrations_per_minute = i64::from(number(&get, "REGISTRATIONS_PER_MINUTE", 20, 1, 100_000)?);
+        // 0: the default, worked out from the process's file limit at start.
+        let max_connections = number(&get, "MAX_CONNECTIONS", 0, 0, 1_000_000)? as usize;
+        let header_read_timeout = Duration::from_secs(u64::from(number(&get, "HEADER_READ_TIMEOUT_SECS", 10, 1, 600)?));
+        let statement_timeout =
+            Duration::from_millis(u64::from(number(&get, "DB_STATEMENT_TIMEOUT_MS", 10_000, 100, 600_000)?));
+        let lock_timeout = Duration::from_millis(u64::from(number(&get, "DB_LOCK_TIMEOUT_MS", 3_000, 10, 600_000)?));
         let invitations_per_hour = i64::from(number(&get, "INVITATIONS_PER_HOUR", 20, 1, 1_000_000)?);
         let account_mails_per_hour = i64::from(number(&get, "ACCOUNT_MAILS_PER_HOUR", 60, 1, 1_000_000)?);
         let invite_cooldown_minutes = i64::from(number(&get, "INVITE_RESEND_MINUTES", 10, 0, 1440)?);
@@ -275,7 +314,14 @@ impl Config {
             clock: Clock::default(),
             staff_two_factor,
             api_calls_per_minute,
+            api_tokens_per_login,
+            registrations_per_minute,
+            max_connections,
+            header_read_timeout,
+            statement_timeout,
+            lock_timeout,
             webhooks_allow_private,
+            webhook_ports,
             log_json,
             hosts: hosts.clone(),
             origins: origins(&base_url, &hosts),

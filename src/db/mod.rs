@@ -2,7 +2,11 @@
 
 pub mod embedded;
 
-use std::time::Duration;
+use std::{
+    borrow::Cow,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use sqlx::{postgres::PgPoolOptions, Connection, PgPool, Postgres, Transaction};
 
@@ -41,6 +45,31 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
         .await
 }
 
+/// The bounds on one transaction's database time (`DB_STATEMENT_TIMEOUT_MS`,
+/// `DB_LOCK_TIMEOUT_MS`), set once at start from the configuration.
+static STATEMENT_TIMEOUT_MS: AtomicU64 = AtomicU64::new(10_000);
+static LOCK_TIMEOUT_MS: AtomicU64 = AtomicU64::new(3_000);
+
+/// Sets the bounds every transaction begins with (see `begin`).
+pub fn set_transaction_limits(statement: Duration, lock: Duration) {
+    STATEMENT_TIMEOUT_MS.store(statement.as_millis() as u64, Ordering::Relaxed);
+    LOCK_TIMEOUT_MS.store(lock.as_millis() as u64, Ordering::Relaxed);
+}
+
+/// `BEGIN` with this transaction's bounds, sent as one simple query (one
+/// round trip). `SET LOCAL` ends with the transaction, so it holds behind a
+/// pooler in transaction mode too. A statement that runs too long, or
+/// waits too long for a lock, fails (57014, 55P03) and the request answers
+/// "busy, try again" (`error.rs`): one account's queue of writers can hold
+/// a pooled connection for at most this long.
+fn begin_statement() -> Cow<'static, str> {
+    Cow::Owned(format!(
+        "BEGIN; SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {}",
+        STATEMENT_TIMEOUT_MS.load(Ordering::Relaxed),
+        LOCK_TIMEOUT_MS.load(Ordering::Relaxed)
+    ))
+}
+
 /// Starts a transaction on a pooled connection; use this, never sqlx's own
 /// `begin` (clippy.toml refuses those).
 ///
@@ -60,7 +89,7 @@ pub async fn begin(db: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::
     let conn = db.acquire().await?;
     // What `Pool::begin` does after its acquire (sqlx-core 0.8.6).
     #[allow(clippy::disallowed_methods)]
-    let begun = tokio::spawn(Transaction::begin(conn, None)).await;
+    let begun = tokio::spawn(Transaction::begin(conn, Some(begin_statement()))).await;
     match begun {
         Ok(tx) => tx,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),

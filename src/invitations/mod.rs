@@ -221,7 +221,7 @@ async fn register_and_accept(
         Ok(v) => v,
         Err(m) => return show_page(None, anon, token, offer, Some(m)),
     };
-    let hash = state.hasher.hash(&form.password).await?;
+    let hash = state.hasher.hash_new_login(&form.password).await.map_err(AppError::from_new_login)?;
     let mut tx = crate::db::begin(&state.db).await?;
     let own_account = format!("{name}'s account");
     // The invitation link reached this address: it is proven.

@@ -210,8 +210,6 @@ async fn send_confirmation(
     m: &Member,
     c: &Contact,
 ) -> Result<Result<(), NotSent>, AppError> {
-    // The account row lock serialises the account's budgeted mail.
-    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE").bind(m.account.id).execute(&mut **change).await?;
     let config = change.config().clone();
     if let Some(lifts) = budget::exceeded(change, m.account.id, ACCOUNT_MAIL, config.account_mails_per_hour).await? {
         return Ok(Err(NotSent::OverBudget(lifts)));
@@ -241,6 +239,15 @@ async fn save_and_confirm(
     is_new: bool,
 ) -> Result<Response, AppError> {
     let mut change = AccountChange::by_member(state, m, ip).await?;
+    // The account row lock serialises the account's budgeted mail. Taken
+    // before the contact's row is written (the lock order in `change.rs`),
+    // and FOR NO KEY UPDATE, which the foreign-key checks of other
+    // requests' inserts do not wait on: a burst of new contacts queues
+    // here, within `db::begin`'s bounds, instead of deadlocking.
+    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(m.account.id)
+        .execute(&mut *change)
+        .await?;
     let Some(address_is_new) = save(&mut change, m.account.id, c, is_new).await? else {
         return Err(super::not_found("contact"));
     };

@@ -7,6 +7,7 @@ pub mod notices;
 mod page;
 mod passkeys;
 pub mod recovery;
+pub mod rule;
 pub mod second_step;
 mod setup;
 pub mod store;

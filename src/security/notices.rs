@@ -55,7 +55,7 @@ pub async fn reset_by_support(
     reason: &str,
 ) -> Result<(), AppError> {
     let message = format!(
-        "Support has turned off two-factor sign-in for your login, giving this reason: \"{reason}\". Signing in now asks only for your password. Set it up again on your Security page; if you did not ask for this, contact support and change your password."
+        "Support has turned off two-factor sign-in for your login, giving this reason: \"{reason}\". Your authenticator app, recovery codes and passkeys no longer sign you in, and signing in now asks only for your password. Set it up again on your Security page; if you did not ask for this, contact support and change your password."
     );
     mail(conn, config, user_id, "Support turned off your two-factor sign-in", &message).await
 }
@@ -118,4 +118,51 @@ pub async fn new_browser(state: &AppState, user_id: Uuid, ip: &str) -> Result<()
         .await?;
     state.wake_outboxes();
     Ok(())
+}
+
+/// Wrong second steps after a right password before the login is told.
+pub const SECOND_STEP_FAILURES_TOLD_AFTER: i64 = 3;
+
+/// Mails the login about second steps that failed after a right password
+/// (someone may hold the password), listing addresses and times, once
+/// `SECOND_STEP_FAILURES_TOLD_AFTER` are untold, and at most once an hour.
+/// True when a mail was queued.
+pub async fn second_step_failures(conn: &mut PgConnection, config: &Config, user_id: Uuid) -> Result<bool, AppError> {
+    // The login's row lock makes two failures at once send one mail.
+    let due = sqlx::query_scalar!(
+        r#"SELECT second_step_told_at IS NULL OR second_step_told_at < now() - interval '1 hour' AS "due!"
+           FROM users WHERE id = $1 FOR NO KEY UPDATE"#,
+        user_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if !due {
+        return Ok(false);
+    }
+    let untold = sqlx::query!(
+        "SELECT ip, at FROM second_step_failures
+         WHERE user_id = $1 AND NOT told AND at > now() - interval '1 day' ORDER BY at DESC LIMIT 20",
+        user_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if (untold.len() as i64) < SECOND_STEP_FAILURES_TOLD_AFTER {
+        return Ok(false);
+    }
+    let list: Vec<String> =
+        untold.iter().map(|f| format!("{} from address {}", crate::web::datetime(&f.at), f.ip)).collect();
+    let message = format!(
+        "Someone typed your password correctly but then failed the second step of signing in {} times: {}. If this was not you, your password is known to someone else: change it now, and check your sessions on the Security page.",
+        untold.len(),
+        list.join("; ")
+    );
+    sqlx::query!(
+        "WITH t AS (UPDATE second_step_failures SET told = true WHERE user_id = $1 AND NOT told)
+         UPDATE users SET second_step_told_at = now() WHERE id = $1",
+        user_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    mail(conn, config, user_id, "Failed sign-ins to your login", &message).await?;
+    Ok(true)
 }

@@ -51,7 +51,14 @@ struct SecurityPage {
     /// Passkeys work at this panel's address (see `webauthn::relying_party`).
     passkeys_available: bool,
     sessions: Vec<OpenSession>,
+    /// Second steps failed after a right password, the last 30 days.
+    failures: Vec<FailedStep>,
     error: Option<String>,
+}
+
+pub struct FailedStep {
+    pub ip: String,
+    pub at: OffsetDateTime,
 }
 
 /// The Security page, with `error` when one of its forms was refused.
@@ -95,6 +102,14 @@ pub async fn render(state: &AppState, user: &CurrentUser, error: Option<String>)
             current: r.id == user.session_id,
         })
         .collect();
+    let failures = sqlx::query_as!(
+        FailedStep,
+        "SELECT ip, at FROM second_step_failures WHERE user_id = $1 AND at > now() - interval '30 days'
+         ORDER BY at DESC LIMIT 20",
+        user.id
+    )
+    .fetch_all(&state.db)
+    .await?;
     let status =
         if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
     let page = SecurityPage {
@@ -105,6 +120,7 @@ pub async fn render(state: &AppState, user: &CurrentUser, error: Option<String>)
         passkeys,
         passkeys_available: state.webauthn.is_some(),
         sessions,
+        failures,
         error,
     };
     Ok((status, web::render(&page)?).into_response())

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 use webauthn_rs::prelude::{PasskeyAuthentication, PasskeyRegistration, RegisterPublicKeyCredential};
 
-use super::{notices, page, second_step, webauthn};
+use super::{notices, page, second_step, store, webauthn};
 use crate::{
     auth::{
         self,
@@ -119,7 +119,19 @@ pub async fn remove(
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| AppError::NotFound("There is no such passkey on your login.".into()))?;
+    // The last second factor going ends two-factor sign-in: the same rule
+    // as turning off the authenticator app.
+    let ends_two_factor = !store::two_factor_on(&mut *tx, user.id).await?;
+    if ends_two_factor {
+        if let Some(message) = super::rule::refuses_ending(&mut *tx, user.id).await? {
+            drop(tx);
+            return page::render(&state, &user, Some(message)).await;
+        }
+    }
     notices::passkey_removed(&mut tx, &state.config, user.id, &name, &ip).await?;
+    if ends_two_factor {
+        notices::two_factor_off(&mut tx, &state.config, user.id, &ip).await?;
+    }
     session::set_flash(&mut *tx, user.session_id, &format!("Passkey \"{name}\" removed.")).await?;
     tx.commit().await?;
     state.wake_outboxes();
@@ -161,10 +173,14 @@ pub async fn second_step_finish(
 ) -> Result<Response, AppError> {
     let rp = relying_party(&state)?;
     let p = second_step::pending(&state, &headers).await?.ok_or_else(second_step::start_again)?;
-    let trusted = auth::trusted_browser(&state, &headers, &p.email).await?;
-    let attempt = rate_limit::begin(&state.db, &ip, &p.email, trusted).await?;
-    webauthn::finish_authentication(&state, rp, &headers, &form.credential, Some(p.user_id)).await?;
-    rate_limit::succeeded(&state.db, attempt).await?;
+    let attempt = second_step::count_try(&state, &headers, &ip, &p).await?;
+    if let Err(e) = webauthn::finish_authentication(&state, rp, &headers, &form.credential, Some(p.user_id)).await {
+        second_step::failed(&state, &ip, &p).await?;
+        return Err(e);
+    }
+    if let Some(attempt) = attempt {
+        rate_limit::succeeded(&state.db, attempt).await?;
+    }
     let mut res = second_step::complete(&state, &headers, &ip, &p).await?;
     let (name, value) = webauthn::clear_cookie(&state);
     res.headers_mut().append(name, value);
@@ -212,7 +228,8 @@ pub async fn sign_in_finish(
     login_store::record_sign_in(&state.db, user_id).await?;
     let account_id = login_store::default_account(&state.db, user_id).await?;
     // Both factors are proven: the device, and what unlocked it.
-    let s = SignIn { user_id, account_id, ip: &ip, next: "/", flash: None, remember_device: true };
+    let s =
+        SignIn { user_id, account_id, ip: &ip, next: "/", flash: None, remember_device: true, mailbox_proven: false };
     let mut res = auth::finish_sign_in(&state, &headers, &s).await?;
     let (name, value) = webauthn::clear_cookie(&state);
     res.headers_mut().append(name, value);

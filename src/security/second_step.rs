@@ -28,6 +28,10 @@ use crate::{
 
 /// How long the second step waits for its code.
 pub const MINUTES: i32 = 5;
+/// Wrong codes a second step begun from a mailed link may take before it
+/// ends (a new link starts another). The link proved the mailbox; at most
+/// `sign_in_link::LIVE_LINKS` links live at once, 15 minutes each.
+pub const LINK_TRIES: i32 = 5;
 
 /// Starts the half-signed-in session and sends the browser to the second step.
 pub async fn begin(state: &AppState, headers: &HeaderMap, s: &SignIn<'_>) -> Result<Response, AppError> {
@@ -36,8 +40,8 @@ pub async fn begin(state: &AppState, headers: &HeaderMap, s: &SignIn<'_>) -> Res
     sqlx::query!(
         "WITH gone AS (DELETE FROM sessions WHERE token_hash = $7)
          INSERT INTO sessions (id, token_hash, user_id, active_account_id, csrf_token, ip, flash, second_step_due,
-                               next_path, remember_device)
-         VALUES ($1, $2, $3, $4, $5, $6, $8, true, $9, $10)",
+                               next_path, remember_device, mailbox_proven)
+         VALUES ($1, $2, $3, $4, $5, $6, $8, true, $9, $10, $11)",
         Uuid::new_v4(),
         token::hash(&token),
         s.user_id,
@@ -47,7 +51,8 @@ pub async fn begin(state: &AppState, headers: &HeaderMap, s: &SignIn<'_>) -> Res
         previous,
         s.flash,
         s.next,
-        s.remember_device
+        s.remember_device,
+        s.mailbox_proven
     )
     .execute(&state.db)
     .await?;
@@ -64,12 +69,16 @@ pub(super) struct Pending {
     next: String,
     flash: Option<String>,
     remember_device: bool,
+    /// Begun from a mailed link: held to `LINK_TRIES`, not the sign-in limits.
+    mailbox_proven: bool,
+    failures: i32,
 }
 
 pub(super) async fn pending(state: &AppState, headers: &HeaderMap) -> Result<Option<Pending>, AppError> {
     let Some(cookie) = session::session_token(state, headers) else { return Ok(None) };
     let row = sqlx::query!(
-        r#"SELECT s.id, s.user_id, u.email, s.active_account_id, s.next_path, s.flash, s.remember_device
+        r#"SELECT s.id, s.user_id, u.email, s.active_account_id, s.next_path, s.flash, s.remember_device,
+                  s.mailbox_proven, s.second_step_failures
            FROM sessions s JOIN users u ON u.id = s.user_id AND u.disabled_at IS NULL
            WHERE s.token_hash = $1 AND s.second_step_due AND s.created_at > now() - make_interval(mins => $2)"#,
         token::hash(cookie),
@@ -85,6 +94,8 @@ pub(super) async fn pending(state: &AppState, headers: &HeaderMap) -> Result<Opt
         next: web::safe_next(r.next_path.as_deref()),
         flash: r.flash,
         remember_device: r.remember_device,
+        mailbox_proven: r.mailbox_proven,
+        failures: r.second_step_failures,
     }))
 }
 
@@ -141,13 +152,12 @@ pub async fn submit(
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<Response, AppError> {
     let Some(p) = pending(&state, &headers).await? else { return Err(start_again()) };
-    // Counted like a password: per address, per login and address, per login.
-    let trusted = auth::trusted_browser(&state, &headers, &p.email).await?;
-    let attempt = rate_limit::begin(&state.db, &ip, &p.email, trusted).await?;
+    let attempt = count_try(&state, &headers, &ip, &p).await?;
     let mut tx = crate::db::begin(&state.db).await?;
     let checked = check_code(&mut tx, &state.config.clock, p.user_id, &form.code).await?;
     if checked == Checked::Wrong {
         drop(tx);
+        failed(&state, &ip, &p).await?;
         let message =
             "That code is not right, or was used already. Enter the code your app shows now, or a recovery code.";
         return page_with(&state, &p, csrf_token, StatusCode::UNAUTHORIZED, Some(message.into())).await;
@@ -156,8 +166,54 @@ pub async fn submit(
         notices::recovery_code_used(&mut tx, &state.config, p.user_id, left, &ip).await?;
     }
     tx.commit().await?;
-    rate_limit::succeeded(&state.db, attempt).await?;
+    if let Some(attempt) = attempt {
+        rate_limit::succeeded(&state.db, attempt).await?;
+    }
     complete(&state, &headers, &ip, &p).await
+}
+
+/// Counts a try at the second step. Begun from a mailed link, it is held
+/// to the half-signed-in session's own budget (`LINK_TRIES`): failures
+/// from elsewhere can never stop the person who holds the mailbox and the
+/// second factor. Otherwise it counts like a password: per address, per
+/// login and address, and per login (unless the browser is known).
+pub(super) async fn count_try(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: &str,
+    p: &Pending,
+) -> Result<Option<rate_limit::Attempt>, AppError> {
+    if p.mailbox_proven {
+        if p.failures >= LINK_TRIES {
+            session::end(&state.db, p.id).await?;
+            return Err(AppError::TooManyRequests(format!(
+                "That was {LINK_TRIES} wrong codes, so this sign-in has ended. Ask for a new sign-in link on the sign-in page to try again."
+            )));
+        }
+        return Ok(None);
+    }
+    let trusted = auth::trusted_browser(state, headers, &p.email).await?;
+    Ok(Some(rate_limit::begin(&state.db, ip, &p.email, trusted).await?))
+}
+
+/// A wrong code or passkey at the second step: the password (or link) was
+/// right. Counted on the session's budget, recorded for the login's
+/// Security page, and told to the login by mail (`notices`).
+pub(super) async fn failed(state: &AppState, ip: &str, p: &Pending) -> Result<(), AppError> {
+    metrics::counter!("panel_second_step_failures_total").increment(1);
+    let mut tx = crate::db::begin(&state.db).await?;
+    sqlx::query!("UPDATE sessions SET second_step_failures = second_step_failures + 1 WHERE id = $1", p.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("INSERT INTO second_step_failures (user_id, ip) VALUES ($1, $2)", p.user_id, ip)
+        .execute(&mut *tx)
+        .await?;
+    let told = notices::second_step_failures(&mut tx, &state.config, p.user_id).await?;
+    tx.commit().await?;
+    if told {
+        state.wake_outboxes();
+    }
+    Ok(())
 }
 
 /// Signs in the login of a half-signed-in session whose second step passed
@@ -176,6 +232,7 @@ pub(super) async fn complete(
         next: &p.next,
         flash: p.flash.as_deref(),
         remember_device: p.remember_device,
+        mailbox_proven: p.mailbox_proven,
     };
     // The half-signed-in session is the browser's "previous" one: it ends here.
     let res = auth::finish_sign_in(state, headers, &s).await?;

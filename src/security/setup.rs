@@ -15,6 +15,7 @@ use crate::{
     auth::{
         self,
         csrf::{CsrfForm, NoFields},
+        rate_limit,
         session::{self, CurrentUser},
     },
     domain::audit::AuditAction,
@@ -112,28 +113,22 @@ pub async fn turn_off(
     user: CurrentUser,
     CsrfForm(form): CsrfForm<OffForm>,
 ) -> Result<Response, AppError> {
-    let ruling = sqlx::query_scalar!(
-        "SELECT a.name FROM memberships m JOIN accounts a ON a.id = m.account_id
-         WHERE m.user_id = $1 AND m.is_owner AND a.require_two_factor ORDER BY a.name LIMIT 1",
-        user.id
-    )
-    .fetch_optional(&state.db)
-    .await?;
-    if let Some(account) = ruling {
-        let message = format!(
-            "You require two-factor sign-in of everyone with access to {account}, so you keep it too. Stop requiring it on User Management first."
-        );
+    if let Some(message) = super::rule::refuses_ending(&state.db, user.id).await? {
         return page::render(&state, &user, Some(message)).await;
     }
     if !auth::confirm_password(&state, &ip, &user, &form.password).await? {
         return page::render(&state, &user, Some("Your password is not correct. Nothing was changed.".into())).await;
     }
+    // A code typed here counts against the sign-in limits like one at the
+    // second step: the password alone must not buy unlimited guesses.
+    let attempt = rate_limit::begin(&state.db, &ip, &user.email, true).await?;
     let mut tx = crate::db::begin(&state.db).await?;
     if check_code(&mut tx, &state.config.clock, user.id, &form.code).await? == Checked::Wrong {
         drop(tx);
         let message = "That code is not right, or was used already. Nothing was changed.";
         return page::render(&state, &user, Some(message.into())).await;
     }
+    rate_limit::succeeded(&state.db, attempt).await?;
     store::remove(&mut tx, user.id).await?;
     notices::two_factor_off(&mut tx, &state.config, user.id, &ip).await?;
     session::set_flash(&mut *tx, user.session_id, "Two-factor sign-in is off.").await?;

@@ -59,9 +59,17 @@ pub async fn use_step(conn: &mut PgConnection, user_id: Uuid, step: u64) -> Resu
     Ok(done.rows_affected() == 1)
 }
 
-/// Turns two-factor sign-in off: the key and the recovery codes go.
+/// Turns the authenticator app off: the key and the recovery codes go.
 pub async fn remove(conn: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query!("DELETE FROM totp_keys WHERE user_id = $1", user_id).execute(&mut *conn).await?;
     sqlx::query!("DELETE FROM recovery_codes WHERE user_id = $1", user_id).execute(conn).await?;
+    Ok(())
+}
+
+/// Ends every second factor (support's reset): the app, the recovery codes
+/// and the passkeys.
+pub async fn remove_every_factor(conn: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
+    remove(&mut *conn, user_id).await?;
+    sqlx::query!("DELETE FROM passkeys WHERE user_id = $1", user_id).execute(conn).await?;
     Ok(())
 }

@@ -127,6 +127,15 @@ pub async fn create(
     };
     let manage_users = form.manage_users.is_some();
     let mut change = AccountChange::by_member(&state, &me, &ip).await?;
+    // A cap on live tokens: each has its own API rate window, so tokens
+    // without end would be calls without end.
+    let live = store::live_count(&mut change, me.user.id).await?;
+    let cap = state.config.api_tokens_per_login;
+    if live >= cap {
+        return Err(AppError::Conflict(format!(
+            "You have {live} API tokens that still work, the most one login may have. Revoke one you no longer use, then make this one. Nothing was changed."
+        )));
+    }
     let new = NewToken {
         user_id: me.user.id,
         account_id: me.account.id,

@@ -227,3 +227,18 @@ pub async fn refusal(db: &PgPool, secret: &str) -> Result<&'static str, sqlx::Er
         Some(_) => "The login this API token belongs to no longer has access to the account.",
     })
 }
+
+/// The login's tokens that still work (not revoked, not expired), in every
+/// account. Locks the login's row so two tokens made at once both count.
+pub async fn live_count(conn: &mut PgConnection, user_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query!("SELECT 1 AS locked FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM api_tokens
+           WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())"#,
+        user_id
+    )
+    .fetch_one(conn)
+    .await
+}

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod filters;
 pub mod host;
+pub mod serve;
 
 use std::net::SocketAddr;
 

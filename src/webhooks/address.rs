@@ -52,7 +52,9 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     // translator or tunnel) are only as public as that address: NAT64
     // 64:ff9b::/96 and 64:ff9b:1::/48, 6to4 2002::/16, IPv4-compatible ::/96.
     let embedded = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
-    if (s[0] == 0x64 && s[1] == 0xff9b && (s[2..6] == [0; 4] || s[2] == 1)) || s[..6] == [0; 6] {
+    // Also SIIT's IPv4-translated ::ffff:0:0:0/96.
+    let translated = s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0;
+    if (s[0] == 0x64 && s[1] == 0xff9b && (s[2..6] == [0; 4] || s[2] == 1)) || s[..6] == [0; 6] || translated {
         return !ip.is_unspecified() && !ip.is_loopback() && is_public_v4(embedded(s[6], s[7]));
     }
     if s[0] == 0x2002 {
@@ -83,10 +85,15 @@ pub enum AddressError {
     /// the form cannot be used to map names on the provider's network.
     #[error("{0} was not found on the internet, or points to a private, loopback or link-local address: webhooks go only to public addresses.")]
     NotPublic(String),
+    /// Other ports would let the form probe the provider's neighbours'
+    /// services (a connection error says whether a port is open).
+    #[error("Webhook endpoints may use port {0} only. Leave the port out to use https's usual port.")]
+    Port(String),
 }
 
-/// Checks an endpoint address as typed; returns it normalised.
-pub async fn check(raw: &str, allow_private: bool) -> Result<Url, AddressError> {
+/// Checks an endpoint address as typed; returns it normalised. `ports`:
+/// the ports endpoints may use (`WEBHOOK_PORTS`, 443 by default).
+pub async fn check(raw: &str, allow_private: bool, ports: &[u16]) -> Result<Url, AddressError> {
     let url = Url::parse(raw.trim()).map_err(|_| AddressError::NotUrl)?;
     match url.scheme() {
         "https" => {}
@@ -105,15 +112,24 @@ pub async fn check(raw: &str, allow_private: bool) -> Result<Url, AddressError> 
     // An address literal (its brackets off) is checked as it is; a name by
     // what it resolves to now.
     let bare = host.trim_start_matches('[').trim_end_matches(']').to_string();
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return if is_public(ip) { Ok(url) } else { Err(AddressError::Private(host)) };
+    let literal = bare.parse::<IpAddr>().ok();
+    if let Some(ip) = literal {
+        if !is_public(ip) {
+            return Err(AddressError::Private(host));
+        }
     }
-    let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((bare.as_str(), port)).await {
-        Ok(found) => found.collect(),
-        Err(_) => return Err(AddressError::NotPublic(host)),
-    };
-    if addrs.is_empty() || addrs.iter().any(|a| !is_public(a.ip())) {
-        return Err(AddressError::NotPublic(host));
+    if literal.is_none() {
+        let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((bare.as_str(), port)).await {
+            Ok(found) => found.collect(),
+            Err(_) => return Err(AddressError::NotPublic(host)),
+        };
+        if addrs.is_empty() || addrs.iter().any(|a| !is_public(a.ip())) {
+            return Err(AddressError::NotPublic(host));
+        }
+    }
+    if !ports.contains(&port) {
+        let allowed: Vec<String> = ports.iter().map(u16::to_string).collect();
+        return Err(AddressError::Port(allowed.join(" or ")));
     }
     Ok(url)
 }
@@ -156,6 +172,10 @@ pub fn client(allow_private: bool) -> reqwest::Result<reqwest::Client> {
 
 #[cfg(test)]
 mod tests {
+    async fn check_default(raw: &str, allow_private: bool) -> Result<Url, AddressError> {
+        check(raw, allow_private, &[443]).await
+    }
+
     use super::*;
 
     #[test]
@@ -172,6 +192,8 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:10.0.0.1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:a00:1",
             "::",
             "192.0.0.8",
             "64:ff9b::a00:5",
@@ -190,23 +212,29 @@ mod tests {
 
     #[tokio::test]
     async fn endpoint_addresses_must_be_https_and_public() {
-        assert_eq!(check("http://example.com/hook", false).await, Err(AddressError::NotHttps));
-        assert_eq!(check("ftp://example.com/", false).await, Err(AddressError::NotUrl));
-        assert_eq!(check("not a url", false).await, Err(AddressError::NotUrl));
-        assert_eq!(check("https://u:p@example.com/", false).await, Err(AddressError::Credentials));
-        assert_eq!(check("https://127.0.0.1/hook", false).await, Err(AddressError::Private("127.0.0.1".into())));
-        assert_eq!(check("https://[::1]:8443/", false).await, Err(AddressError::Private("[::1]".into())));
-        assert_eq!(check("https://localhost/hook", false).await, Err(AddressError::NotPublic("localhost".into())));
+        assert_eq!(check_default("http://example.com/hook", false).await, Err(AddressError::NotHttps));
+        assert_eq!(check_default("ftp://example.com/", false).await, Err(AddressError::NotUrl));
+        assert_eq!(check_default("not a url", false).await, Err(AddressError::NotUrl));
+        assert_eq!(check_default("https://u:p@example.com/", false).await, Err(AddressError::Credentials));
         assert_eq!(
-            check("https://169.254.169.254/", false).await,
+            check_default("https://127.0.0.1/hook", false).await,
+            Err(AddressError::Private("127.0.0.1".into()))
+        );
+        assert_eq!(check_default("https://[::1]:8443/", false).await, Err(AddressError::Private("[::1]".into())));
+        assert_eq!(
+            check_default("https://localhost/hook", false).await,
+            Err(AddressError::NotPublic("localhost".into()))
+        );
+        assert_eq!(
+            check_default("https://169.254.169.254/", false).await,
             Err(AddressError::Private("169.254.169.254".into()))
         );
-        assert!(check("https://93.184.216.34/hook", false).await.is_ok());
+        assert!(check_default("https://93.184.216.34/hook", false).await.is_ok());
         assert_eq!(
-            check("https://no-such-host.invalid/hook", false).await,
+            check_default("https://no-such-host.invalid/hook", false).await,
             Err(AddressError::NotPublic("no-such-host.invalid".into())),
             "a missing name and a private one read the same"
         );
-        assert!(check("http://127.0.0.1:9/hook", true).await.is_ok());
+        assert!(check_default("http://127.0.0.1:9/hook", true).await.is_ok());
     }
 }

@@ -183,7 +183,7 @@ async fn deliver(
 async fn post(config: &Config, client: &reqwest::Client, due: &Due) -> Result<u16, (Option<u16>, String)> {
     // An endpoint's address is checked again: an address literal is not
     // looked up, so the resolver alone would not see it.
-    if let Err(e) = address::check(&due.url, config.webhooks_allow_private).await {
+    if let Err(e) = address::check(&due.url, config.webhooks_allow_private, &config.webhook_ports).await {
         return Err((None, e.to_string()));
     }
     let timestamp = OffsetDateTime::now_utc().unix_timestamp();

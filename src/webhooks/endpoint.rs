@@ -28,12 +28,15 @@ struct EndpointPage {
     layout: Layout,
     endpoint: store::EndpointRow,
     deliveries: Vec<store::DeliveryRow>,
+    /// Support viewing the account: the signing secret stays the owner's.
+    support_view: bool,
 }
 
 pub async fn page(State(state): State<AppState>, Owner(me): Owner, Path(id): Path<Uuid>) -> Result<Response, AppError> {
     let endpoint = store::get(&state.db, me.account.id, id).await?.ok_or_else(super::no_such_endpoint)?;
     let deliveries = store::deliveries(&state.db, id).await?;
-    web::render(&EndpointPage { layout: Layout::of(&me.user), endpoint, deliveries })
+    let support_view = me.user.impersonator.is_some();
+    web::render(&EndpointPage { layout: Layout::of(&me.user), endpoint, deliveries, support_view })
 }
 
 pub async fn send_test(

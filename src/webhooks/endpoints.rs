@@ -86,7 +86,7 @@ pub async fn add(
     if form.url.len() > 2000 {
         return refuse(store::list(&state.db, me.account.id).await?, "That address is too long.".into());
     }
-    let url = match address::check(&form.url, state.config.webhooks_allow_private).await {
+    let url = match address::check(&form.url, state.config.webhooks_allow_private, &state.config.webhook_ports).await {
         Ok(url) => url,
         Err(e) => return refuse(store::list(&state.db, me.account.id).await?, e.to_string()),
     };

@@ -62,7 +62,7 @@ pub async fn create(
     secret: &str,
     events: &[WebhookEvent],
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query!("SELECT 1 AS locked FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+    sqlx::query!("SELECT 1 AS locked FROM accounts WHERE id = $1 FOR NO KEY UPDATE", account_id)
         .fetch_optional(&mut *conn)
         .await?;
     let count =

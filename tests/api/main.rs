@@ -11,6 +11,7 @@ mod drills;
 mod foundation;
 mod grants;
 mod hostile;
+mod hostile_load;
 mod invitation_history;
 mod invitations;
 mod members_api;

@@ -432,3 +432,37 @@ async fn the_owner_sees_and_revokes_any_token_with_access_and_nobody_else_can() 
     );
     assert!(bob.get("/api-tokens").await.texts("#tokens tbody tr").join(" ").contains("Revoked"));
 }
+
+#[tokio::test]
+async fn leaving_scope_out_of_a_permissions_change_keeps_the_members_scope() {
+    let app = spawn_app().await;
+    let owner = app.register("Ann", "ann@example.com").await;
+    let account = app.seed_sections("ann@example.com").await;
+    let service = app.first_id("services", account).await;
+    let _bob = app.member_of(&owner, "Ann's account", "Bob", "bob@example.com", &["products"]).await;
+    let token = app.make_token(&owner, "script", &[], true).await;
+    let api = Api::new(&app, Some(&token));
+    let bob = app.user_id("bob@example.com").await;
+    let path = format!("/api/v1/members/{bob}/permissions");
+    let scoped =
+        api.put(&path, json!({ "permissions": {"all": false, "permissions": ["products"]}, "scope": [service] })).await;
+    assert_eq!(scoped.status, 200, "{}", scoped.json);
+    let kept = api.put(&path, json!({ "permissions": {"all": false, "permissions": ["products", "tickets"]} })).await;
+    assert_eq!(kept.status, 200, "{}", kept.json);
+    assert_eq!(kept.json["scope"], json!([service]), "left out: unchanged");
+    let all =
+        api.put(&path, json!({ "permissions": {"all": false, "permissions": ["products"]}, "scope": null })).await;
+    assert_eq!(all.json["scope"], serde_json::Value::Null, "null: all services and domains");
+}
+
+#[tokio::test]
+async fn a_login_holds_at_most_the_configured_number_of_live_tokens() {
+    let app = spawn_app_with(Options { settings: vec![("API_TOKENS_PER_LOGIN", "2")], ..Options::default() }).await;
+    let owner = app.register("Ann", "ann@example.com").await;
+    app.make_token(&owner, "one", &[], false).await;
+    app.make_token(&owner, "two", &[], false).await;
+    let res = owner.post_form("/api-tokens", &[("name", "three"), ("mode", "all")]).await;
+    assert_eq!(res.status, 409, "{}", res.text());
+    assert!(res.text().contains("Revoke one you no longer use"), "{}", res.text());
+    assert_eq!(app.count("SELECT count(*) FROM api_tokens").await, 2);
+}

@@ -130,3 +130,39 @@ async fn removing_a_passkey_needs_the_password_and_it_signs_in_no_more() {
     let res = ann.post_form("/security/passkeys/start", &[("name", "  ")]).await;
     assert_eq!(res.status, 400);
 }
+
+#[tokio::test]
+async fn the_last_passkey_of_an_owner_who_requires_two_factor_cannot_be_removed() {
+    let app = spawn_app().await;
+    let ann = app.register("Ann", "ann@example.com").await;
+    let mut key = SoftPasskey::new(true);
+    add_passkey(&app, &ann, &mut key, "Phone").await.assert_redirect_to("/security");
+    ann.post_form("/users/two-factor-rule", &[("require", "yes")]).await.assert_redirect_to("/users");
+    let id: String = sqlx::query_scalar("SELECT id::text FROM passkeys").fetch_one(&app.db).await.unwrap();
+    let res = ann.post_form(&format!("/security/passkeys/{id}/remove"), &[("password", PASSWORD)]).await;
+    assert_eq!(res.status, 422, "{}", res.text());
+    assert!(res.text().contains("so you keep it too"), "{}", res.text());
+    assert_eq!(app.count("SELECT count(*) FROM passkeys").await, 1, "nothing was changed");
+    // With the authenticator app on as well, the passkey is not the last factor.
+    app.turn_on_two_factor(&ann).await;
+    ann.post_form(&format!("/security/passkeys/{id}/remove"), &[("password", PASSWORD)])
+        .await
+        .assert_redirect_to("/security");
+}
+
+#[tokio::test]
+async fn supports_reset_ends_passkeys_too_so_off_means_off() {
+    let app = spawn_app().await;
+    let ann = app.register("Ann", "ann@example.com").await;
+    let mut key = SoftPasskey::new(true);
+    add_passkey(&app, &ann, &mut key, "Phone").await.assert_redirect_to("/security");
+    let staff = app.staff("help@provider.example").await;
+    let ann_id = app.user_id("ann@example.com").await;
+    let res = staff.post_form(&format!("/admin/users/{ann_id}/two-factor/reset"), &[("reason", "lost phone")]).await;
+    assert_eq!(res.status, 303, "{}", res.text());
+    assert_eq!(app.count("SELECT count(*) FROM passkeys").await, 0);
+    app.browser()
+        .post_form("/login", &[("email", "ann@example.com"), ("password", PASSWORD)])
+        .await
+        .assert_redirect_to("/");
+}

@@ -220,12 +220,15 @@ async fn a_fresh_session_starts_in_the_own_account_switch_account_lists_first() 
 
 /// Accounts shared with `login` (View & Open Support Tickets), each with an
 /// owner of its own: (account name, owner name), every name different.
+/// Confirmed owners (as real customers would be: unconfirmed ones would
+/// count against the total registration cap).
 async fn shared_with(app: &TestApp, login: uuid::Uuid, accounts: &[(String, String)]) {
     let (account_names, owner_names): (Vec<String>, Vec<String>) = accounts.iter().cloned().unzip();
     sqlx::query(
         "WITH n(account, owner) AS (SELECT * FROM unnest($2::text[], $3::text[])),
-              o AS (INSERT INTO users (id, email, name, password_hash)
-                    SELECT gen_random_uuid(), 'o' || md5(owner) || '@example.com', owner, 'x' FROM n RETURNING id, name),
+              o AS (INSERT INTO users (id, email, name, password_hash, email_verified_at)
+                    SELECT gen_random_uuid(), 'o' || md5(owner) || '@example.com', owner, 'x', now() FROM n
+                    RETURNING id, name),
               a AS (INSERT INTO accounts (id, name) SELECT gen_random_uuid(), account FROM n RETURNING id, name),
               pairs AS (SELECT a.id AS account_id, o.id AS owner_id FROM n JOIN a ON a.name = n.account JOIN o ON o.name = n.owner),
               owners AS (INSERT INTO memberships (account_id, user_id, is_owner, all_permissions) SELECT account_id, owner_id, true, true FROM pairs)

@@ -283,6 +283,8 @@ async fn endpoints_on_private_addresses_or_without_https_are_refused() {
         ("https://169.254.169.254/latest/meta-data", "private, loopback or link-local"),
         ("https://10.0.0.8/hook", "private, loopback or link-local"),
         ("https://[::1]/hook", "private, loopback or link-local"),
+        ("https://[::ffff:0:7f00:1]/hook", "private, loopback or link-local"),
+        ("https://93.184.216.34:22/hook", "port 443 only"),
         ("https://user:pass@example.com/hook", "user name and password"),
         ("hooks please", "not a web address"),
     ] {
