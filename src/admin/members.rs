@@ -47,6 +47,7 @@ pub async fn resend_invitation(
         account_name: &owner.account_name,
         owner_name: &owner.owner_name,
         owner_email: &owner.owner_email,
+        confirmed: true,
         config: &state.config,
     };
     let mut change = AccountChange::by_staff(&state, &me, Some(id), &ip).await?;

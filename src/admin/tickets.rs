@@ -83,6 +83,6 @@ pub async fn reply(
     tickets::set_status(&mut change, id, "Answered").await?;
     let subject = format!("Ticket #{} answered: {}", t.number, t.subject);
     let lines = [format!("Support answered ticket #{}:", t.number), body];
-    notify::send(&mut change, notify::Kind::Support, &subject, &lines).await?;
+    notify::send(&mut change, notify::Kind::Support, Some(id), &subject, &lines).await?;
     change.finish("Reply sent.", &format!("/admin/tickets/{id}")).await
 }

@@ -17,8 +17,15 @@ use crate::{
     web,
 };
 
+/// Why a login whose own address is unconfirmed sends nobody mail: a
+/// registration flood would otherwise make hundreds of logins mailing
+/// strangers words of their choosing.
+pub const UNCONFIRMED: &str = "Confirm your own email address first, with the link we mailed you (you can have it sent again from the top of any page). Until then nothing is mailed from your account to anyone else. Nothing was changed.";
+
 #[derive(Debug, thiserror::Error)]
 pub enum InviteError {
+    #[error("{}", UNCONFIRMED)]
+    SenderUnconfirmed,
     #[error("{0} is your own address: you already own this account.")]
     OwnAddress(String),
     #[error("{0} already has access to this account. Use Manage Permissions to change what they can do.")]
@@ -49,6 +56,8 @@ pub enum ChangeError {
     NotFound,
     #[error("This invitation was already {0} and cannot be changed.")]
     Closed(&'static str),
+    #[error("{}", UNCONFIRMED)]
+    SenderUnconfirmed,
     /// The mail budget or the address's cooldown: said as for a new invitation.
     #[error(transparent)]
     Limited(InviteError),
@@ -61,7 +70,7 @@ impl From<ChangeError> for AppError {
     fn from(e: ChangeError) -> Self {
         match e {
             ChangeError::NotFound => AppError::NotFound(e.to_string()),
-            ChangeError::Closed(_) => AppError::Conflict(e.to_string()),
+            ChangeError::Closed(_) | ChangeError::SenderUnconfirmed => AppError::Conflict(e.to_string()),
             ChangeError::Limited(_) => AppError::TooManyRequests(e.to_string()),
             ChangeError::Internal(e) => e.into(),
         }
@@ -83,6 +92,8 @@ pub struct Inviter<'a> {
     pub account_name: &'a str,
     pub owner_name: &'a str,
     pub owner_email: &'a str,
+    /// The sender's own address is confirmed (staff: always).
+    pub confirmed: bool,
     pub config: &'a Config,
 }
 
@@ -94,6 +105,7 @@ impl<'a> Inviter<'a> {
             account_name: &member.account.name,
             owner_name: &member.user.name,
             owner_email: &member.user.email,
+            confirmed: member.user.email_verified,
             config,
         }
     }
@@ -184,6 +196,9 @@ pub async fn invite(
     offer: &Offered<'_>,
 ) -> Result<Uuid, InviteError> {
     let (grant, access_until) = (offer.grant, offer.until);
+    if !from.confirmed {
+        return Err(InviteError::SenderUnconfirmed);
+    }
     if email.as_str() == from.owner_email {
         return Err(InviteError::OwnAddress(email.to_string()));
     }
@@ -303,6 +318,9 @@ async fn lock_open(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> Resul
 
 /// A new token and seven more days; the old link dies. The invited address.
 pub async fn resend(change: &mut AccountChange<'_>, from: &Inviter<'_>, id: Uuid) -> Result<String, ChangeError> {
+    if !from.confirmed {
+        return Err(ChangeError::SenderUnconfirmed);
+    }
     let Open { email, grant, requires_two_factor } = lock_open(change, from.account_id, id).await?;
     let token = token::generate();
     // The old link then says a newer invitation was sent, instead of "not valid".

@@ -57,6 +57,9 @@ pub struct Mail {
     /// A token inside the bodies, removed from the stored copy once sent.
     pub secret: Option<String>,
     pub kind: MailKind,
+    /// The service, domain or ticket the mail is about (View Emails shows
+    /// it only within a member's scope).
+    pub about: Option<Uuid>,
 }
 
 impl Mail {
@@ -70,7 +73,12 @@ impl Mail {
         html: &impl Template,
     ) -> Result<Mail, askama::Error> {
         let (text, html) = (text.render()?, html.render()?);
-        Ok(Mail { to: to.to_string(), subject, text, html, account_id, secret: None, kind })
+        Ok(Mail { to: to.to_string(), subject, text, html, account_id, secret: None, kind, about: None })
+    }
+
+    pub fn about(mut self, about: Option<Uuid>) -> Mail {
+        self.about = about;
+        self
     }
 
     pub fn with_secret(mut self, secret: &str) -> Mail {
@@ -82,8 +90,8 @@ impl Mail {
     /// proved itself: then nothing is queued. The queued mail's key.
     pub async fn queue(self, conn: &mut PgConnection) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar!(
-            "INSERT INTO mail_outbox (to_email, subject, text_body, html_body, account_id, secret, kind)
-             SELECT $1, $2, $3, $4, $5, $6, $7
+            "INSERT INTO mail_outbox (to_email, subject, text_body, html_body, account_id, secret, kind, about)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $9
              WHERE NOT $8
                 OR EXISTS (SELECT 1 FROM users WHERE email = $1 AND email_verified_at IS NOT NULL)
                 OR EXISTS (SELECT 1 FROM contacts WHERE email = $1 AND account_id = $5 AND confirmed_at IS NOT NULL)
@@ -95,7 +103,8 @@ impl Mail {
             self.account_id,
             self.secret,
             self.kind.code(),
-            self.kind.needs_proven_address()
+            self.kind.needs_proven_address(),
+            self.about
         )
         .fetch_optional(conn)
         .await

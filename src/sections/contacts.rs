@@ -200,6 +200,9 @@ enum NotSent {
     OverBudget(OffsetDateTime),
     /// The address had one from this account a few minutes ago.
     Cooldown(OffsetDateTime),
+    /// The member's own address is not confirmed yet: the panel sends no
+    /// mail on their behalf to anyone else until it is (the change is refused).
+    SenderUnconfirmed,
 }
 
 /// Mails `c` its confirmation link, within the account's mail budget
@@ -210,6 +213,9 @@ async fn send_confirmation(
     m: &Member,
     c: &Contact,
 ) -> Result<Result<(), NotSent>, AppError> {
+    if !m.user.email_verified {
+        return Ok(Err(NotSent::SenderUnconfirmed));
+    }
     let config = change.config().clone();
     if let Some(lifts) = budget::exceeded(change, m.account.id, ACCOUNT_MAIL, config.account_mails_per_hour).await? {
         return Ok(Err(NotSent::OverBudget(lifts)));
@@ -268,6 +274,7 @@ async fn save_and_confirm(
                 change.refused_by_mail_budget(MailKind::Confirmation).await?;
                 return Err(over_budget(lifts));
             }
+            Err(NotSent::SenderUnconfirmed) => return Err(AppError::Conflict(crate::invitations::send::UNCONFIRMED.into())),
         }
     };
     change.finish(&flash, "/contacts").await
@@ -346,5 +353,6 @@ async fn confirm_again(
             change.refused_by_mail_budget(MailKind::Confirmation).await?;
             Err(over_budget(lifts))
         }
+        Err(NotSent::SenderUnconfirmed) => Err(AppError::Conflict(crate::invitations::send::UNCONFIRMED.into())),
     }
 }

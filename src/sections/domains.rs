@@ -172,6 +172,7 @@ async fn change(
     notify::send(
         &mut tx,
         notify::Kind::Domains,
+        Some(d.id),
         &format!("{} was changed", d.name),
         &[format!("{} changed the {what} of {}.", m.user.name, d.name)],
     )

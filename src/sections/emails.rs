@@ -37,11 +37,18 @@ struct IndexPage {
     mails: Vec<Row>,
 }
 
+/// A mail about a service, domain or ticket shows only to a member whose
+/// scope reaches it (`$2`: the scope; NULL, everything).
+const IN_SCOPE: &str = "($2::uuid[] IS NULL OR about IS NULL OR about = ANY ($2)
+     OR about IN (SELECT id FROM visible_tickets(account_id, $2)))";
+
 async fn index(State(state): State<AppState>, m: Member) -> Result<Response, AppError> {
-    let mails = sqlx::query_as(
-        "SELECT id, to_email, subject, created_at FROM mail_outbox WHERE account_id = $1 ORDER BY id DESC LIMIT 100",
-    )
+    let mails = sqlx::query_as(&format!(
+        "SELECT id, to_email, subject, created_at FROM mail_outbox WHERE account_id = $1 AND {IN_SCOPE}
+         ORDER BY id DESC LIMIT 100"
+    ))
     .bind(m.account.id)
+    .bind(m.account.scope())
     .fetch_all(&state.db)
     .await?;
     web::render(&IndexPage { layout: Layout::of(&m.user), mails })
@@ -61,13 +68,14 @@ async fn show(State(state): State<AppState>, m: Member, Path(id): Path<i64>) -> 
     let (to_email, subject, created_at, body): (String, String, OffsetDateTime, String) =
         // A mail not yet sent still holds its link (an invitation's token):
         // never shown here, or a member could accept in the invitee's place.
-        sqlx::query_as(
+        sqlx::query_as(&format!(
             "SELECT to_email, subject, created_at,
                     CASE WHEN secret IS NULL THEN text_body ELSE replace(text_body, secret, '[link hidden until sent]') END
-             FROM mail_outbox WHERE id = $1 AND account_id = $2",
-        )
-            .bind(id)
+             FROM mail_outbox WHERE id = $3 AND account_id = $1 AND {IN_SCOPE}"
+        ))
             .bind(m.account.id)
+            .bind(m.account.scope())
+            .bind(id)
             .fetch_optional(&state.db)
             .await?
             .ok_or_else(|| super::not_found("email"))?;

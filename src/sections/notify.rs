@@ -3,6 +3,7 @@
 
 use askama::Template;
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 use crate::{
     change::{AccountChange, Target},
@@ -52,7 +53,16 @@ struct NoticeHtml<'a> {
 /// account's hourly notice budget (`ACCOUNT_MAILS_PER_HOUR`). Past it the
 /// notice is skipped and the skip recorded: a payment or an order never
 /// fails for want of mail budget.
-pub async fn send(change: &mut AccountChange<'_>, kind: Kind, subject: &str, lines: &[String]) -> Result<(), Internal> {
+///
+/// `about`: the service, domain or ticket the notice is about, so View
+/// Emails shows it only to members whose scope reaches it.
+pub async fn send(
+    change: &mut AccountChange<'_>,
+    kind: Kind,
+    about: Option<Uuid>,
+    subject: &str,
+    lines: &[String],
+) -> Result<(), Internal> {
     let Some(account_id) = change.account_id else { return Ok(()) };
     let conn: &mut PgConnection = change;
     // The column name comes from our own enum, never from input.
@@ -82,6 +92,7 @@ pub async fn send(change: &mut AccountChange<'_>, kind: Kind, subject: &str, lin
             &NoticeText { account_name: &account_name, lines },
             &NoticeHtml { account_name: &account_name, lines },
         )?
+        .about(about)
         .queue(conn)
         .await?;
     }

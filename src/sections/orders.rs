@@ -166,6 +166,7 @@ async fn order(
     notify::send(
         &mut tx,
         notify::Kind::Invoices,
+        None,
         &format!("Invoice #{number} for your order"),
         &[format!(
             "{} ordered {} for {domain}. Invoice #{number} of {} is due in 7 days; the service starts once it is paid.",
@@ -289,6 +290,7 @@ async fn upgrade(
     notify::send(
         &mut tx,
         notify::Kind::Products,
+        Some(s.id),
         &format!("Change of {} to {}", s.domain, target.name),
         &[format!("{} asked to change {} from {} to {}.", m.user.name, s.domain, s.product, target.name)],
     )
@@ -357,6 +359,7 @@ async fn cancel(
     notify::send(
         &mut tx,
         notify::Kind::Products,
+        Some(s.id),
         &format!("Cancellation of {} requested", s.domain),
         &[format!("{} requested cancellation of {} ({}): {when}.", m.user.name, s.domain, s.product)],
     )

@@ -242,6 +242,6 @@ async fn complete(
         money::format(total)
     );
     let subject = format!("Payment received for invoice #{number}");
-    notify::send(&mut change, notify::Kind::Invoices, &subject, &[line]).await?;
+    notify::send(&mut change, notify::Kind::Invoices, None, &subject, &[line]).await?;
     change.finish(&format!("Invoice #{number} is paid. Thank you!"), &format!("/invoices/{id}")).await
 }

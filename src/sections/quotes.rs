@@ -142,6 +142,7 @@ async fn accept(
     notify::send(
         &mut tx,
         notify::Kind::Invoices,
+        None,
         &format!("Invoice #{invoice_number} for quote #{}", q.number),
         &[format!(
             "{} accepted quote #{} ({}). Invoice #{invoice_number} of {} is due in 14 days.",

@@ -240,6 +240,7 @@ async fn change_password(
     notify::send(
         &mut tx,
         notify::Kind::Products,
+        Some(id),
         &format!("Control panel password changed for {}", s.domain),
         &[format!("{} changed the control panel password of {} ({}).", m.user.name, s.domain, s.product)],
     )

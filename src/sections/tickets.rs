@@ -262,6 +262,7 @@ async fn open(
     notify::send(
         &mut tx,
         notify::Kind::Support,
+        Some(id),
         &format!("Ticket #{number} opened: {subject}"),
         &[format!("{} opened ticket #{number} with {}: {subject}.", m.user.name, f.department)],
     )

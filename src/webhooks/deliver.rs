@@ -203,14 +203,29 @@ async fn post(config: &Config, client: &reqwest::Client, due: &Due) -> Result<u1
             Err((Some(res.status().as_u16()), "the endpoint answered with a redirect, which is not followed".into()))
         }
         Ok(res) => Err((Some(res.status().as_u16()), format!("the endpoint answered {}", res.status()))),
-        Err(e) => Err((None, describe(e))),
+        Err(e) => {
+            let (reason, detail) = describe(e);
+            tracing::warn!(delivery_id = due.id, endpoint_id = %due.endpoint_id, error = %detail, "webhook connection failed");
+            Err((None, reason.to_string()))
+        }
     }
 }
 
-/// A transport error in words an owner can act on (the full chain: the
-/// top-level message alone is often just "error sending request"). The URL
-/// is left out: receivers often carry a secret in its path, and this text
-/// is also logged.
-fn describe(e: reqwest::Error) -> String {
-    crate::error::chain(&e.without_url()).chars().take(500).collect()
+/// A transport error as the owner sees it, and in full for the server log.
+/// The owner gets only the kind of failure: the full text (refused, reset,
+/// which TLS alert) would tell them whether a port is open on a host they
+/// name, which makes the form a port scanner. The URL is left out of both:
+/// receivers often carry a secret in its path.
+fn describe(e: reqwest::Error) -> (&'static str, String) {
+    let timed_out = e.is_timeout();
+    let detail: String = crate::error::chain(&e.without_url()).chars().take(500).collect();
+    let lower = detail.to_lowercase();
+    let reason = if timed_out {
+        "the endpoint took too long to answer"
+    } else if ["certificate", "tls", "handshake"].iter().any(|w| lower.contains(w)) {
+        "TLS failed: the endpoint's certificate or encryption was not accepted"
+    } else {
+        "could not connect to the endpoint"
+    };
+    (reason, detail)
 }

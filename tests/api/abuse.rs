@@ -510,18 +510,17 @@ async fn an_unconfirmed_login_works_but_is_mailed_nothing_but_its_links_until_it
     let home = ann.get("/").await;
     assert_eq!(home.status, 200, "the panel works");
     assert!(home.texts("#confirm-email").join(" ").contains("Please confirm your email address"));
-    // Bob accepts Ann's invitation: the owner's mail about it is not sent.
-    let link = app.invite_and_get_link(&ann, "Ann's account", "bob@example.com", &[]).await;
-    let bob = app.browser();
-    bob.post_form(&format!("{link}/register"), &[("name", "Bob"), ("password", PASSWORD)])
-        .await
-        .assert_redirect_to("/");
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(!app.mail.all().iter().any(|m| m.to == "ann@example.com" && m.subject.contains("accepted")));
-    assert_eq!(
-        app.count("SELECT count(*) FROM mail_outbox WHERE to_email = 'ann@example.com' AND kind = 'account'").await,
-        0
-    );
+    // Until she confirms, nothing is mailed from her account to anyone
+    // else: no invitation, no contact's confirmation link.
+    let refused = invite(&ann, "bob@example.com", &[]).await;
+    assert_eq!(refused.status, 409);
+    assert!(refused.text().contains("Confirm your own email address first"), "{}", refused.text());
+    let refused =
+        ann.post_form("/contacts/new", &[("name", "Desk"), ("email", "desk@example.net"), ("notify", "support")]).await;
+    assert_eq!(refused.status, 409);
+    assert_eq!(app.count("SELECT count(*) FROM invitations").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM contacts").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM mail_outbox WHERE to_email <> 'ann@example.com'").await, 0);
     // "Send the link again" works twice more within the hour, then waits.
     for _ in 0..2 {
         ann.post_form("/confirm/again", &[]).await.assert_redirect_to("/");

@@ -13,6 +13,13 @@ use crate::helpers::{invite, link_in, postgres, spawn_app, spawn_app_with, Brows
 async fn mail_queued_while_smtp_is_down_is_delivered_once_later_with_working_links() {
     let app = spawn_app_with(Options { smtp_down: true, ..Options::default() }).await;
     let owner = app.register_unconfirmed("Ann", "ann@example.com").await;
+    // Her confirmation link waits in the outbox with the rest; she counts
+    // as confirmed (as after an earlier link), since an unconfirmed login
+    // sends nobody else mail.
+    sqlx::query("UPDATE users SET email_verified_at = now() WHERE email = 'ann@example.com'")
+        .execute(&app.db)
+        .await
+        .unwrap();
     for i in 0..5 {
         invite(&owner, &format!("p{i}@example.com"), &[]).await.assert_redirect_to("/users");
     }

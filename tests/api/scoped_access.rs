@@ -273,3 +273,29 @@ async fn support_sets_a_members_scope_and_end_date_with_a_reason() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn a_scoped_member_sees_in_emails_only_the_notices_about_what_they_reach() {
+    let app = spawn_app().await;
+    let owner = app.register("Ann", "ann@example.com").await;
+    let account = app.seed_sections("ann@example.com").await;
+    let services = ids(&app, "services", account).await;
+    for (n, service) in services.iter().take(2).enumerate() {
+        let about = format!("service:{service}");
+        let subject = format!("Secret project {n}");
+        let fields = [("department", "Support"), ("subject", subject.as_str()), ("message", "Hi."), ("about", &about)];
+        assert_eq!(owner.post_form("/tickets/new", &fields).await.status, 303);
+    }
+    let bob = app.member_of(&owner, "Ann's account", "Bob", "bob@example.com", &["emails"]).await;
+    set_scope(&app, "bob@example.com", account, Some(vec![services[0]])).await;
+    let listed = bob.get("/emails").await.text();
+    assert!(listed.contains("Secret project 0"), "in scope: {listed}");
+    assert!(!listed.contains("Secret project 1"), "out of scope: {listed}");
+    let hidden: i64 = sqlx::query_scalar("SELECT id FROM mail_outbox WHERE subject LIKE '%Secret project 1%' LIMIT 1")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(bob.get(&format!("/emails/{hidden}")).await.status, 404, "as for another account's mail");
+    set_scope(&app, "bob@example.com", account, None).await;
+    assert!(bob.get("/emails").await.text().contains("Secret project 1"), "unscoped: everything");
+}

@@ -360,3 +360,27 @@ async fn a_change_of_owner_is_announced_and_then_pauses_the_previous_owners_endp
     assert_eq!(dan.json()["data"]["email"], json!("dan@example.com"));
     assert!(dan.signed_with(&bob_secret) && !dan.signed_with(&ann_secret));
 }
+
+#[tokio::test]
+async fn the_delivery_log_says_only_what_kind_of_failure_happened() {
+    let app = app_with_private_webhooks().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let owner = app.register("Ann", "ann@example.com").await;
+    add_endpoint(&owner, &format!("http://127.0.0.1:{port}/hook"), &["invitation.sent"]).await;
+    invite(&owner, "a@example.com", &[]).await.assert_redirect_to("/users");
+    let mut error = None;
+    for _ in 0..100 {
+        error = sqlx::query_scalar("SELECT last_error FROM webhook_deliveries WHERE last_error IS NOT NULL")
+            .fetch_optional(&app.db)
+            .await
+            .unwrap();
+        if error.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let error: String = error.expect("the failed try is logged");
+    assert_eq!(error, "could not connect to the endpoint", "no raw connection error for the account to read");
+}
