@@ -138,6 +138,7 @@ impl App {
             config: Arc::new(config),
             mail_wakeup: Arc::new(Notify::new()),
             webhook_wakeup: Arc::new(Notify::new()),
+            detached: Arc::new(tokio::sync::Semaphore::new(crate::state::DETACHED_AT_ONCE)),
         };
         let (stop_tx, _) = watch::channel(false);
         App { listener, metrics: None, state, stop_tx }

@@ -67,8 +67,31 @@ pub async fn forgot(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)?).into_response());
         }
     };
+    // The page says the same, as fast, whether or not the address has a
+    // login: the mail is made after the answer.
+    state.after_answer("password reset mail", mail_reset(state.clone(), email, ip)).await;
+    let page = web::render(&ForgotPage {
+        layout: Layout::signed_out(),
+        csrf_token,
+        next: next.clone(),
+        sent: true,
+        error: None,
+    })?;
+    // Where to return after the reset (the invitation being accepted) stays
+    // in this browser, not in the mail or the database: the path may hold
+    // an invitation's token.
+    if next == "/" || !cookie_safe(&next) {
+        return Ok(page);
+    }
+    let cookie =
+        web::set_cookie(RETURN_COOKIE, &next, Some(60 * i64::from(RESET_VALID_MINUTES)), state.config.secure_cookies());
+    Ok(([(header::SET_COOKIE, cookie)], page).into_response())
+}
+
+/// Makes a reset link for `email`'s login, if it has one and has not had
+/// `RESETS_PER_HOUR` links this hour, and mails it.
+async fn mail_reset(state: AppState, email: Email, ip: String) -> Result<(), AppError> {
     let mut tx = crate::db::begin(&state.db).await?;
-    // The page says the same whether or not the address has a login.
     if let Some(login) = store::reset_candidate(&mut tx, email.as_str()).await?.filter(|u| u.recent < RESETS_PER_HOUR) {
         let (user_id, name) = (login.id, login.name);
         let token = token::generate();
@@ -88,22 +111,7 @@ pub async fn forgot(
     }
     tx.commit().await?;
     state.wake_outboxes();
-    let page = web::render(&ForgotPage {
-        layout: Layout::signed_out(),
-        csrf_token,
-        next: next.clone(),
-        sent: true,
-        error: None,
-    })?;
-    // Where to return after the reset (the invitation being accepted) stays
-    // in this browser, not in the mail or the database: the path may hold
-    // an invitation's token.
-    if next == "/" || !cookie_safe(&next) {
-        return Ok(page);
-    }
-    let cookie =
-        web::set_cookie(RETURN_COOKIE, &next, Some(60 * i64::from(RESET_VALID_MINUTES)), state.config.secure_cookies());
-    Ok(([(header::SET_COOKIE, cookie)], page).into_response())
+    Ok(())
 }
 
 /// Paths such as `/invitations/<token>` go into a cookie as they are.

@@ -61,8 +61,16 @@ pub async fn request(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)?).into_response());
         }
     };
+    // The page says the same, as fast, whether or not the address has a
+    // login: the mail is made after the answer.
+    state.after_answer("sign-in link mail", mail_link(state.clone(), email)).await;
+    web::render(&RequestPage { layout: Layout::signed_out(), csrf_token, sent: true, error: None })
+}
+
+/// Makes a sign-in link for `email`'s login, if it has one with fewer than
+/// `LIVE_LINKS` usable, and mails it.
+async fn mail_link(state: AppState, email: Email) -> Result<(), AppError> {
     let mut tx = crate::db::begin(&state.db).await?;
-    // The page says the same whether or not the address has a login.
     if let Some(login) = store::link_candidate(&mut tx, email.as_str()).await?.filter(|l| l.recent < LIVE_LINKS) {
         let token = token::generate();
         store::create_sign_in_link(&mut tx, &token, login.id, LINK_VALID_MINUTES).await?;
@@ -75,7 +83,7 @@ pub async fn request(
     }
     tx.commit().await?;
     state.wake_outboxes();
-    web::render(&RequestPage { layout: Layout::signed_out(), csrf_token, sent: true, error: None })
+    Ok(())
 }
 
 #[derive(Template)]

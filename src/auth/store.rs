@@ -127,8 +127,18 @@ pub struct ResetCandidate {
     pub recent: i64,
 }
 
+/// Locks the login with `email`, if there is one, in a statement of its
+/// own: a count read in the same statement as the lock would see the
+/// snapshot from before the wait, and two requests waiting on each other
+/// would both count the same "before".
+async fn lock_by_email(conn: &mut PgConnection, email: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!("SELECT 1 AS locked FROM users WHERE email = $1 FOR UPDATE", email).fetch_optional(conn).await?;
+    Ok(())
+}
+
 /// An enabled login by email, locked.
 pub async fn reset_candidate(conn: &mut PgConnection, email: &str) -> Result<Option<ResetCandidate>, sqlx::Error> {
+    lock_by_email(conn, email).await?;
     sqlx::query_as!(
         ResetCandidate,
         r#"SELECT u.id, u.name,
@@ -243,6 +253,7 @@ pub async fn remember_device(db: &PgPool, device: &str, user_id: Uuid) -> Result
 /// links are still usable (unused, unexpired): each sits in the login's
 /// own mailbox, so a cap on them can never keep the real person out.
 pub async fn link_candidate(conn: &mut PgConnection, email: &str) -> Result<Option<ResetCandidate>, sqlx::Error> {
+    lock_by_email(conn, email).await?;
     sqlx::query_as!(
         ResetCandidate,
         r#"SELECT u.id, u.name,

@@ -158,7 +158,8 @@ pub struct Caller {
     pub member_all: bool,
     pub member_permissions: Vec<String>,
     pub scope: Option<Vec<Uuid>>,
-    /// Calls in the current one-minute window, this one included.
+    /// The login's calls in the current one-minute window, through all
+    /// its tokens, this one included.
     pub window_calls: i32,
     pub window_started_at: OffsetDateTime,
 }
@@ -196,7 +197,12 @@ pub async fn authenticate(
            SELECT t.id AS token_id, t.user_id, u.email, u.name, t.account_id, a.name AS account_name, m.is_owner,
                   has_two_factor(u.id) AS "two_factor!", a.require_two_factor AS requires_two_factor, t.all_permissions AS token_all,
                   t.permissions AS token_permissions, t.manage_users, m.all_permissions AS member_all,
-                  m.permissions AS member_permissions, m.scope, t.window_calls, t.window_started_at
+                  m.permissions AS member_permissions, m.scope, t.window_started_at,
+                  -- The login's calls this minute through all its tokens
+                  -- (a handful: API_TOKENS_PER_LOGIN caps them).
+                  t.window_calls + (SELECT coalesce(sum(o.window_calls), 0)::int FROM api_tokens o
+                                    WHERE o.user_id = t.user_id AND o.id <> t.id
+                                      AND o.window_started_at > now() - interval '1 minute') AS "window_calls!"
            FROM t JOIN users u ON u.id = t.user_id AND u.disabled_at IS NULL
            JOIN memberships m ON m.account_id = t.account_id AND m.user_id = t.user_id
                 AND (m.access_until IS NULL OR m.access_until > $3)

@@ -361,3 +361,24 @@ async fn an_idle_kept_alive_connection_is_closed() {
     assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"), "the page came first");
     assert_eq!(closed, Ok(true), "the idle connection was closed");
 }
+
+/// A page with its per-visitor values (the CSRF token) taken out.
+fn without_tokens(body: &str) -> String {
+    body.split('"').filter(|part| !(part.len() == 43 && panel::domain::token::well_formed(part))).collect()
+}
+
+#[tokio::test]
+async fn forgot_password_and_sign_in_links_answer_the_same_for_known_and_unknown_addresses() {
+    let app = spawn_app_with(Options::default()).await;
+    app.register("Ann", "ann@example.com").await;
+    for path in ["/password/forgot", "/login/link"] {
+        let known = app.browser().post_form(path, &[("email", "ann@example.com")]).await;
+        let unknown = app.browser().post_form(path, &[("email", "nobody@example.com")]).await;
+        assert_eq!((known.status, unknown.status), (200, 200), "{path}");
+        assert_eq!(without_tokens(&known.body), without_tokens(&unknown.body), "{path}: the same page");
+    }
+    // The mails still go out, after the answers.
+    app.mail.wait_for("ann@example.com", "Reset your password").await;
+    app.mail.wait_for("ann@example.com", "Your sign-in link").await;
+    assert!(!app.mail.all().iter().any(|m| m.to == "nobody@example.com"));
+}

@@ -370,8 +370,9 @@ async fn a_token_over_its_rate_limit_is_told_when_to_come_back() {
     let wait: u64 = limited.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     assert_eq!(limited.json["retry_after"], json!(wait));
-    // Another token has its own allowance.
-    let other = Api::new(&app, Some(&app.make_token(&owner, "other", &[], true).await));
+    // The limit is the login's (across its tokens); another login has its own.
+    let bob = app.member_of(&owner, "Ann's account", "Bob", "bob@example.com", &[]).await;
+    let other = Api::new(&app, Some(&app.make_token(&bob, "other", &[], false).await));
     assert_eq!(other.get("/api/v1/account").await.status, 200);
 }
 
@@ -465,4 +466,18 @@ async fn a_login_holds_at_most_the_configured_number_of_live_tokens() {
     assert_eq!(res.status, 409, "{}", res.text());
     assert!(res.text().contains("Revoke one you no longer use"), "{}", res.text());
     assert_eq!(app.count("SELECT count(*) FROM api_tokens").await, 2);
+}
+
+#[tokio::test]
+async fn the_api_rate_limit_counts_a_logins_calls_across_its_tokens() {
+    let app = spawn_app_with(Options { settings: vec![("API_CALLS_PER_MINUTE", "4")], ..Options::default() }).await;
+    let owner = app.register("Ann", "ann@example.com").await;
+    let one = Api::new(&app, Some(&app.make_token(&owner, "one", &[], false).await));
+    let two = Api::new(&app, Some(&app.make_token(&owner, "two", &[], false).await));
+    for api in [&one, &two, &one, &two] {
+        assert_eq!(api.get("/api/v1/account").await.status, 200);
+    }
+    let over = two.get("/api/v1/account").await;
+    assert_eq!(over.status, 429, "a second token is no second allowance");
+    assert!(over.headers.get("retry-after").is_some());
 }
