@@ -102,9 +102,45 @@ async fn send_one(
             }
         }
     };
+    // A database that is restarting must not turn a sent mail into a second
+    // send: the outcome is recorded again for a while (late is harmless,
+    // the lease fences it) before the lease is left to bring the mail back.
+    let give_up_at = tokio::time::Instant::now() + RECORD_RETRY;
+    let (recorded, failure) = loop {
+        match record(db, config, &mail, &outcome).await {
+            Ok(done) => break done,
+            Err(e) if tokio::time::Instant::now() < give_up_at && !*stop.borrow() => {
+                tracing::warn!(mail_id = mail.id, error = %e, "mail outcome not recorded yet; trying again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    match (recorded, failure) {
+        (false, _) => tracing::warn!(mail_id = mail.id, "outcome dropped: another claim took the mail over"),
+        (true, None) => {
+            tracing::info!(mail_id = mail.id, to_domain = %domain, "mail sent");
+            metrics::counter!("panel_mails_sent_total").increment(1);
+        }
+        (true, Some(failure)) => metrics::counter!("panel_mail_failures_total", "outcome" => failure).increment(1),
+    }
+    Ok(true)
+}
+
+/// How long a worker keeps trying to record an outcome the database did
+/// not take (well within the claim's spare half minute).
+const RECORD_RETRY: Duration = Duration::from_secs(20);
+
+/// Records a try's outcome while the claim's lease is unchanged: whether it
+/// was recorded, and the failure counter it adds to (none: sent).
+async fn record(
+    db: &PgPool,
+    config: &Config,
+    mail: &Due,
+    outcome: &anyhow::Result<()>,
+) -> Result<(bool, Option<&'static str>), sqlx::Error> {
     let mut tx = crate::db::begin(db).await?;
-    // What was recorded, and the failure counter it adds to (none: sent).
-    let (recorded, failure) = match outcome {
+    let done = match outcome {
         Ok(()) => {
             let done = sqlx::query!(
                 "UPDATE mail_outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL
@@ -135,19 +171,12 @@ async fn send_one(
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 1 {
+                let domain = mail.to_email.rsplit('@').next().unwrap_or("");
                 tracing::warn!(mail_id = mail.id, to_domain = %domain, attempts, give_up, error = %e, "mail not sent");
             }
             (done.rows_affected() == 1, Some(if give_up { "given_up" } else { "will_retry" }))
         }
     };
-    match (recorded, failure) {
-        (false, _) => tracing::warn!(mail_id = mail.id, "outcome dropped: another claim took the mail over"),
-        (true, None) => {
-            tracing::info!(mail_id = mail.id, to_domain = %domain, "mail sent");
-            metrics::counter!("panel_mails_sent_total").increment(1);
-        }
-        (true, Some(failure)) => metrics::counter!("panel_mail_failures_total", "outcome" => failure).increment(1),
-    }
     // Sent or given up: the stored copy no longer needs a working link.
     sqlx::query!(
         "UPDATE mail_outbox SET text_body = replace(text_body, secret, '[link removed after sending]'),
@@ -158,7 +187,7 @@ async fn send_one(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(done)
 }
 
 async fn deliver(config: &Config, transport: &Transport, mail: &Due) -> anyhow::Result<()> {

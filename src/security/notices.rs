@@ -152,7 +152,7 @@ pub async fn second_step_failures(conn: &mut PgConnection, config: &Config, user
     let list: Vec<String> =
         untold.iter().map(|f| format!("{} from address {}", crate::web::datetime(&f.at), f.ip)).collect();
     let message = format!(
-        "Someone typed your password correctly but then failed the second step of signing in {} times: {}. If this was not you, your password is known to someone else: change it now, and check your sessions on the Security page.",
+        "Someone got past the first step of signing in to your login (your password, or a link mailed to you) but then failed the second step {} times: {}. If this was not you, someone knows your password or reads your mail: change your password now, and check your sessions on the Security page.",
         untold.len(),
         list.join("; ")
     );

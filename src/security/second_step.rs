@@ -71,14 +71,13 @@ pub(super) struct Pending {
     remember_device: bool,
     /// Begun from a mailed link: held to `LINK_TRIES`, not the sign-in limits.
     mailbox_proven: bool,
-    failures: i32,
 }
 
 pub(super) async fn pending(state: &AppState, headers: &HeaderMap) -> Result<Option<Pending>, AppError> {
     let Some(cookie) = session::session_token(state, headers) else { return Ok(None) };
     let row = sqlx::query!(
         r#"SELECT s.id, s.user_id, u.email, s.active_account_id, s.next_path, s.flash, s.remember_device,
-                  s.mailbox_proven, s.second_step_failures
+                  s.mailbox_proven
            FROM sessions s JOIN users u ON u.id = s.user_id AND u.disabled_at IS NULL
            WHERE s.token_hash = $1 AND s.second_step_due AND s.created_at > now() - make_interval(mins => $2)"#,
         token::hash(cookie),
@@ -95,7 +94,6 @@ pub(super) async fn pending(state: &AppState, headers: &HeaderMap) -> Result<Opt
         flash: r.flash,
         remember_device: r.remember_device,
         mailbox_proven: r.mailbox_proven,
-        failures: r.second_step_failures,
     }))
 }
 
@@ -184,7 +182,18 @@ pub(super) async fn count_try(
     p: &Pending,
 ) -> Result<Option<rate_limit::Attempt>, AppError> {
     if p.mailbox_proven {
-        if p.failures >= LINK_TRIES {
+        // Counted before the code is checked (and gone with the session
+        // once it passes), so parallel tries cannot slip past the budget.
+        let counted = sqlx::query!(
+            "UPDATE sessions SET second_step_failures = second_step_failures + 1
+             WHERE id = $1 AND second_step_failures < $2",
+            p.id,
+            LINK_TRIES
+        )
+        .execute(&state.db)
+        .await?
+        .rows_affected();
+        if counted == 0 {
             session::end(&state.db, p.id).await?;
             return Err(AppError::TooManyRequests(format!(
                 "That was {LINK_TRIES} wrong codes, so this sign-in has ended. Ask for a new sign-in link on the sign-in page to try again."
@@ -197,14 +206,11 @@ pub(super) async fn count_try(
 }
 
 /// A wrong code or passkey at the second step: the password (or link) was
-/// right. Counted on the session's budget, recorded for the login's
-/// Security page, and told to the login by mail (`notices`).
+/// right. Recorded for the login's Security page, and told to the login by
+/// mail (`notices`).
 pub(super) async fn failed(state: &AppState, ip: &str, p: &Pending) -> Result<(), AppError> {
     metrics::counter!("panel_second_step_failures_total").increment(1);
     let mut tx = crate::db::begin(&state.db).await?;
-    sqlx::query!("UPDATE sessions SET second_step_failures = second_step_failures + 1 WHERE id = $1", p.id)
-        .execute(&mut *tx)
-        .await?;
     sqlx::query!("INSERT INTO second_step_failures (user_id, ip) VALUES ($1, $2)", p.user_id, ip)
         .execute(&mut *tx)
         .await?;

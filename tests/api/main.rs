@@ -22,6 +22,7 @@ mod passkeys;
 mod scoped_access;
 mod section_permissions;
 mod sections;
+mod soak;
 mod staff;
 mod switch_account;
 mod two_factor;

@@ -161,6 +161,37 @@ impl Browser {
         self.jar.add_cookie_str(&format!("{cookie}; Path=/"), &self.base.parse().unwrap());
     }
 
+    /// The same browser (its cookies) talking to another server copy:
+    /// cookies do not depend on the port, as in a real browser.
+    pub fn on(&self, base: &str) -> Browser {
+        Browser { base: base.to_string(), client: self.client.clone(), jar: self.jar.clone() }
+    }
+
+    /// A GET that may fail to connect (a server copy killed by a drill).
+    pub async fn try_get(&self, path: &str) -> Result<Page, reqwest::Error> {
+        Ok(Self::page(self.client.get(self.url(path)).send().await?).await)
+    }
+
+    /// `post_form` for a server that may be gone: the CSRF token of the
+    /// page at `form_page`, then the form.
+    pub async fn try_post_form(
+        &self,
+        form_page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<Page, reqwest::Error> {
+        let page = self.try_get(form_page).await?;
+        let Some(token) = page.attr("input[name=csrf_token]", "value") else { return Ok(page) };
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+        all.extend_from_slice(fields);
+        let req = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_html_form::to_string(&all).unwrap());
+        Ok(Self::page(req.send().await?).await)
+    }
+
     /// A browser that presents `cookie` (name=value), as a replayed cookie.
     pub fn with_cookie(base: &str, cookie: &str) -> Browser {
         let b = Browser::new(base);

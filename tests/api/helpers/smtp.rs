@@ -27,6 +27,8 @@ pub struct MailSink {
     held: Arc<Mutex<Vec<tokio::net::TcpStream>>>,
     /// The mute server's listener, until it hangs up.
     mute: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// The listener and its sessions, until `stop`.
+    serving: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl MailSink {
@@ -42,7 +44,7 @@ impl MailSink {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
         drop(l);
-        MailSink { port, received: Arc::default(), held: Arc::default(), mute: Arc::default() }
+        MailSink { port, received: Arc::default(), held: Arc::default(), mute: Arc::default(), serving: Arc::default() }
     }
 
     pub fn port(&self) -> u16 {
@@ -52,11 +54,22 @@ impl MailSink {
     pub async fn come_up(&self) {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
         let received = self.received.clone();
-        tokio::spawn(async move {
+        let serving = self.serving.clone();
+        let listening = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, received.clone()));
+                let session = tokio::spawn(serve(stream, received.clone()));
+                serving.lock().unwrap().push(session);
             }
         });
+        self.serving.lock().unwrap().push(listening);
+    }
+
+    /// The mail server goes away: it stops listening and drops every
+    /// session, a mail half sent included (the soak drill).
+    pub fn stop(&self) {
+        for task in self.serving.lock().unwrap().drain(..) {
+            task.abort();
+        }
     }
 
     /// Listens as a mail server that accepts connections and never answers
