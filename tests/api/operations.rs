@@ -199,3 +199,59 @@ async fn metrics_show_how_long_requests_waited_for_a_database_connection() {
     let quick = sample(&text, "panel_db_acquire_wait_seconds_bucket", &["le=\"0.001\""]);
     assert!(quick < waits, "some of 40 requests at once waited over 1 ms for the one connection: {text}");
 }
+
+#[tokio::test]
+async fn each_new_kind_of_refusal_is_counted_in_metrics() {
+    let app = spawn_app_with(Options {
+        settings: vec![
+            ("METRICS_ADDR", "127.0.0.1:0"),
+            ("REGISTRATIONS_PER_MINUTE", "1"),
+            ("MAX_CONNECTIONS", "30"),
+            ("DB_LOCK_TIMEOUT_MS", "200"),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let metrics = format!("{}/metrics", app.metrics_address.clone().expect("a metrics address"));
+    let scrape = || async { reqwest::get(&metrics).await.unwrap().text().await.unwrap() };
+    let before = scrape().await;
+    // The registration cap (one unconfirmed login a minute).
+    let ann = app.register("Ann", "ann@example.com").await;
+    app.fill_registration(&app.browser(), "Una", "una@example.net", "U").await;
+    let late = app
+        .browser()
+        .post_form(
+            "/register",
+            &[("name", "B"), ("email", "b@example.net"), ("password", "a long password 1"), ("account_name", "B")],
+        )
+        .await;
+    assert_eq!(late.status, 503);
+    // A lock waited on past its bound.
+    let account = app.own_account_id("ann@example.com").await;
+    let mut holder = panel::db::begin(&app.db).await.unwrap();
+    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE").bind(account).execute(&mut *holder).await.unwrap();
+    assert_eq!(ann.post_form("/contacts/new", &[("name", "D"), ("email", "d@example.net")]).await.status, 503);
+    holder.rollback().await.unwrap();
+    // A second step failed after the right password.
+    app.turn_on_two_factor(&ann).await;
+    let thief = app.browser();
+    thief.post_form("/login", &[("email", "ann@example.com"), ("password", crate::helpers::PASSWORD)]).await;
+    thief.post_form_from("/login/two-factor", "/login/two-factor", &[("code", "000000")]).await;
+    // The connection cap.
+    let addr = app.address.trim_start_matches("http://").to_string();
+    let mut held = Vec::new();
+    for _ in 0..40 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let after = scrape().await;
+    drop(held);
+    for name in [
+        "panel_registration_cap_refusals_total",
+        "panel_db_timeouts_total",
+        "panel_second_step_failures_total",
+        "panel_connection_cap_refusals_total",
+    ] {
+        assert!(sample(&after, name, &[]) > sample(&before, name, &[]), "{name} moved:\n{after}");
+    }
+}

@@ -133,12 +133,19 @@ async fn serve(stream: tokio::net::TcpStream, received: Arc<Mutex<Vec<ReceivedMa
             "DATA" => {
                 let _ = write.write_all(b"354 go ahead\r\n").await;
                 let mut raw = String::new();
+                let mut complete = false;
                 while let Ok(Some(l)) = lines.next_line().await {
                     if l == "." {
+                        complete = true;
                         break;
                     }
                     raw.push_str(l.strip_prefix('.').unwrap_or(&l));
                     raw.push_str("\r\n");
+                }
+                // A connection lost before the final "." delivered nothing,
+                // as with a real mail server.
+                if !complete {
+                    return;
                 }
                 received.lock().unwrap().push(parse(&raw));
                 b"250 queued\r\n"
