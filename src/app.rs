@@ -139,6 +139,7 @@ impl App {
             mail_wakeup: Arc::new(Notify::new()),
             webhook_wakeup: Arc::new(Notify::new()),
             detached: Arc::new(tokio::sync::Semaphore::new(crate::state::DETACHED_AT_ONCE)),
+            writes: Arc::default(),
         };
         let (stop_tx, _) = watch::channel(false);
         App { listener, metrics: None, state, stop_tx }

@@ -21,7 +21,11 @@
 //! Every transaction is bounded by `db::begin`'s statement and lock
 //! timeouts, so a queue on one account cannot hold the pool.
 
-use std::ops::{Deref, DerefMut};
+use std::{
+    collections::HashMap,
+    ops::{Deref, DerefMut},
+    sync::{Arc, Mutex},
+};
 
 use axum::response::{IntoResponse, Redirect, Response};
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -39,6 +43,8 @@ use crate::{
 
 pub struct AccountChange<'a> {
     tx: Transaction<'static, Postgres>,
+    /// A member's change holds one of its account's write slots.
+    _slot: Option<WriteSlot>,
     state: &'a AppState,
     /// The session that made the change: it gets the flash message.
     session_id: Uuid,
@@ -65,7 +71,7 @@ impl<'a> AccountChange<'a> {
         ip: &'a str,
     ) -> Result<AccountChange<'a>, sqlx::Error> {
         let tx = crate::db::begin(&state.db).await?;
-        Ok(AccountChange { tx, state, session_id, actor_id, account_id, ip })
+        Ok(AccountChange { tx, _slot: None, state, session_id, actor_id, account_id, ip })
     }
 
     /// Records `action` in the audit log, in this change's transaction.
@@ -134,7 +140,15 @@ impl<'a> AccountChange<'a> {
         m: &session::Member,
         ip: &'a str,
     ) -> Result<AccountChange<'a>, AppError> {
+        let slot = state.writes.take(m.account.id).ok_or_else(|| {
+            metrics::counter!("panel_account_write_refusals_total").increment(1);
+            AppError::TooManyRequests(
+                "This account has several changes under way at this moment, so nothing was changed. Please try again in a moment."
+                    .into(),
+            )
+        })?;
         let mut change = AccountChange::begin(state, m.user.session_id, m.user.id, Some(m.account.id), ip).await?;
+        change._slot = Some(slot);
         let still = sqlx::query!(
             "SELECT is_owner, all_permissions, permissions, scope FROM memberships
              WHERE account_id = $1 AND user_id = $2 AND (access_until IS NULL OR access_until > $3) FOR SHARE",
@@ -174,6 +188,48 @@ impl<'a> AccountChange<'a> {
     }
 }
 
+/// Members' changes one account may have under way at once in one server
+/// copy. A person clicks one button at a time; a script or a burst from
+/// one account beyond this gets an immediate 429 before it opens a
+/// transaction, so it cannot take the pool's connections or the CPU from
+/// other customers (bench/run: "contact burst").
+pub const WRITES_AT_ONCE: usize = 4;
+
+/// Each account's changes under way (see `WRITES_AT_ONCE`).
+#[derive(Default)]
+pub struct WritesUnderWay(Mutex<HashMap<Uuid, usize>>);
+
+impl WritesUnderWay {
+    /// A slot for one more change in `account`, if it has one free.
+    pub fn take(self: &Arc<Self>, account: Uuid) -> Option<WriteSlot> {
+        let mut under_way = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = under_way.entry(account).or_insert(0);
+        if *n >= WRITES_AT_ONCE {
+            return None;
+        }
+        *n += 1;
+        Some(WriteSlot { all: self.clone(), account })
+    }
+}
+
+/// Gives its slot back when the change ends, however it ends.
+pub struct WriteSlot {
+    all: Arc<WritesUnderWay>,
+    account: Uuid,
+}
+
+impl Drop for WriteSlot {
+    fn drop(&mut self) {
+        let mut under_way = self.all.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = under_way.get_mut(&self.account) {
+            *n -= 1;
+            if *n == 0 {
+                under_way.remove(&self.account);
+            }
+        }
+    }
+}
+
 /// Whether a scope (None: everything) still covers the one a request was
 /// let in under.
 fn scope_includes(now: Option<&[Uuid]>, then: Option<&[Uuid]>) -> bool {
@@ -195,5 +251,22 @@ impl Deref for AccountChange<'_> {
 impl DerefMut for AccountChange<'_> {
     fn deref_mut(&mut self) -> &mut PgConnection {
         &mut self.tx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_gets_write_slots_up_to_the_limit_and_each_comes_back_when_dropped() {
+        let writes = Arc::new(WritesUnderWay::default());
+        let (busy, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let held: Vec<WriteSlot> = (0..WRITES_AT_ONCE).map(|_| writes.take(busy).expect("a free slot")).collect();
+        assert!(writes.take(busy).is_none(), "past the limit");
+        assert!(writes.take(other).is_some(), "another account is not held up");
+        drop(held);
+        assert!(writes.take(busy).is_some(), "slots come back");
+        assert!(writes.0.lock().unwrap().is_empty(), "an account with nothing under way is forgotten");
     }
 }
