@@ -10,7 +10,7 @@
 //! the account's changes (each queues a delivery that references the
 //! endpoint) and the owner's edits of the endpoint never wait for it.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -131,7 +131,47 @@ async fn deliver(
         Attempt::TookTooLong => Err((None, "the endpoint took too long to answer".to_string())),
         Attempt::Stopped => return Ok(()),
     };
-    let recorded = match &outcome {
+    // As for mail (`mail::worker`): a database that is restarting must not
+    // turn a delivered event into a second delivery, so the outcome is
+    // recorded again for a while; late is harmless, the lease fences it.
+    let give_up_at = tokio::time::Instant::now() + RECORD_RETRY;
+    let recorded = loop {
+        match record(db, config, due, &outcome).await {
+            Ok(n) => break n,
+            Err(e) if tokio::time::Instant::now() < give_up_at && !*stop.borrow() => {
+                tracing::warn!(delivery_id = due.id, error = %e, "webhook outcome not recorded yet; trying again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    match &outcome {
+        _ if recorded == 0 => {
+            tracing::warn!(delivery_id = due.id, "outcome dropped: another claim took the delivery over");
+        }
+        Ok(_) => {
+            tracing::info!(delivery_id = due.id, endpoint_id = %due.endpoint_id, event = %due.event_type, "webhook delivered");
+        }
+        Err((_, error)) => {
+            tracing::warn!(delivery_id = due.id, endpoint_id = %due.endpoint_id, attempts = due.attempts + 1, error = %error, "webhook not delivered");
+        }
+    }
+    Ok(())
+}
+
+/// How long a lane keeps trying to record an outcome the database did not
+/// take (well within the claim's spare half minute).
+const RECORD_RETRY: Duration = Duration::from_secs(20);
+
+/// Records a try's outcome while the claim's lease is unchanged; the rows
+/// it changed (0: another claim took the delivery over).
+async fn record(
+    db: &PgPool,
+    config: &Config,
+    due: &Due,
+    outcome: &Result<u16, (Option<u16>, String)>,
+) -> Result<u64, sqlx::Error> {
+    let done = match outcome {
         Ok(status) => sqlx::query!(
             "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, last_attempt_at = now(),
                         response_status = $2, last_error = NULL
@@ -164,18 +204,7 @@ async fn deliver(
             .rows_affected()
         }
     };
-    match &outcome {
-        _ if recorded == 0 => {
-            tracing::warn!(delivery_id = due.id, "outcome dropped: another claim took the delivery over");
-        }
-        Ok(_) => {
-            tracing::info!(delivery_id = due.id, endpoint_id = %due.endpoint_id, event = %due.event_type, "webhook delivered");
-        }
-        Err((_, error)) => {
-            tracing::warn!(delivery_id = due.id, endpoint_id = %due.endpoint_id, attempts = due.attempts + 1, error = %error, "webhook not delivered");
-        }
-    }
-    Ok(())
+    Ok(done)
 }
 
 /// Posts one delivery. Ok(status) for a 2xx answer; anything else (a
