@@ -91,9 +91,9 @@ pub async fn change_password(
     }
     let hash = state.hasher.hash(&form.password).await?;
     let mut tx = crate::db::begin(&state.db).await?;
-    store::set_password(&mut tx, user.id, &hash, Some(user.session_id)).await?;
+    let sessions = store::set_password(&mut tx, user.id, &hash, Some(user.session_id)).await?;
     let flash = if form.end_everything.is_some() {
-        let ended = super::recover::end_everything(&mut tx, user.id, Some(user.session_id)).await?;
+        let ended = super::recover::end_everything(&mut tx, user.id, sessions).await?;
         super::recover::tell(&mut tx, &state.config, user.id, "changed", &ended).await?;
         "Your password has been changed. Your other sessions, API tokens and remembered browsers have been ended; we have mailed you what to check."
     } else {

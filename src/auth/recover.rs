@@ -10,8 +10,10 @@ use uuid::Uuid;
 
 use crate::{config::Config, error::AppError, mail::messages::SecurityNotice};
 
-/// What `end_everything` ended, and what is left for the person to review.
+/// What ended with the new password, and what is left for the person to
+/// review.
 pub struct Ended {
+    /// Ended by `store::set_password`, which every new password goes through.
     pub sessions: i64,
     pub api_tokens: i64,
     pub browsers: i64,
@@ -20,32 +22,27 @@ pub struct Ended {
     pub webhooks: i64,
 }
 
-/// Ends every session (but `keep`), unused reset and sign-in link,
-/// remembered browser and live API token of the login.
-pub async fn end_everything(conn: &mut PgConnection, user_id: Uuid, keep: Option<Uuid>) -> Result<Ended, sqlx::Error> {
+/// After `store::set_password` (which ended the other sessions and unused
+/// links, `sessions` of them): ends every remembered browser and live API
+/// token of the login too.
+pub async fn end_everything(conn: &mut PgConnection, user_id: Uuid, sessions: i64) -> Result<Ended, sqlx::Error> {
     let r = sqlx::query!(
-        r#"WITH s AS (DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2 AND impersonator_id IS NULL
-                      RETURNING 1),
-                r AS (UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL),
-                l AS (UPDATE sign_in_links SET used_at = now() WHERE user_id = $1 AND used_at IS NULL),
-                d AS (DELETE FROM known_devices WHERE user_id = $1 RETURNING 1),
+        r#"WITH d AS (DELETE FROM known_devices WHERE user_id = $1 RETURNING 1),
                 t AS (UPDATE api_tokens SET revoked_at = now()
                       WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
                       RETURNING 1)
-           SELECT (SELECT count(*) FROM s) AS "sessions!",
-                  (SELECT count(*) FROM t) AS "api_tokens!",
+           SELECT (SELECT count(*) FROM t) AS "api_tokens!",
                   (SELECT count(*) FROM d) AS "browsers!",
                   (SELECT count(*) FROM passkeys WHERE user_id = $1) AS "passkeys!",
                   EXISTS (SELECT 1 FROM totp_keys WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS "app_on!",
                   (SELECT count(*) FROM webhook_endpoints e JOIN memberships m ON m.account_id = e.account_id
                    WHERE m.user_id = $1 AND m.is_owner AND e.disabled_at IS NULL) AS "webhooks!""#,
-        user_id,
-        keep
+        user_id
     )
     .fetch_one(conn)
     .await?;
     Ok(Ended {
-        sessions: r.sessions,
+        sessions,
         api_tokens: r.api_tokens,
         browsers: r.browsers,
         passkeys: r.passkeys,

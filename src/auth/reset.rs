@@ -177,8 +177,8 @@ pub async fn submit(
     let hash = state.hasher.hash(&form.password).await?;
     let mut tx = crate::db::begin(&state.db).await?;
     let Some(user_id) = store::use_reset(&mut tx, &token).await? else { return Err(reset_link_dead()) };
-    store::set_password(&mut tx, user_id, &hash, None).await?;
-    let ended = super::recover::end_everything(&mut tx, user_id, None).await?;
+    let sessions = store::set_password(&mut tx, user_id, &hash, None).await?;
+    let ended = super::recover::end_everything(&mut tx, user_id, sessions).await?;
     super::recover::tell(&mut tx, &state.config, user_id, "reset", &ended).await?;
     let account_id = store::default_account(&mut *tx, user_id).await?;
     let event = audit::Event {

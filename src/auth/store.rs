@@ -47,25 +47,26 @@ pub async fn record_sign_in(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<()
 
 /// Sets a new password hash; every session of the login ends except
 /// `keep` (the one that made the change, if any), and every unused reset
-/// and sign-in link dies.
+/// and sign-in link dies. How many of the login's own sessions ended
+/// (support's views of it not counted).
 pub async fn set_password(
     conn: &mut PgConnection,
     user_id: Uuid,
     hash: &str,
     keep: Option<Uuid>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "WITH s AS (DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $3),
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"WITH s AS (DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $3 RETURNING impersonator_id),
               r AS (UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL),
-              l AS (UPDATE sign_in_links SET used_at = now() WHERE user_id = $1 AND used_at IS NULL)
-         UPDATE users SET password_hash = $2 WHERE id = $1",
+              l AS (UPDATE sign_in_links SET used_at = now() WHERE user_id = $1 AND used_at IS NULL),
+              u AS (UPDATE users SET password_hash = $2 WHERE id = $1)
+         SELECT count(*) AS "ended!" FROM s WHERE impersonator_id IS NULL"#,
         user_id,
         hash,
         keep as Option<Uuid>
     )
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await
 }
 
 pub struct NewUser<'a> {

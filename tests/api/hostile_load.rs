@@ -278,6 +278,7 @@ async fn a_password_reset_ends_api_tokens_devices_and_sessions_and_mails_what_to
     assert_eq!(app.count("SELECT count(*) FROM known_devices").await, 0);
     let mail = app.mail.wait_for("ann@example.com", "what we ended").await;
     assert!(mail.text.contains("1 API token(s)"), "{}", mail.text);
+    assert!(mail.text.contains("ended 2 other session(s)"), "Ann's and the intruder's: {}", mail.text);
 }
 
 #[tokio::test]
