@@ -112,19 +112,17 @@ pub async fn check(raw: &str, allow_private: bool, ports: &[u16]) -> Result<Url,
     // An address literal (its brackets off) is checked as it is; a name by
     // what it resolves to now.
     let bare = host.trim_start_matches('[').trim_end_matches(']').to_string();
-    let literal = bare.parse::<IpAddr>().ok();
-    if let Some(ip) = literal {
-        if !is_public(ip) {
-            return Err(AddressError::Private(host));
-        }
-    }
-    if literal.is_none() {
-        let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((bare.as_str(), port)).await {
-            Ok(found) => found.collect(),
-            Err(_) => return Err(AddressError::NotPublic(host)),
-        };
-        if addrs.is_empty() || addrs.iter().any(|a| !is_public(a.ip())) {
-            return Err(AddressError::NotPublic(host));
+    match bare.parse::<IpAddr>() {
+        Ok(ip) if !is_public(ip) => return Err(AddressError::Private(host)),
+        Ok(_) => {}
+        Err(_) => {
+            let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((bare.as_str(), port)).await {
+                Ok(found) => found.collect(),
+                Err(_) => return Err(AddressError::NotPublic(host)),
+            };
+            if addrs.is_empty() || addrs.iter().any(|a| !is_public(a.ip())) {
+                return Err(AddressError::NotPublic(host));
+            }
         }
     }
     if !ports.contains(&port) {
