@@ -46,7 +46,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
 }
 
 /// The bounds on one transaction's database time (`DB_STATEMENT_TIMEOUT_MS`,
-/// `DB_LOCK_TIMEOUT_MS`), set once at start from the configuration.
+/// `DB_LOCK_TIMEOUT_MS`), set once at start from the configuration. One
+/// value for the whole process (the last `App` built sets it): the tests,
+/// which build many apps in one process, leave both at their defaults.
 static STATEMENT_TIMEOUT_MS: AtomicU64 = AtomicU64::new(10_000);
 static LOCK_TIMEOUT_MS: AtomicU64 = AtomicU64::new(3_000);
 

@@ -203,12 +203,7 @@ async fn metrics_show_how_long_requests_waited_for_a_database_connection() {
 #[tokio::test]
 async fn each_new_kind_of_refusal_is_counted_in_metrics() {
     let app = spawn_app_with(Options {
-        settings: vec![
-            ("METRICS_ADDR", "127.0.0.1:0"),
-            ("REGISTRATIONS_PER_MINUTE", "1"),
-            ("MAX_CONNECTIONS", "30"),
-            ("DB_LOCK_TIMEOUT_MS", "200"),
-        ],
+        settings: vec![("METRICS_ADDR", "127.0.0.1:0"), ("REGISTRATIONS_PER_MINUTE", "1"), ("MAX_CONNECTIONS", "30")],
         ..Options::default()
     })
     .await;
@@ -226,7 +221,7 @@ async fn each_new_kind_of_refusal_is_counted_in_metrics() {
         )
         .await;
     assert_eq!(late.status, 503);
-    // A lock waited on past its bound.
+    // A lock waited on past its bound (the default 3 s: see `db::begin`).
     let account = app.own_account_id("ann@example.com").await;
     let mut holder = panel::db::begin(&app.db).await.unwrap();
     sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE").bind(account).execute(&mut *holder).await.unwrap();
