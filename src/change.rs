@@ -21,11 +21,7 @@
 //! Every transaction is bounded by `db::begin`'s statement and lock
 //! timeouts, so a queue on one account cannot hold the pool.
 
-use std::{
-    collections::HashMap,
-    ops::{Deref, DerefMut},
-    sync::{Arc, Mutex},
-};
+use std::ops::{Deref, DerefMut};
 
 use axum::response::{IntoResponse, Redirect, Response};
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -39,6 +35,7 @@ use crate::{
     error::AppError,
     mail::MailKind,
     state::AppState,
+    write_slots::WriteSlot,
 };
 
 pub struct AccountChange<'a> {
@@ -188,48 +185,6 @@ impl<'a> AccountChange<'a> {
     }
 }
 
-/// Members' changes one account may have under way at once in one server
-/// copy. A person clicks one button at a time; a script or a burst from
-/// one account beyond this gets an immediate 429 before it opens a
-/// transaction, so it cannot take the pool's connections or the CPU from
-/// other customers (bench/run: "contact burst").
-pub const WRITES_AT_ONCE: usize = 4;
-
-/// Each account's changes under way (see `WRITES_AT_ONCE`).
-#[derive(Default)]
-pub struct WritesUnderWay(Mutex<HashMap<Uuid, usize>>);
-
-impl WritesUnderWay {
-    /// A slot for one more change in `account`, if it has one free.
-    pub fn take(self: &Arc<Self>, account: Uuid) -> Option<WriteSlot> {
-        let mut under_way = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let n = under_way.entry(account).or_insert(0);
-        if *n >= WRITES_AT_ONCE {
-            return None;
-        }
-        *n += 1;
-        Some(WriteSlot { all: self.clone(), account })
-    }
-}
-
-/// Gives its slot back when the change ends, however it ends.
-pub struct WriteSlot {
-    all: Arc<WritesUnderWay>,
-    account: Uuid,
-}
-
-impl Drop for WriteSlot {
-    fn drop(&mut self) {
-        let mut under_way = self.all.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = under_way.get_mut(&self.account) {
-            *n -= 1;
-            if *n == 0 {
-                under_way.remove(&self.account);
-            }
-        }
-    }
-}
-
 /// Whether a scope (None: everything) still covers the one a request was
 /// let in under.
 fn scope_includes(now: Option<&[Uuid]>, then: Option<&[Uuid]>) -> bool {
@@ -251,22 +206,5 @@ impl Deref for AccountChange<'_> {
 impl DerefMut for AccountChange<'_> {
     fn deref_mut(&mut self) -> &mut PgConnection {
         &mut self.tx
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_account_gets_write_slots_up_to_the_limit_and_each_comes_back_when_dropped() {
-        let writes = Arc::new(WritesUnderWay::default());
-        let (busy, other) = (Uuid::new_v4(), Uuid::new_v4());
-        let held: Vec<WriteSlot> = (0..WRITES_AT_ONCE).map(|_| writes.take(busy).expect("a free slot")).collect();
-        assert!(writes.take(busy).is_none(), "past the limit");
-        assert!(writes.take(other).is_some(), "another account is not held up");
-        drop(held);
-        assert!(writes.take(busy).is_some(), "slots come back");
-        assert!(writes.0.lock().unwrap().is_empty(), "an account with nothing under way is forgotten");
     }
 }

@@ -21,8 +21,8 @@ pub struct AppState {
     /// Passkeys' relying party; `None` when BASE_URL cannot have passkeys
     /// (see `security::webauthn::relying_party`).
     pub webauthn: Option<Arc<Webauthn>>,
-    /// Each account's members' changes under way (`change::WRITES_AT_ONCE`).
-    pub writes: Arc<crate::change::WritesUnderWay>,
+    /// Each account's members' changes under way (`write_slots::WRITES_AT_ONCE`).
+    pub writes: Arc<crate::write_slots::WritesUnderWay>,
     /// Bounds the work run after an answer (`after_answer`).
     pub detached: Arc<tokio::sync::Semaphore>,
 }
